@@ -1,0 +1,44 @@
+# Two commands on a fresh clone: `make run` and `make test`. Both set up .venv first.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+TORCH  := torch==2.13.0
+
+# Corpora are read from ATTENTO_DATA when it is set; a checkout next to ../shared/data uses that.
+ifeq ($(origin ATTENTO_DATA), undefined)
+  ifneq ($(wildcard ../shared/data/SOURCES.md),)
+    export ATTENTO_DATA := $(abspath ../shared/data)
+  endif
+endif
+
+.PHONY: setup run test test-slow test-all lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -c "import torch, sys; v = torch.__version__; sys.exit(0 if v.startswith('2.13.0') else 'torch was replaced: ' + v)"
+	touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/attento tokenize "Nel mezzo del cammin di nostra vita" --tokenizer cl100k_base
+
+test: setup
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: setup
+	$(PY) -m pytest -m slow -q
+
+test-all: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

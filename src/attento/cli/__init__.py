@@ -1,0 +1,54 @@
+"""`attento <command>`: a thin layer over the library.
+
+Each group of commands lives in its own `*_cmd.py` module here, with a `register(subparsers)`
+function and an `ORDER` number that places it in `--help`. Modules only parse arguments, call
+the library and print. A `UserError` anywhere becomes one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from attento import __version__
+from attento.errors import UserError
+
+
+
+def command_modules() -> list:
+    """The `*_cmd` modules of this package, in their `ORDER`."""
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmd")]
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in names]
+    return sorted(modules, key=lambda m: m.ORDER)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attento",
+        description="See, run and train a generative language model: "
+        "tokenize -> embed -> attention blocks -> project -> sample.",
+    )
+    parser.add_argument("--version", action="version", version=f"attento {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for module in command_modules():
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except UserError as exc:
+        print(f"attento: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("attento: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from attento.cli import main
+
+sys.exit(main())

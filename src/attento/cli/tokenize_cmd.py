@@ -1,0 +1,94 @@
+"""`attento tokenize` and `attento train-tokenizer`."""
+
+from __future__ import annotations
+
+import argparse
+
+from attento.cli.common import add_json_flag, print_json, read_text_arg, use_color
+from attento.tokenize import load_tokenizer
+
+ORDER = 10
+
+# background colours cycled over tokens, as the OpenAI tokenizer page does
+_BACKGROUNDS = [
+    "48;5;153",
+    "48;5;187",
+    "48;5;217",
+    "48;5;151",
+    "48;5;223",
+    "48;5;183",
+]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tokenize",
+        help="split text into tokens and show their ids",
+        description="Split TEXT into tokens, coloured one by one, with their ids below.",
+    )
+    p.add_argument("text", metavar="TEXT", help="the text to tokenize, or - to read stdin")
+    p.add_argument(
+        "--tokenizer",
+        default="cl100k_base",
+        help="cl100k_base, o200k_base, or a saved tokenizer folder/file (default: %(default)s)",
+    )
+    add_json_flag(p)
+    p.set_defaults(func=run_tokenize)
+
+    t = sub.add_parser(
+        "train-tokenizer",
+        help="train a byte-level BPE tokenizer on a corpus",
+        description="Learn BPE merges on a corpus and save the tokenizer to a folder.",
+    )
+    t.add_argument("--corpus", required=True, help="tinyshakespeare, divina_commedia or a text file")
+    t.add_argument("--vocab-size", type=int, required=True, help="final vocabulary size (>= 256)")
+    t.add_argument("--out", required=True, help="folder to write the tokenizer into")
+    t.add_argument("--pattern", choices=["gpt2", "gpt4"], default="gpt4", help="pre-split regex")
+    t.add_argument("--trainer", choices=["python", "rust"], default="python",
+                   help="python: attento's own trainer; rust: rustbpe when installed")
+    add_json_flag(t)
+    t.set_defaults(func=run_train_tokenizer)
+
+
+def run_tokenize(args: argparse.Namespace) -> int:
+    text = read_text_arg(args.text)
+    tok = load_tokenizer(args.tokenizer)
+    ids = tok.encode(text)
+    tokens = [tok.token_str(i) for i in ids]
+    if args.json:
+        print_json({"ids": ids, "tokens": tokens})
+        return 0
+    color = use_color()
+    pieces = []
+    for n, piece in enumerate(tokens):
+        shown = piece.replace("\n", "\u21b5\n")
+        pieces.append(f"\x1b[{_BACKGROUNDS[n % len(_BACKGROUNDS)]};30m{shown}\x1b[0m" if color else f"[{shown}]")
+    print("".join(pieces))
+    print(ids)
+    print(f"{len(text)} characters, {len(ids)} tokens ({args.tokenizer})")
+    return 0
+
+
+def run_train_tokenizer(args: argparse.Namespace) -> int:
+    from attento.data import load_corpus
+    from attento.tokenize.bpe import train_bpe
+
+    text = load_corpus(args.corpus)
+    tok = train_bpe(text, args.vocab_size, pattern=args.pattern, trainer=args.trainer, progress=True)
+    tok.save(args.out)
+    ids = tok.encode(text)
+    summary = {
+        "out": str(args.out),
+        "vocab_size": tok.vocab_size,
+        "corpus_bytes": len(text.encode("utf-8")),
+        "tokens": len(ids),
+        "bytes_per_token": round(len(text.encode("utf-8")) / len(ids), 3),
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(
+            f"saved a {summary['vocab_size']}-token BPE tokenizer to {args.out}: "
+            f"{summary['bytes_per_token']} bytes per token on the corpus"
+        )
+    return 0
