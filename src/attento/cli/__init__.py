@@ -17,7 +17,6 @@ from attento import __version__
 from attento.errors import UserError
 
 
-
 def command_modules() -> list:
     """The `*_cmd` modules of this package, in their `ORDER`."""
     names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmd")]

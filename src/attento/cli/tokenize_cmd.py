@@ -40,12 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a byte-level BPE tokenizer on a corpus",
         description="Learn BPE merges on a corpus and save the tokenizer to a folder.",
     )
-    t.add_argument("--corpus", required=True, help="tinyshakespeare, divina_commedia or a text file")
+    t.add_argument(
+        "--corpus", required=True, help="tinyshakespeare, divina_commedia or a text file"
+    )
     t.add_argument("--vocab-size", type=int, required=True, help="final vocabulary size (>= 256)")
     t.add_argument("--out", required=True, help="folder to write the tokenizer into")
     t.add_argument("--pattern", choices=["gpt2", "gpt4"], default="gpt4", help="pre-split regex")
-    t.add_argument("--trainer", choices=["python", "rust"], default="python",
-                   help="python: attento's own trainer; rust: rustbpe when installed")
+    t.add_argument(
+        "--trainer",
+        choices=["python", "rust"],
+        default="python",
+        help="python: attento's own trainer; rust: rustbpe when installed",
+    )
     add_json_flag(t)
     t.set_defaults(func=run_train_tokenizer)
 
@@ -62,7 +68,11 @@ def run_tokenize(args: argparse.Namespace) -> int:
     pieces = []
     for n, piece in enumerate(tokens):
         shown = piece.replace("\n", "\u21b5\n")
-        pieces.append(f"\x1b[{_BACKGROUNDS[n % len(_BACKGROUNDS)]};30m{shown}\x1b[0m" if color else f"[{shown}]")
+        pieces.append(
+            f"\x1b[{_BACKGROUNDS[n % len(_BACKGROUNDS)]};30m{shown}\x1b[0m"
+            if color
+            else f"[{shown}]"
+        )
     print("".join(pieces))
     print(ids)
     print(f"{len(text)} characters, {len(ids)} tokens ({args.tokenizer})")
@@ -74,7 +84,9 @@ def run_train_tokenizer(args: argparse.Namespace) -> int:
     from attento.tokenize.bpe import train_bpe
 
     text = load_corpus(args.corpus)
-    tok = train_bpe(text, args.vocab_size, pattern=args.pattern, trainer=args.trainer, progress=True)
+    tok = train_bpe(
+        text, args.vocab_size, pattern=args.pattern, trainer=args.trainer, progress=True
+    )
     tok.save(args.out)
     ids = tok.encode(text)
     summary = {

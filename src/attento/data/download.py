@@ -53,7 +53,9 @@ def fetch(filename: str, url: str, sha256: str) -> Path:
     try:
         _download(url, cached, sha256)
     except OSError as exc:
-        raise UserError(f"could not download {filename} ({exc}). {_offline_hint(filename, url)}") from None
+        raise UserError(
+            f"could not download {filename} ({exc}). {_offline_hint(filename, url)}"
+        ) from None
     return cached
 
 

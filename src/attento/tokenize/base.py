@@ -51,7 +51,9 @@ class Tokenizer(ABC):
         directory.mkdir(parents=True, exist_ok=True)
         self._save_data(directory)
         config = {"type": self.kind, **self.config()}
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+        (directory / CONFIG_FILE).write_text(
+            json.dumps(config, indent=2, ensure_ascii=False) + "\n"
+        )
         return directory
 
     def _save_data(self, directory: Path) -> None:
