@@ -1,0 +1,273 @@
+"""GPT: a decoder-only language model, the architecture behind ChatGPT-style generation.
+
+token ids -> embeddings (+ positions) -> n_layer transformer blocks with causal attention
+-> final norm -> a linear map to one score (logit) per vocabulary token. Trained to predict
+each next token, it generates text by sampling from the softmax of the last position's logits,
+appending that token and repeating (attento.generate).
+
+`GPTConfig` chooses the variant: GPT-2 (learned positions, LayerNorm, gelu_tanh, biases, tied
+embedding/output matrix) or a modern one (RoPE, RMSNorm, SwiGLU, no biases), or anything in
+between; the config is saved as JSON next to the safetensors weights.
+
+The KV cache (`new_cache`) keeps each layer's keys and values, so that generating token t+1
+only computes that token; `valid` marks real tokens of left-padded batches.
+
+HF GPT-2 interop: `GPT.from_hf(dir)` reads a Hugging Face `GPT2LMHeadModel` folder
+(config.json + model.safetensors or pytorch_model.bin) and `export_hf(dir)` writes one. Anyone
+who has the real GPT-2 small files (downloaded elsewhere, e.g. the "gpt2" repository on the
+Hugging Face Hub) gets the real GPT-2 with `GPT.from_hf("path/to/gpt2")`, with identical logits;
+pair it with the GPT-2 BPE tokenizer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from attento.errors import UserError
+from attento.models import trace
+from attento.models.layers import (
+    ACTIVATIONS,
+    NORMS,
+    POS_ENCODINGS,
+    Block,
+    Embeddings,
+    KVCache,
+    Norm,
+    RotaryEmbedding,
+)
+from attento.models.trace import Traced, name_modules
+
+
+@dataclass
+class GPTConfig:
+    """Every choice that defines a GPT's shape; saved as the "model" entry of config.json."""
+
+    vocab_size: int
+    block_size: int  # longest context, in tokens
+    n_layer: int
+    n_head: int
+    n_embd: int
+    ffn_hidden: int | None = None  # None -> 4 * n_embd (8/3 * n_embd for swiglu)
+    dropout: float = 0.0
+    bias: bool = True
+    pos_encoding: str = "learned"
+    norm: str = "layernorm"
+    activation: str = "gelu"
+    tie_weights: bool = True
+    norm_eps: float = 1e-5
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "ffn_hidden"):
+            value = getattr(self, name)
+            if value is None and name == "ffn_hidden":
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise UserError(f"model setting {name} must be a positive integer, got {value!r}")
+        for name, allowed in (
+            ("pos_encoding", POS_ENCODINGS),
+            ("norm", NORMS),
+            ("activation", tuple(ACTIVATIONS)),
+        ):
+            if getattr(self, name) not in allowed:
+                raise UserError(
+                    f"unknown {name} {getattr(self, name)!r} (choose from {', '.join(allowed)})"
+                )
+        for name in ("bias", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"model setting {name} must be true or false")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("norm_eps", "rope_base"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise UserError(f"model setting {name} must be a positive number, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise UserError(
+                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
+                "each head gets n_embd / n_head dimensions"
+            )
+        if self.pos_encoding == "rope" and self.head_dim % 2:
+            raise UserError(f"rope needs an even head size, but n_embd / n_head = {self.head_dim}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def ffn_dim(self) -> int:
+        """Width of the feed-forward hidden layer. SwiGLU has three matrices instead of two,
+        so 8/3·n_embd (rounded up to a multiple of 8) keeps the parameter count of 4·n_embd."""
+        if self.ffn_hidden is not None:
+            return self.ffn_hidden
+        if self.activation == "swiglu":
+            return 8 * math.ceil(8 * self.n_embd / 3 / 8)
+        return 4 * self.n_embd
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
+        if not isinstance(d, dict):
+            raise UserError("a model config must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserError(f"unknown model setting(s): {', '.join(unknown)}")
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+        missing = [name for name in required if name not in d]
+        if missing:
+            raise UserError(f"model config lacks: {', '.join(missing)}")
+        return cls(**d)
+
+
+class GPT(Traced):
+    """Decoder-only transformer LM (one file, in the spirit of nanoGPT's model.py)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.embed = Embeddings(c.vocab_size, c.n_embd, c.block_size, c.pos_encoding, c.dropout)
+        self.rope = RotaryEmbedding(c.head_dim, c.rope_base) if c.pos_encoding == "rope" else None
+        self.blocks = nn.ModuleList(
+            Block(
+                c.n_embd,
+                c.n_head,
+                c.ffn_dim,
+                activation=c.activation,
+                norm=c.norm,
+                norm_eps=c.norm_eps,
+                bias=c.bias,
+                dropout=c.dropout,
+                causal=True,
+            )
+            for _ in range(c.n_layer)
+        )
+        self.ln_f = Norm(c.norm, c.n_embd, c.norm_eps, c.bias)
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.tie_weights:
+            # The same matrix reads a token in and scores it out (Press & Wolf, 2017).
+            self.lm_head.weight = self.embed.tok.weight
+        self.apply(self._init_weights)
+        # GPT-2: scale the projections that add into the residual stream by 1/sqrt(2·n_layer),
+        # so the stream's variance does not grow with depth (two additions per block).
+        for name, p in self.named_parameters():
+            if name.endswith(("attn.proj.weight", "mlp.proj.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+        name_modules(self)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    # --- forward -----------------------------------------------------------------------------
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty KV cache for `batch_size` rows, to pass as `model(idx, cache=cache)`."""
+        return KVCache(self.config.n_layer, batch_size)
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        cache: KVCache | None = None,
+        valid: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """idx (B, T) -> logits (B, T, V); with targets (B, T) -> (logits, mean cross-entropy).
+
+        With `cache`, idx continues the tokens already cached and their keys/values are
+        appended. `valid` (B, cache.length + T) marks real tokens of a left-padded batch; once
+        given, the cache remembers it and later calls without `valid` count new tokens as real.
+        """
+        if idx.dim() != 2:
+            raise UserError(f"expected token ids of shape (batch, time), got {tuple(idx.shape)}")
+        B, T = idx.shape
+        past = 0 if cache is None else cache.length
+        total = past + T
+        if cache is not None and cache.batch_size != B:
+            raise UserError(f"the cache holds {cache.batch_size} rows but the input has {B}")
+        if self.config.pos_encoding != "rope" and total > self.config.block_size:
+            raise UserError(
+                f"{total} tokens exceed this model's context of {self.config.block_size} "
+                f"({self.config.pos_encoding} positions have no vector beyond it); "
+                "shorten the input or slide the window"
+            )
+        if valid is None and cache is not None and cache.valid is not None:
+            valid = torch.cat((cache.valid, cache.valid.new_ones(B, T)), dim=1)
+        mask = None
+        if valid is not None:
+            if tuple(valid.shape) != (B, total):
+                raise UserError(
+                    f"valid must have shape (batch, cached + new tokens) = {(B, total)}, "
+                    f"got {tuple(valid.shape)}"
+                )
+            valid = valid.to(device=idx.device, dtype=torch.bool)
+            # A token's position counts only the real tokens before it, as if unpadded.
+            pos = (valid.long().cumsum(dim=1) - 1).clamp(min=0)[:, past:]
+            mask = valid[:, None, None, :]
+        else:
+            pos = torch.arange(past, total, device=idx.device)[None]
+        if cache is not None:
+            cache.valid = valid
+
+        x = self.embed(idx, pos)
+        rope = self.rope(pos) if self.rope is not None else None
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask=mask, rope=rope, cache=None if cache is None else cache.layers[i])
+        x = self.ln_f(x)
+        logits = self.lm_head(x)
+        if trace.current is not None:
+            self.record("logits", logits)
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(
+            logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100
+        )
+        return logits, loss
+
+    # --- training helpers --------------------------------------------------------------------
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameter count. non_embedding drops the position table and, when it is not shared
+        with the output layer, the token table: lookups cost no multiply-adds."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            if isinstance(self.embed.pos, nn.Embedding):
+                n -= self.embed.pos.weight.numel()
+            if not self.config.tie_weights:
+                n -= self.embed.tok.weight.numel()
+        return n
+
+    def estimate_flops_per_token(self, seq_len: int | None = None) -> float:
+        """Training FLOPs per token (forward + backward): 6·N for the matrices plus attention,
+        12·n_layer·n_embd·T (PaLM appendix B); divide tokens/s × this by peak FLOP/s for MFU."""
+        c = self.config
+        T = c.block_size if seq_len is None else seq_len
+        return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * T
+
+    def configure_optimizer(
+        self, weight_decay: float, lr: float, betas: tuple[float, float] = (0.9, 0.95)
+    ) -> torch.optim.AdamW:
+        """AdamW that decays only matrices (>= 2-D); biases and norm gains are left alone."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        fused = all(p.is_cuda for p in params)
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused or None)

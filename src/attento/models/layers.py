@@ -1,0 +1,371 @@
+"""The building blocks of a transformer, shared by every model in `attento.models`.
+
+A transformer turns a row of token ids into a row of vectors and lets each vector look at the
+others. The pieces, in the order a token meets them:
+
+- `Embeddings`: one learned vector per token id, plus where the token stands. Position can be a
+  learned table (GPT-2), fixed sines and cosines of several frequencies ("Attention Is All You
+  Need", 2017), or nothing here at all: RoPE (`RotaryEmbedding`) instead rotates each query and
+  key by an angle proportional to its position, so that Q·Kᵀ depends on the distance between
+  two tokens.
+- `MultiHeadAttention`: each token asks a question (query) that the others answer with how well
+  their key matches; the softmax of the scaled matches weights their values. A causal mask hides
+  the future (GPT); a padding mask hides filler tokens (BERT); with `cross=True` the keys and
+  values come from another sequence (the decoder of an encoder–decoder).
+- `FeedForward`: the same small two-layer network applied to every position.
+- `Norm`: LayerNorm (centre and scale) or RMSNorm (scale only) keeps activations in range.
+- `Block`: pre-norm residual block as in GPT-2: x + attn(norm(x)), then x + mlp(norm(x)).
+- `KVCache`: keys and values of tokens already processed, so generation computes each token once.
+
+Attention has two equivalent paths: the fused `F.scaled_dot_product_attention` (fast, used
+normally) and an explicit one that materialises the attention weights. The explicit path runs
+while a `Trace` is recording (see trace.py), so the explainer sees exactly what the model did.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from attento.models import trace
+from attento.models.trace import Traced
+
+ACTIVATIONS = {
+    "gelu": F.gelu,
+    "gelu_tanh": partial(F.gelu, approximate="tanh"),  # GPT-2's approximation ("gelu_new")
+    "relu": F.relu,
+    "swiglu": F.silu,  # used as a gate: silu(x W_gate) * (x W_up)
+}
+NORMS = ("layernorm", "rmsnorm")
+POS_ENCODINGS = ("learned", "sinusoidal", "rope")
+
+
+# --- positions -------------------------------------------------------------------------------
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed position vectors: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same).
+
+    Each pair of dimensions is a clock at its own speed, so every position gets a distinct
+    pattern and nearby positions get similar ones; nothing is learned.
+    """
+
+    def __init__(self, block_size: int, n_embd: int, base: float = 10000.0) -> None:
+        super().__init__()
+        pos = torch.arange(block_size, dtype=torch.float64)[:, None]
+        freq = base ** (-torch.arange(0, n_embd, 2, dtype=torch.float64) / n_embd)
+        table = torch.zeros(block_size, n_embd, dtype=torch.float64)
+        table[:, 0::2] = torch.sin(pos * freq)
+        table[:, 1::2] = torch.cos(pos * freq)[:, : n_embd // 2]
+        self.register_buffer("table", table.float(), persistent=False)
+
+    def forward(self, pos: torch.Tensor) -> torch.Tensor:
+        return self.table[pos]
+
+
+class RotaryEmbedding(nn.Module):
+    """RoPE (Su et al., 2021): the cos/sin of angle p·θ_i for position p and frequency θ_i.
+
+    `apply_rope` rotates each pair (x_i, x_{i+Dh/2}) of a query or key by those angles. A query
+    at position m and a key at position n then meet with angle (m - n)·θ_i: attention sees
+    relative positions, and there is no table limiting the length.
+    """
+
+    def __init__(self, head_dim: int, base: float = 10000.0) -> None:
+        super().__init__()
+        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positions (B, T) -> cos, sin of shape (B, 1, T, Dh), broadcast over heads."""
+        angles = pos[..., None].float() * self.inv_freq
+        angles = torch.cat((angles, angles), dim=-1)[:, None]
+        return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate x (B, H, T, Dh): the first half of Dh pairs with the second half."""
+    x1, x2 = x.chunk(2, dim=-1)
+    rotated = torch.cat((-x2, x1), dim=-1)
+    return (x * cos + rotated * sin).to(x.dtype)
+
+
+class Embeddings(Traced):
+    """Token id -> vector, plus a position vector for "learned" and "sinusoidal"."""
+
+    def __init__(
+        self, vocab_size: int, n_embd: int, block_size: int, pos_encoding: str, dropout: float
+    ) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab_size, n_embd)
+        self.pos: nn.Module | None = None
+        if pos_encoding == "learned":
+            self.pos = nn.Embedding(block_size, n_embd)
+        elif pos_encoding == "sinusoidal":
+            self.pos = SinusoidalPositions(block_size, n_embd)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, idx: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """idx (B, T) token ids, pos (B or 1, T) positions -> (B, T, C)."""
+        x = self.tok(idx)
+        tracing = trace.current is not None
+        if tracing:
+            self.record("tok", x)
+        if self.pos is not None:
+            p = self.pos(pos)
+            if tracing:
+                self.record("pos", p.expand_as(x))
+            x = x + p
+        if tracing:
+            self.record("sum", x)
+        return self.dropout(x)
+
+
+# --- attention -------------------------------------------------------------------------------
+
+
+class LayerCache:
+    """Keys and values (B, H, T, Dh) one attention layer has seen so far."""
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.k is None else self.k.size(2)
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append the new keys/values and return all of them."""
+        if self.k is not None and self.v is not None:
+            k = torch.cat((self.k, k), dim=2)
+            v = torch.cat((self.v, v), dim=2)
+        self.k, self.v = k, v
+        return k, v
+
+    def crop(self, length: int) -> None:
+        if self.k is not None and self.v is not None:
+            self.k, self.v = self.k[:, :, :length], self.v[:, :, :length]
+
+
+class KVCache:
+    """One `LayerCache` per block, plus which cached positions are real (not padding)."""
+
+    def __init__(self, n_layer: int, batch_size: int) -> None:
+        self.layers = [LayerCache() for _ in range(n_layer)]
+        self.batch_size = batch_size
+        self.valid: torch.Tensor | None = None  # (B, length) bool, None = all real
+
+    @property
+    def length(self) -> int:
+        """Number of tokens cached (the same for every layer between forward passes)."""
+        return self.layers[-1].length
+
+    def crop(self, length: int) -> None:
+        """Forget every token after the first `length` (e.g. to roll back a draft)."""
+        for layer in self.layers:
+            layer.crop(length)
+        if self.valid is not None:
+            self.valid = self.valid[:, :length]
+
+
+class MultiHeadAttention(Traced):
+    """softmax(Q·Kᵀ/√Dh + mask)·V in n_head heads of size Dh = n_embd / n_head, then W_O.
+
+    Self-attention projects q, k, v from x with one fused matrix `qkv`. With `cross=True`, q
+    comes from x and k, v from a separate `source` sequence (`q` and `kv` matrices).
+    `mask` is a bool tensor broadcastable to (B, H, T, Tk), True where a query may look at a
+    key; it is combined with the causal mask when `causal`. In self-attention a token may always
+    look at itself, so a padding token never has an empty (NaN) row.
+    """
+
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        *,
+        causal: bool,
+        cross: bool = False,
+        bias: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.n_head, self.head_dim = n_head, n_embd // n_head
+        self.causal, self.cross, self.dropout = causal, cross, dropout
+        if cross:
+            self.q = nn.Linear(n_embd, n_embd, bias=bias)
+            self.kv = nn.Linear(n_embd, 2 * n_embd, bias=bias)
+        else:
+            self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        source: torch.Tensor | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache: LayerCache | None = None,
+    ) -> torch.Tensor:
+        B, T, C = x.shape
+        if self.cross:
+            if source is None:
+                raise ValueError("cross-attention needs a source sequence")
+            q = self.q(x)
+            k, v = self.kv(source).split(C, dim=2)
+        else:
+            q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (
+            t.view(B, t.size(1), self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v)
+        )
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if cache is not None:
+            k, v = cache.update(k, v)
+
+        tracing = trace.current is not None
+        if tracing:
+            y = self._explicit(q, k, v, self._full_mask(mask, T, k.size(2), x.device))
+        elif mask is None and self.causal and k.size(2) == T:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self._p(), is_causal=True)
+        else:
+            full = self._full_mask(mask, T, k.size(2), x.device)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=full, dropout_p=self._p())
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        out = self.proj(y)
+        if tracing:
+            self.record("heads", y)
+            self.record("out", out)
+        return self.resid_dropout(out)
+
+    def _p(self) -> float:
+        return self.dropout if self.training else 0.0
+
+    def _full_mask(
+        self, mask: torch.Tensor | None, T: int, Tk: int, device: torch.device
+    ) -> torch.Tensor | None:
+        """Combine the caller's mask with the causal one; None when every key is visible.
+
+        With a cache the T queries are the last T of Tk positions, so query i sits at Tk - T + i.
+        """
+        if self.causal and T > 1:
+            rows = torch.arange(Tk - T, Tk, device=device)[:, None]
+            causal = torch.arange(Tk, device=device)[None, :] <= rows
+            mask = causal if mask is None else mask & causal
+        if mask is not None and not self.cross:
+            rows = torch.arange(Tk - T, Tk, device=device)[:, None]
+            mask = mask | (torch.arange(Tk, device=device)[None, :] == rows)
+        return mask
+
+    def _explicit(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The textbook formula, step by step, recording each step while tracing."""
+        scores = q @ k.transpose(-2, -1)
+        scaled = scores / math.sqrt(self.head_dim)
+        if mask is not None:
+            scaled = scaled.masked_fill(~mask, float("-inf"))
+        weights = F.softmax(scaled, dim=-1)
+        if trace.current is not None:
+            for name, tensor in (("q", q), ("k", k), ("v", v), ("scores", scores)):
+                self.record(name, tensor)
+            self.record("scaled_masked", scaled)
+            self.record("weights", weights)
+        return F.dropout(weights, self._p()) @ v
+
+
+# --- feed-forward, norms, block --------------------------------------------------------------
+
+
+class FeedForward(Traced):
+    """Position-wise MLP: proj(act(fc(x))); with swiglu, proj(silu(gate(x)) * fc(x))."""
+
+    def __init__(
+        self, n_embd: int, hidden: int, activation: str, bias: bool = True, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.act, self.gated = ACTIVATIONS[activation], activation == "swiglu"
+        self.fc = nn.Linear(n_embd, hidden, bias=bias)
+        if self.gated:
+            self.gate = nn.Linear(n_embd, hidden, bias=bias)
+        self.proj = nn.Linear(hidden, n_embd, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gated:
+            h = self.gate(x)
+            a = self.act(h) * self.fc(x)
+        else:
+            h = self.fc(x)
+            a = self.act(h)
+        out = self.proj(a)
+        if trace.current is not None:
+            self.record("hidden", h)
+            self.record("act", a)
+            self.record("out", out)
+        return self.dropout(out)
+
+
+class Norm(Traced):
+    """LayerNorm ((x - mean) / std · w + b) or RMSNorm (x / rms · w), over the last dim."""
+
+    def __init__(self, kind: str, dim: int, eps: float = 1e-5, bias: bool = True) -> None:
+        super().__init__()
+        self.kind, self.eps = kind, eps
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim)) if bias and kind == "layernorm" else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "layernorm":
+            y = F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+        else:
+            y = F.rms_norm(x, self.weight.shape, self.weight, self.eps)
+        if trace.current is not None:
+            self.record("", y)
+        return y
+
+
+class Block(Traced):
+    """Pre-norm transformer block (GPT-2): x + attn(ln1(x)), then x + mlp(ln2(x))."""
+
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        ffn_hidden: int,
+        *,
+        activation: str = "gelu",
+        norm: str = "layernorm",
+        norm_eps: float = 1e-5,
+        bias: bool = True,
+        dropout: float = 0.0,
+        causal: bool = True,
+    ) -> None:
+        super().__init__()
+        self.ln1 = Norm(norm, n_embd, norm_eps, bias)
+        self.attn = MultiHeadAttention(n_embd, n_head, causal=causal, bias=bias, dropout=dropout)
+        self.ln2 = Norm(norm, n_embd, norm_eps, bias)
+        self.mlp = FeedForward(n_embd, ffn_hidden, activation, bias, dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        mask: torch.Tensor | None = None,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache: LayerCache | None = None,
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), mask=mask, rope=rope, cache=cache)
+        tracing = trace.current is not None
+        if tracing:
+            self.record("resid_mid", x)
+        x = x + self.mlp(self.ln2(x))
+        if tracing:
+            self.record("out", x)
+        return x

@@ -1,0 +1,95 @@
+"""Record every intermediate tensor of one forward pass, to look inside the model.
+
+The layers do not use hooks: each one checks the module-level variable `current` and, when a
+`Trace` is active, hands it a detached CPU copy of what it just computed. With no trace active
+the cost is that one check. The only change of code path is in attention: while tracing it takes
+the explicit route `softmax(Q·Kᵀ/√d + mask)·V`, because the fused kernel never materialises the
+attention weights.
+
+    with Trace() as tr:
+        logits = model(idx)
+    tr.records["blocks.0.attn.weights"]  # (B, H, T, T), rows sum to 1
+
+Names recorded by a GPT (B batch, T new tokens, Tk = tokens attended to, i.e. cache + T,
+C = n_embd, H = n_head, Dh = C / H, F = ffn_hidden, V = vocab_size):
+
+- `embed.tok`                  (B, T, C)   token embeddings (one row of the table per token)
+- `embed.pos`                  (B, T, C)   position vectors added to them (absent with RoPE,
+                                           which rotates q and k instead)
+- `embed.sum`                  (B, T, C)   their sum: what enters the first block
+- `blocks.{i}.ln1`             (B, T, C)   normalised input of attention
+- `blocks.{i}.attn.q`          (B, H, T, Dh)  queries (after RoPE, if used)
+- `blocks.{i}.attn.k`          (B, H, Tk, Dh) keys, cached ones included (after RoPE, if used)
+- `blocks.{i}.attn.v`          (B, H, Tk, Dh) values, cached ones included
+- `blocks.{i}.attn.scores`     (B, H, T, Tk)  raw Q·Kᵀ
+- `blocks.{i}.attn.scaled_masked` (B, H, T, Tk) Q·Kᵀ/√Dh with -inf where a token may not look
+- `blocks.{i}.attn.weights`    (B, H, T, Tk)  softmax of the above: each row sums to 1
+- `blocks.{i}.attn.heads`      (B, T, C)   the heads' outputs side by side, before W_O
+- `blocks.{i}.attn.out`        (B, T, C)   after the output projection W_O
+- `blocks.{i}.resid_mid`       (B, T, C)   residual stream after attention: x + attn
+- `blocks.{i}.ln2`             (B, T, C)   normalised input of the feed-forward network
+- `blocks.{i}.mlp.hidden`      (B, T, F)   first projection, before the activation
+                                           (for swiglu: the gate's input projection)
+- `blocks.{i}.mlp.act`         (B, T, F)   after the activation (for swiglu: silu(gate) * up)
+- `blocks.{i}.mlp.out`         (B, T, C)   second projection, back to C
+- `blocks.{i}.out`             (B, T, C)   residual stream leaving the block
+- `ln_f`                       (B, T, C)   final normalisation
+- `logits`                     (B, T, V)   one score per vocabulary token
+
+If the model runs several times inside one trace (e.g. a generation loop), each name keeps the
+last value.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import torch
+from torch import nn
+
+# The trace being recorded, or None. Layers read this once per forward.
+current: Trace | None = None
+
+
+class Trace:
+    """Context manager collecting named intermediate tensors in `records`."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, torch.Tensor] = {}
+        self._previous: Trace | None = None
+
+    def record(self, name: str, tensor: torch.Tensor) -> None:
+        self.records[name] = tensor.detach().to("cpu", copy=True)
+
+    def __enter__(self) -> Trace:
+        global current
+        self._previous, current = current, self
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global current
+        current = self._previous
+
+
+class Traced(nn.Module):
+    """A module that records under its own dotted name (set by `name_modules`)."""
+
+    trace_name: str = ""
+
+    def record(self, suffix: str, tensor: torch.Tensor) -> None:
+        """Record `tensor` as `<trace_name>.<suffix>` (or just the name when suffix is empty)."""
+        tr = current
+        if tr is not None:
+            tr.record(".".join(part for part in (self.trace_name, suffix) if part), tensor)
+
+
+def name_modules(root: nn.Module) -> None:
+    """Give every `Traced` submodule its path in `root` (e.g. "blocks.0.attn") as trace name."""
+    for name, module in root.named_modules():
+        if isinstance(module, Traced):
+            module.trace_name = name
