@@ -22,8 +22,11 @@ pair it with the GPT-2 BPE tokenizer.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +35,7 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.models import trace
+from attento.models.checkpoint_io import read_json, read_weights, write_safetensors
 from attento.models.layers import (
     ACTIVATIONS,
     NORMS,
@@ -129,8 +133,40 @@ class GPTConfig:
         return cls(**d)
 
 
+# Hugging Face GPT-2 names: activation, and our parameter -> theirs (Conv1D stores W transposed).
+HF_ACTIVATIONS = {
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "gelu": "gelu",
+    "relu": "relu",
+}
+HF_NAMES = [
+    (r"embed\.tok\.weight", "wte.weight", False),
+    (r"embed\.pos\.weight", "wpe.weight", False),
+    (r"blocks\.(\d+)\.ln1\.(weight|bias)", r"h.\1.ln_1.\2", False),
+    (r"blocks\.(\d+)\.ln2\.(weight|bias)", r"h.\1.ln_2.\2", False),
+    (r"blocks\.(\d+)\.attn\.qkv\.(weight|bias)", r"h.\1.attn.c_attn.\2", True),
+    (r"blocks\.(\d+)\.attn\.proj\.(weight|bias)", r"h.\1.attn.c_proj.\2", True),
+    (r"blocks\.(\d+)\.mlp\.fc\.(weight|bias)", r"h.\1.mlp.c_fc.\2", True),
+    (r"blocks\.(\d+)\.mlp\.proj\.(weight|bias)", r"h.\1.mlp.c_proj.\2", True),
+    (r"ln_f\.(weight|bias)", r"ln_f.\1", False),
+    (r"lm_head\.weight", "lm_head.weight", False),
+]
+
+
+def hf_name(name: str) -> tuple[str, bool]:
+    """Our parameter name -> (HF GPT-2 name without "transformer.", transpose?)."""
+    for pattern, replacement, conv1d in HF_NAMES:
+        if re.fullmatch(pattern, name):
+            return re.sub(pattern, replacement, name), conv1d and name.endswith("weight")
+    raise KeyError(name)
+
+
 class GPT(Traced):
     """Decoder-only transformer LM (one file, in the spirit of nanoGPT's model.py)."""
+
+    arch = "gpt"
+    config_class = GPTConfig
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -271,3 +307,98 @@ class GPT(Traced):
         ]
         fused = all(p.is_cuda for p in params)
         return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused or None)
+
+    # --- Hugging Face GPT-2 ------------------------------------------------------------------
+
+    @classmethod
+    def from_hf(cls, directory: str | Path, dropout: float = 0.0) -> GPT:
+        """Load a Hugging Face GPT2LMHeadModel folder (config.json + model.safetensors or
+        pytorch_model.bin) as a GPT with learned positions, LayerNorm, biases, GPT-2's gelu."""
+        directory = Path(directory)
+        hf = read_json(directory / "config.json")
+        if hf.get("model_type", "gpt2") != "gpt2":
+            raise UserError(
+                f"{directory / 'config.json'} describes a {hf['model_type']!r} model, not gpt2"
+            )
+        if hf.get("scale_attn_by_inverse_layer_idx") or not hf.get("scale_attn_weights", True):
+            raise UserError(
+                f"{directory / 'config.json'}: this GPT-2 variant scales attention differently"
+            )
+        act = hf.get("activation_function", "gelu_new")
+        if act not in HF_ACTIVATIONS:
+            raise UserError(f"{directory / 'config.json'}: unsupported activation {act!r}")
+        try:
+            config = GPTConfig(
+                vocab_size=hf["vocab_size"],
+                block_size=hf["n_positions"],
+                n_layer=hf["n_layer"],
+                n_head=hf["n_head"],
+                n_embd=hf["n_embd"],
+                ffn_hidden=hf.get("n_inner"),
+                dropout=dropout,
+                activation=HF_ACTIVATIONS[act],
+                norm_eps=float(hf.get("layer_norm_epsilon", 1e-5)),
+                tie_weights=bool(hf.get("tie_word_embeddings", True)),
+            )
+        except KeyError as e:
+            raise UserError(f"{directory / 'config.json'} lacks {e.args[0]!r}") from None
+        weights, source = read_weights(directory)
+        weights = {k.removeprefix("transformer."): v for k, v in weights.items()}
+        model = cls(config)
+        with torch.no_grad():
+            for name, param in model.state_dict(keep_vars=True).items():
+                if name == "lm_head.weight" and config.tie_weights:
+                    continue
+                key, transpose = hf_name(name)
+                if key not in weights:
+                    raise UserError(f"{source} lacks the tensor {key!r}")
+                tensor = weights[key].t() if transpose else weights[key]
+                if tensor.shape != param.shape:
+                    raise UserError(
+                        f"{source}: {key!r} has shape {tuple(weights[key].shape)}, "
+                        f"expected {tuple(param.shape)} from config.json"
+                    )
+                param.copy_(tensor)
+        return model
+
+    def export_hf(self, directory: str | Path) -> Path:
+        """Write config.json + model.safetensors that transformers.GPT2LMHeadModel loads."""
+        c = self.config
+        if c.pos_encoding != "learned" or c.norm != "layernorm" or not c.bias:
+            raise UserError(
+                "only GPT-2-shaped models export to Hugging Face GPT-2: "
+                "learned positions, layernorm and bias=true"
+            )
+        act = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}.get(c.activation)
+        if act is None:
+            raise UserError(f"Hugging Face GPT-2 has no {c.activation} activation")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        hf = {
+            "architectures": ["GPT2LMHeadModel"],
+            "model_type": "gpt2",
+            "vocab_size": c.vocab_size,
+            "n_positions": c.block_size,
+            "n_embd": c.n_embd,
+            "n_layer": c.n_layer,
+            "n_head": c.n_head,
+            "n_inner": c.ffn_hidden,
+            "activation_function": act,
+            "layer_norm_epsilon": c.norm_eps,
+            "resid_pdrop": c.dropout,
+            "embd_pdrop": c.dropout,
+            "attn_pdrop": c.dropout,
+            "tie_word_embeddings": c.tie_weights,
+            "bos_token_id": None,
+            "eos_token_id": None,
+        }
+        (directory / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
+        tensors = {}
+        for name, param in self.state_dict().items():
+            if name == "lm_head.weight" and c.tie_weights:
+                continue
+            key, transpose = hf_name(name)
+            key = key if key == "lm_head.weight" else f"transformer.{key}"
+            tensors[key] = (param.t() if transpose else param).detach().cpu().contiguous()
+        write_safetensors(tensors, directory / "model.safetensors")
+        return directory

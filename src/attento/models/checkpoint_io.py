@@ -1,0 +1,211 @@
+"""A model on disk: one self-describing folder.
+
+    my-model/
+      config.json         {"arch": "gpt", "model": {...GPTConfig...}, ...anything else}
+      model.safetensors   the weights (a plain tensor table: no code runs when it is read)
+      tokenizer.json      + the tokenizer's data files (tokenizer.save)
+
+"arch" names the class that rebuilds the model from the "model" settings (`ARCHS`); other
+architectures (bert, lstm, ...) register there. Other keys of config.json (e.g. training
+state written by attento.train) are kept by whoever writes them and ignored here.
+Weights shared by two layers (GPT's tied embedding/output matrix) are stored once.
+
+Every failure to read a folder (missing file, bad JSON, unknown arch, a weight of the wrong
+name or shape) is a `UserError` naming the file, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from attento.errors import UserError
+from attento.tokenize import Tokenizer, load_tokenizer
+from attento.tokenize.base import CONFIG_FILE as TOKENIZER_FILE
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+# "arch" in config.json -> "module:Class"; the class has `arch`, `config_class` (with
+# to_dict/from_dict) and is built as Class(config).
+ARCHS: dict[str, str] = {"gpt": "attento.models.gpt:GPT"}
+BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "models"
+
+
+def register_arch(name: str, target: str) -> None:
+    """Make `load_model` understand {"arch": name}; target is "package.module:Class"."""
+    ARCHS[name] = target
+
+
+def arch_class(name: str, source: Path | str = CONFIG) -> type[nn.Module]:
+    if name not in ARCHS:
+        raise UserError(f"{source}: unknown arch {name!r} (known: {', '.join(sorted(ARCHS))})")
+    module, cls = ARCHS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"{path} not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{path} is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} should hold a JSON object")
+    return data
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise UserError(f"{path} not found")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError):
+        raise UserError(f"{path} is not a readable safetensors file") from None
+
+
+def read_weights(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
+    """The tensors of a Hugging Face style folder: model.safetensors, its sharded form
+    (model.safetensors.index.json), or pytorch_model.bin read with weights_only=True."""
+    single, index, pickled = (
+        directory / WEIGHTS,
+        directory / "model.safetensors.index.json",
+        directory / "pytorch_model.bin",
+    )
+    if single.is_file():
+        return read_safetensors(single), single
+    if index.is_file():
+        weight_map = read_json(index).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise UserError(f"{index} has no weight_map")
+        tensors: dict[str, torch.Tensor] = {}
+        for shard in sorted(set(weight_map.values())):
+            tensors.update(read_safetensors(directory / shard))
+        return tensors, index
+    if pickled.is_file():
+        try:
+            return torch.load(pickled, map_location="cpu", weights_only=True), pickled
+        except Exception:  # weights_only refuses anything but plain tensors, whatever the cause
+            raise UserError(f"{pickled} is not a plain PyTorch weight file") from None
+    raise UserError(f"{directory} holds no {WEIGHTS} or pytorch_model.bin")
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def unique_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """state_dict without the second name of a shared (tied) tensor."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        out[name] = tensor.detach().cpu().contiguous()
+    return out
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Copy the tensors of `path` into `model`, refusing any missing, extra or misshapen one."""
+    tensors = read_safetensors(path)
+    expected = unique_state_dict(model)
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise UserError(
+            f"{path} does not match config.json: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing[:5])}" if missing else "",
+                    f"unexpected {', '.join(extra[:5])}" if extra else "",
+                )
+                if part
+            )
+        )
+    params = model.state_dict(keep_vars=True)
+    with torch.no_grad():
+        for name, tensor in tensors.items():
+            if tensor.shape != params[name].shape:
+                raise UserError(
+                    f"{path}: {name} has shape {tuple(tensor.shape)}, "
+                    f"config.json implies {tuple(params[name].shape)}"
+                )
+            params[name].copy_(tensor)
+
+
+# --- model folders ---------------------------------------------------------------------------
+
+
+def save_model(
+    model: nn.Module,
+    tokenizer: Tokenizer | None,
+    directory: str | Path,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write config.json (+ `extra` keys), model.safetensors and the tokenizer into `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {"arch": model.arch, "model": model.config.to_dict(), **(extra or {})}
+    write_safetensors(unique_state_dict(model), directory / WEIGHTS)
+    if tokenizer is not None:
+        tokenizer.save(directory)
+    (directory / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    return directory
+
+
+def load_model(
+    path_or_name: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, Tokenizer | None]:
+    """Open a saved model folder, or a bundled model by bare name -> (model in eval mode,
+    tokenizer or None if the folder has none)."""
+    directory = resolve(path_or_name)
+    config_path = directory / CONFIG
+    config = read_json(config_path)
+    if "arch" not in config or "model" not in config:
+        raise UserError(f"{config_path} is not an attento model config (needs arch and model)")
+    cls = arch_class(config["arch"], config_path)
+    try:
+        settings = cls.config_class.from_dict(config["model"])
+    except UserError as e:
+        raise UserError(f"{config_path}: {e}") from None
+    model = cls(settings)
+    load_weights(model, directory / WEIGHTS)
+    tokenizer = None
+    if (directory / TOKENIZER_FILE).is_file():
+        tokenizer = load_tokenizer(directory)
+        vocab = getattr(settings, "vocab_size", None)
+        if vocab is not None and tokenizer.vocab_size > vocab:
+            raise UserError(
+                f"{directory / TOKENIZER_FILE}: the tokenizer has {tokenizer.vocab_size} tokens "
+                f"but the model only {vocab}"
+            )
+    return model.to(device).eval(), tokenizer
+
+
+def resolve(path_or_name: str | Path) -> Path:
+    """A folder path as is; a bare name -> the bundled src/attento/assets/models/<name>/."""
+    path = Path(path_or_name)
+    if path.is_dir():
+        return path
+    name = str(path_or_name)
+    if path.exists():
+        raise UserError(f"{path} is a file; give the model's folder")
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise UserError(f"model folder {path} not found")
+    bundled = sorted(p.name for p in BUNDLED.iterdir() if p.is_dir()) if BUNDLED.is_dir() else []
+    if name in bundled:
+        return BUNDLED / name
+    known = ", ".join(bundled) if bundled else "none are bundled"
+    raise UserError(f"no model folder or bundled model named {name!r} (bundled: {known})")
