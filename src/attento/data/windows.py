@@ -1,0 +1,86 @@
+"""Windows of text for causal language modelling (CLM).
+
+A causal LM learns to predict every next token. One training example is a window of
+`block_size + 1` consecutive tokens cut anywhere in the corpus: the first `block_size`
+are the input `x`, the same window shifted by one is the target `y`, so a single window
+teaches `block_size` predictions at once (token t predicts token t+1 seeing only 0..t).
+
+The token stream is split once: the first 90% trains, the last 10% is held out to
+measure the validation loss on text the model never learned from. Windows are drawn at
+random start positions from a generator of their own, seeded once, so that the batches
+(and a resumed run's batches) are exactly reproducible. Under data parallelism every
+process draws the same global batch of start positions and keeps only its own share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+from attento.errors import UserError
+
+VAL_FRACTION = 0.1
+EVAL_SEED_OFFSET = 7919  # eval windows use their own stream, so evals never move the train one
+
+
+class CLMWindows:
+    """Random (x, y) windows over a token stream, split into train and validation parts."""
+
+    objective = "clm"
+
+    def __init__(
+        self, tokens: Sequence[int] | torch.Tensor, block_size: int, seed: int = 0
+    ) -> None:
+        data = torch.as_tensor(tokens, dtype=torch.long).flatten()
+        n_val = int(len(data) * VAL_FRACTION)
+        self.train_data, self.val_data = data[: len(data) - n_val], data[len(data) - n_val :]
+        self.block_size = block_size
+        self.seed = seed
+        for name, part in (("training", self.train_data), ("validation", self.val_data)):
+            if len(part) < block_size + 1:
+                raise UserError(
+                    f"the corpus is too short: its {name} part has {len(part)} tokens but one "
+                    f"window needs block_size + 1 = {block_size + 1} (use a longer corpus or a "
+                    f"smaller block_size; the last {VAL_FRACTION:.0%} of the tokens is held out)"
+                )
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def windows(
+        self, data: torch.Tensor, starts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cut one (block_size + 1) window at each start; return inputs and next-token targets."""
+        rows = data[starts[:, None] + torch.arange(self.block_size + 1)]
+        return rows[:, :-1], rows[:, 1:]
+
+    def train_batches(
+        self, batch_size: int, n_micro: int, rank: int = 0, world: int = 1
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The micro-batches of one optimiser step that belong to process `rank` of `world`.
+
+        The global step has `n_micro` micro-batches of `batch_size` windows; every process
+        draws all their start positions (so the generator stays in step everywhere) and
+        materialises only its own contiguous `n_micro // world` micro-batches.
+        """
+        high = len(self.train_data) - self.block_size
+        starts = torch.randint(high, (n_micro, batch_size), generator=self.generator)
+        per_rank = n_micro // world
+        mine = starts[rank * per_rank : (rank + 1) * per_rank]
+        return [self.windows(self.train_data, s) for s in mine]
+
+    def eval_batches(
+        self, n_batches: int, batch_size: int, rank: int = 0, world: int = 1
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The same fixed validation windows at every eval, so losses compare across evals."""
+        gen = torch.Generator().manual_seed(self.seed + EVAL_SEED_OFFSET)
+        high = len(self.val_data) - self.block_size
+        starts = torch.randint(high, (n_batches, batch_size), generator=gen)
+        for s in starts[rank::world]:
+            yield self.windows(self.val_data, s)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])

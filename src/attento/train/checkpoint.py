@@ -1,0 +1,241 @@
+"""Training checkpoints: a model folder plus everything needed to continue exactly.
+
+The run folder OUT is itself a model folder (`attento.load_model(OUT)` works), holding:
+
+    config.json, model.safetensors, tokenizer.json (+ data)  the model, via checkpoint_io
+    train_config.json    the TrainConfig of the run
+    train_state.json     step, best validation loss, elapsed time, Python RNG (JSON scalars)
+    train_state.pt       optimiser moments, torch/numpy RNG, data sampler (tensors only;
+                         read back with torch.load(weights_only=True), which never unpickles code)
+    log.csv, loss.png    the log and the loss curve
+    best/                the model with the lowest validation loss so far (model files only)
+
+A checkpoint is written atomically: the new folder is built whole in a hidden sibling
+(`.OUT.tmp`), then swapped in with two renames (OUT -> `.OUT.old`, tmp -> OUT) and the old
+one deleted. A crash while building leaves OUT untouched; a crash between the renames
+leaves `.OUT.old`, which `recover` puts back. Files of the previous `best/` that do not
+change are hard-linked rather than copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from attento.errors import UserError
+from attento.train.config import TrainConfig
+from attento.train.log import LOG_FILE, PLOT_FILE, TrainLog
+
+CONFIG_FILE = "train_config.json"
+STATE_JSON = "train_state.json"
+STATE_TENSORS = "train_state.pt"
+BEST_DIR = "best"
+FORMAT = "attento-train-state"
+VERSION = 1
+# files a run folder may hold besides those checkpoint_io writes; anything else is not ours
+RUN_FILES = {CONFIG_FILE, STATE_JSON, STATE_TENSORS, LOG_FILE, PLOT_FILE, BEST_DIR}
+
+
+@dataclass
+class TrainState:
+    """Where a run stands after `step` optimiser steps."""
+
+    step: int = 0
+    best_val_loss: float = float("inf")
+    elapsed_s: float = 0.0
+
+
+def _tmp(out: Path) -> Path:
+    return out.parent / f".{out.name}.tmp"
+
+
+def _old(out: Path) -> Path:
+    return out.parent / f".{out.name}.old"
+
+
+def recover(out: Path) -> None:
+    """Finish or undo a checkpoint swap that a crash interrupted."""
+    if not out.exists() and _old(out).exists():
+        _old(out).rename(out)
+    for leftover in (_tmp(out), _old(out)):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+
+
+def has_checkpoint(out: Path) -> bool:
+    return (out / STATE_JSON).is_file()
+
+
+def check_fresh_out(out: Path) -> None:
+    """Refuse to start a new run over a checkpoint or over a folder of someone else's files."""
+    if has_checkpoint(out):
+        raise UserError(
+            f"{out} already holds a training checkpoint: pass --resume to continue it, "
+            "or choose another --out folder"
+        )
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
+        if foreign:
+            raise UserError(
+                f"--out {out} already holds other files ({', '.join(foreign[:3])}); "
+                "give a new or empty folder, as checkpoints replace the folder's contents"
+            )
+
+
+def rng_states() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The state of every random generator: JSON-able parts and tensor parts."""
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    scalars = {
+        "python": _to_json(random.getstate()),
+        "numpy": [np_kind, int(np_pos), int(np_has_gauss), float(np_gauss)],
+    }
+    tensors = {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(np_keys.astype(np.int64)),
+    }
+    if torch.cuda.is_available():
+        tensors["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    return scalars, tensors
+
+
+def set_rng_states(scalars: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    random.setstate(_to_tuple(scalars["python"]))
+    kind, pos, has_gauss, gauss = scalars["numpy"]
+    np.random.set_state(
+        (kind, tensors["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, gauss)
+    )
+    torch.set_rng_state(tensors["torch"])
+    if "cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(tensors["cuda"]))
+
+
+def _to_json(x: Any) -> Any:
+    return [_to_json(v) for v in x] if isinstance(x, (tuple, list)) else x
+
+
+def _to_tuple(x: Any) -> Any:
+    return tuple(_to_tuple(v) for v in x) if isinstance(x, list) else x
+
+
+def save_checkpoint(
+    out: Path,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    cfg: TrainConfig,
+    state: TrainState,
+    optimizer: torch.optim.Optimizer,
+    sampler_state: dict[str, torch.Tensor],
+    log: TrainLog,
+    is_best: bool,
+) -> None:
+    """Write the whole checkpoint to a temporary sibling, then swap it in for OUT."""
+    from attento.models.checkpoint_io import save_model
+
+    recover(out)
+    tmp = _tmp(out)
+    tmp.mkdir(parents=True)
+    save_model(model, tokenizer, tmp)
+    rng_scalars, rng_tensors = rng_states()
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "sampler": sampler_state, "rng": rng_tensors},
+        tmp / STATE_TENSORS,
+    )
+    (tmp / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    log.write(tmp)
+    if is_best:
+        save_model(model, tokenizer, tmp / BEST_DIR)
+    elif (out / BEST_DIR).is_dir():
+        _link_tree(out / BEST_DIR, tmp / BEST_DIR)
+    # the state file goes last: a folder with it is a complete checkpoint
+    state_json = {"format": FORMAT, "version": VERSION, **vars(state), "rng": rng_scalars}
+    (tmp / STATE_JSON).write_text(json.dumps(state_json, indent=2) + "\n")
+    if out.exists():
+        out.rename(_old(out))
+    tmp.rename(out)
+    shutil.rmtree(_old(out), ignore_errors=True)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Recreate `src` at `dst` with hard links (copies where links are not supported)."""
+    dst.mkdir()
+    for p in src.iterdir():
+        if p.is_dir():
+            _link_tree(p, dst / p.name)
+            continue
+        try:
+            os.link(p, dst / p.name)
+        except OSError:
+            shutil.copy2(p, dst / p.name)
+
+
+def read_train_config(out: Path) -> TrainConfig:
+    """The TrainConfig saved with the checkpoint in OUT."""
+    return TrainConfig.from_dict(_read_json(out / CONFIG_FILE))
+
+
+@dataclass
+class Checkpoint:
+    model: torch.nn.Module
+    tokenizer: Any
+    config: TrainConfig
+    state: TrainState
+    tensors: dict[str, Any]  # "optimizer", "sampler", "rng"
+    rng_scalars: dict[str, Any]
+
+
+def load_checkpoint(out: Path) -> Checkpoint:
+    """Read a checkpoint written by `save_checkpoint`, checking each part."""
+    from attento.models.checkpoint_io import load_model
+
+    recover(out)
+    if not has_checkpoint(out):
+        raise UserError(
+            f"nothing to resume in {out}: it holds no training checkpoint "
+            "(start without --resume, or point --out at an earlier run)"
+        )
+    raw = _read_json(out / STATE_JSON)
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise UserError(f"{out / STATE_JSON} is not an attento training state file")
+    try:
+        state = TrainState(int(raw["step"]), float(raw["best_val_loss"]), float(raw["elapsed_s"]))
+        rng_scalars = raw["rng"]
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"{out / STATE_JSON} is incomplete or damaged") from None
+    config = read_train_config(out)
+    model, tokenizer = load_model(out)
+    if tokenizer is None:
+        raise UserError(f"the checkpoint in {out} has no tokenizer.json: it is incomplete")
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    if vocab is not None and vocab != tokenizer.vocab_size:
+        raise UserError(
+            f"the checkpoint in {out} is inconsistent: its tokenizer has {tokenizer.vocab_size} "
+            f"tokens but its model expects {vocab}"
+        )
+    try:
+        tensors = torch.load(out / STATE_TENSORS, map_location="cpu", weights_only=True)
+        if not {"optimizer", "sampler", "rng"} <= set(tensors):
+            raise KeyError("missing entries")
+    except Exception as exc:  # any unreadable file is the same user-level problem
+        raise UserError(
+            f"{out / STATE_TENSORS} is damaged or not an attento file ({exc.__class__.__name__})"
+        ) from None
+    return Checkpoint(model, tokenizer, config, state, tensors, rng_scalars)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: the checkpoint is incomplete") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{path} is not valid JSON: the checkpoint is damaged") from None

@@ -1,0 +1,189 @@
+"""What one training run does, as a JSON-serialisable dataclass, plus named presets.
+
+A run is fully described by a `TrainConfig`: the data (corpus, tokenizer, objective), the
+model shape (a dict handed to the architecture's config class, with `vocab_size` filled in
+from the tokenizer), the optimiser and schedule, how long to train, how often to evaluate,
+and the seed. The config is written next to every checkpoint, so a run folder says how it
+was made and `--resume` can check it continues the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from attento.errors import UserError
+
+OBJECTIVES = ("clm",)
+
+
+@dataclass
+class TrainConfig:
+    """All settings of a training run. Steps are optimiser steps (after accumulation)."""
+
+    corpus: str = "tinyshakespeare"
+    tokenizer: str = "char"  # "char", "bpe:N" (train N tokens on the corpus) or a saved tokenizer
+    objective: str = "clm"  # what a batch asks the model to predict; "clm" = next token
+    arch: str = "gpt"
+    model: dict[str, Any] = field(default_factory=dict)  # the architecture's config, minus vocab
+    batch_size: int = 12  # sequences per micro-batch (per process)
+    grad_accum: int = 1  # micro-batches per optimiser step, summed over all processes
+    max_steps: int | None = 2000
+    time_budget_min: float | None = None  # wall-clock budget; the lr schedule follows time then
+    learning_rate: float = 1e-3
+    min_lr: float = 1e-4  # the cosine decays to this
+    warmup_steps: int = 100
+    weight_decay: float = 0.1  # on matrices only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
+    eval_interval: int = 250  # steps between evals (and checkpoints)
+    eval_batches: int = 20
+    log_interval: int = 10  # steps between log.csv rows
+    seed: int = 1337
+    compile: bool = False  # torch.compile the model
+    bf16: bool = False  # bfloat16 autocast for forward and loss
+    device: str = "auto"  # "auto" picks cuda when available
+    save_best: bool = True  # also keep the best-validation model in OUT/best/
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise UserError(
+                f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"
+            )
+        for name in ("batch_size", "grad_accum", "eval_interval", "eval_batches", "log_interval"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise UserError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.time_budget_min is not None and not (
+            self.time_budget_min > 0 and math.isfinite(self.time_budget_min)
+        ):
+            raise UserError(
+                f"the time budget must be a positive number of minutes, got {self.time_budget_min}"
+            )
+        if self.max_steps is None and self.time_budget_min is None:
+            raise UserError(
+                "give max_steps or a time budget (or both) so the run knows when to stop"
+            )
+        if not 0 < self.min_lr <= self.learning_rate:
+            raise UserError(
+                f"need 0 < min_lr <= learning_rate, got {self.min_lr} and {self.learning_rate}"
+            )
+        if self.warmup_steps < 0 or self.grad_clip < 0 or self.weight_decay < 0:
+            raise UserError("warmup_steps, grad_clip and weight_decay cannot be negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserError(f"unknown training setting(s): {', '.join(unknown)}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def tiny() -> TrainConfig:
+    """Trains in a couple of seconds on a CPU: for tests and for trying the pipeline."""
+    return TrainConfig(
+        model=dict(block_size=32, n_layer=2, n_head=2, n_embd=32),
+        batch_size=8,
+        max_steps=40,
+        learning_rate=3e-3,
+        min_lr=3e-4,
+        warmup_steps=5,
+        eval_interval=20,
+        eval_batches=4,
+        log_interval=5,
+    )
+
+
+def cpu() -> TrainConfig:
+    """The best character model we found for 10 minutes on 2 CPU cores (tinyshakespeare).
+
+    Learning per CPU-second decides the result, so every choice trades model quality for
+    throughput (measured on 2 cores; see bench/quality.py and the report):
+    - larger matrices per step: a CPU runs small matmuls badly, so 32 sequences x 128 tokens
+      per step keep the cores busy where the classic 12 x 64 batch leaves them idling on
+      per-op overhead; a 128-token context also lowers the loss of characters that need
+      more than a line of context to predict;
+    - no dropout: ten minutes is far from overfitting this corpus;
+    - RoPE instead of learned positions, RMSNorm, no biases: fewer parameters to learn and
+      slightly better loss per step at the same cost;
+    - a high peak learning rate with a short warm-up, then cosine decay that follows the
+      wall clock (`time_budget_min`), so the schedule ends exactly when the budget does;
+    - few, cheap evaluations (each eval is time not spent learning), always one at the end.
+    """
+    return TrainConfig(
+        model=dict(
+            block_size=128,
+            n_layer=4,
+            n_head=4,
+            n_embd=128,
+            pos_encoding="rope",
+            norm="rmsnorm",
+            bias=False,
+        ),
+        batch_size=32,
+        max_steps=None,
+        time_budget_min=10.0,
+        learning_rate=3e-3,
+        min_lr=3e-4,
+        warmup_steps=100,
+        weight_decay=0.1,
+        eval_interval=500,
+        eval_batches=20,
+        log_interval=25,
+    )
+
+
+def small() -> TrainConfig:
+    """nanoGPT's Shakespeare-character model (6 layers x 384, 256-token context), for a GPU."""
+    return TrainConfig(
+        model=dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+        batch_size=64,
+        max_steps=5000,
+        learning_rate=1e-3,
+        min_lr=1e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_batches=200,
+        log_interval=10,
+        compile=True,
+    )
+
+
+def gpt2_small() -> TrainConfig:
+    """GPT-2 small's shape (12 layers x 768, 1024 tokens, 124M parameters with 50k tokens)."""
+    return TrainConfig(
+        tokenizer="bpe:8192",
+        model=dict(block_size=1024, n_layer=12, n_head=12, n_embd=768, activation="gelu_tanh"),
+        batch_size=16,
+        grad_accum=8,
+        max_steps=5000,
+        learning_rate=6e-4,
+        min_lr=6e-5,
+        warmup_steps=200,
+        beta2=0.95,
+        eval_interval=250,
+        eval_batches=50,
+        compile=True,
+        bf16=True,
+    )
+
+
+PRESETS = {"tiny": tiny, "cpu": cpu, "small": small, "gpt2-small": gpt2_small}
+
+
+def preset(name: str) -> TrainConfig:
+    """A fresh `TrainConfig` for a preset name."""
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return PRESETS[name]()

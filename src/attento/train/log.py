@@ -1,0 +1,94 @@
+"""The training log: one CSV row per logged step, and the loss curve drawn from it.
+
+`log.csv` is the record of a run (step, losses, learning rate, speed, time); `loss.png`
+is the picture a person looks at: training loss as a thin line, validation loss as dots
+at each evaluation. Both live in the run folder and are rewritten at each evaluation;
+rows are appended in between so an interrupted run keeps its log.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+COLUMNS = ("step", "train_loss", "val_loss", "lr", "tokens_per_s", "elapsed_s")
+LOG_FILE = "log.csv"
+PLOT_FILE = "loss.png"
+
+
+class TrainLog:
+    """Rows of the run so far, kept in memory and mirrored to `log.csv`."""
+
+    def __init__(self, rows: list[dict[str, float]] | None = None) -> None:
+        self.rows = rows or []
+
+    def add(self, row: dict[str, float], directory: Path | None = None) -> None:
+        """Record a row; with `directory`, append it to the CSV there at once."""
+        self.rows.append(row)
+        if directory is not None:
+            path = directory / LOG_FILE
+            new = not path.exists()
+            with path.open("a", newline="") as f:
+                writer = csv.DictWriter(f, COLUMNS)
+                if new:
+                    writer.writeheader()
+                writer.writerow(_format(row))
+
+    def write(self, directory: Path) -> None:
+        """Write the whole log as `log.csv` and draw `loss.png` in `directory`."""
+        with (directory / LOG_FILE).open("w", newline="") as f:
+            writer = csv.DictWriter(f, COLUMNS)
+            writer.writeheader()
+            writer.writerows(_format(r) for r in self.rows)
+        plot_losses(self.rows, directory / PLOT_FILE)
+
+    @classmethod
+    def read(cls, directory: Path, up_to_step: int) -> TrainLog:
+        """The rows of an earlier run up to `up_to_step` (later rows are being redone)."""
+        path = directory / LOG_FILE
+        if not path.exists():
+            return cls()
+        with path.open(newline="") as f:
+            rows = [
+                {k: float(v) if v != "" else math.nan for k, v in r.items() if k in COLUMNS}
+                for r in csv.DictReader(f)
+            ]
+        for r in rows:
+            r["step"] = int(r["step"])
+        return cls([r for r in rows if r["step"] <= up_to_step])
+
+
+def _format(row: dict[str, float]) -> dict[str, str]:
+    # repr keeps every float bit, so two runs can be compared exactly from their logs
+    return {k: "" if (v := row.get(k)) is None or v != v else repr(v) for k in COLUMNS}
+
+
+def plot_losses(rows: list[dict[str, float]], path: Path) -> None:
+    """Draw training and validation loss against the step into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    train = [(r["step"], r["train_loss"]) for r in rows if _finite(r.get("train_loss"))]
+    val = [(r["step"], r["val_loss"]) for r in rows if _finite(r.get("val_loss"))]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    if train:
+        ax.plot([s for s, _ in train], [v for _, v in train], lw=1, alpha=0.8, label="train loss")
+    if val:
+        ax.plot([s for s, _ in val], [v for _, v in val], "o-", ms=4, label="validation loss")
+        best = min(v for _, v in val)
+        ax.axhline(best, color="gray", lw=0.6, ls="--")
+        ax.set_title(f"best validation loss {best:.4f}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy loss (nats per token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and math.isfinite(v)

@@ -1,0 +1,386 @@
+"""The training loop shared by every model.
+
+One optimiser step:
+1. draw this step's batch (`grad_accum` micro-batches, split across processes);
+2. for each micro-batch: forward pass `model(x, y) -> (logits, loss)`, then backward,
+   adding up the gradients (each loss is divided by the number of micro-batches, so the
+   sum is the gradient of the mean loss over the whole batch);
+3. clip the gradient's global norm (one unlucky batch cannot throw the weights far);
+4. set the learning rate from the schedule and let AdamW update the weights.
+Every `eval_interval` steps the loss on held-out text is measured and a checkpoint written.
+
+The loop knows nothing about the architecture or the objective: it needs a model whose
+forward returns `(logits, loss)`, a batch source (`train_batches`, `eval_batches`,
+`state_dict`) chosen by `objective`, and an optimiser (the model's `configure_optimizer`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from attento.errors import UserError
+from attento.train import checkpoint, distributed, optim
+from attento.train.config import TrainConfig
+from attento.train.log import LOG_FILE, TrainLog
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports (also printed by `attento train --json`)."""
+
+    out: str
+    steps: int
+    best_val_loss: float
+    final_val_loss: float
+    final_train_loss: float
+    elapsed_s: float
+    tokens_per_s: float
+    params: int
+
+
+def make_tokenizer(spec: str, text: str, progress: bool = False) -> Any:
+    """ "char", "bpe:N" (trained on `text`) or a saved tokenizer's name/path."""
+    from attento.tokenize import CharTokenizer, load_tokenizer
+
+    if spec == "char":
+        return CharTokenizer.from_text(text)
+    if spec.startswith("bpe:"):
+        from attento.tokenize.bpe import train_bpe
+
+        try:
+            size = int(spec[4:])
+        except ValueError:
+            raise UserError(
+                f"--tokenizer {spec!r}: write bpe:N with N the vocabulary size"
+            ) from None
+        return train_bpe(text, size, progress=progress)
+    return load_tokenizer(spec)
+
+
+def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.Module:
+    """A freshly initialised model of architecture `arch` sized for the tokenizer."""
+    if arch != "gpt":
+        raise UserError(f"unknown architecture {arch!r} (known: gpt)")
+    from attento.models.gpt import GPT, GPTConfig
+
+    if model.get("vocab_size", vocab_size) != vocab_size:
+        raise UserError(
+            f"the tokenizer has {vocab_size} tokens but the model config asks for "
+            f"{model['vocab_size']}: leave vocab_size out, it comes from the tokenizer"
+        )
+    return GPT(GPTConfig.from_dict({**model, "vocab_size": vocab_size}))
+
+
+def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int) -> Any:
+    """The batch source for `cfg.objective`."""
+    from attento.data.windows import CLMWindows
+
+    return CLMWindows(tokens, block_size, seed=cfg.seed)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# keys that may change when a run is resumed: when to stop, how often to report, where to run
+RESUMABLE = {"max_steps", "time_budget_min", "eval_interval", "log_interval", "device", "compile"}
+
+
+def check_same_run(saved: TrainConfig, given: TrainConfig) -> None:
+    a, b = saved.to_dict(), given.to_dict()
+    for key in a:
+        if key not in RESUMABLE and a[key] != b[key]:
+            raise UserError(
+                f"cannot resume: the checkpoint was trained with {key}={a[key]!r}, "
+                f"not {b[key]!r} (only {', '.join(sorted(RESUMABLE))} may change)"
+            )
+
+
+def train(
+    cfg: TrainConfig | None,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    text: str | None = None,
+) -> TrainResult:
+    """Train a model as `cfg` says, writing checkpoints, log.csv and loss.png into `out`.
+
+    With `resume`, continue the checkpoint in `out` (then `cfg` may be None to take the
+    saved config unchanged). `text` replaces loading `cfg.corpus` (for notebooks and tests).
+    """
+    out = Path(out)
+    world = distributed.setup(cfg.device if cfg is not None else "auto")
+    try:
+        return _train(cfg, out, world, resume, progress, text)
+    finally:
+        distributed.teardown(world)
+
+
+def _train(
+    cfg: TrainConfig | None,
+    out: Path,
+    world: distributed.World,
+    resume: bool,
+    progress: bool,
+    text: str | None,
+) -> TrainResult:
+    from attento.data import load_corpus
+
+    ckpt = None
+    if resume:
+        if world.is_main:
+            checkpoint.recover(out)
+        distributed.barrier(world)
+        ckpt = checkpoint.load_checkpoint(out)
+        if cfg is not None:
+            check_same_run(ckpt.config, cfg)
+        else:
+            cfg = ckpt.config
+    elif cfg is None:
+        raise UserError("give a training config (or resume a checkpoint)")
+    else:
+        checkpoint.check_fresh_out(out)
+    if cfg.grad_accum % world.size:
+        raise UserError(
+            f"grad_accum ({cfg.grad_accum}) must be a multiple of the number of processes "
+            f"({world.size}): each process takes an equal share of the micro-batches"
+        )
+    seed_everything(cfg.seed + world.rank)
+    text = load_corpus(cfg.corpus) if text is None else text
+
+    if ckpt is not None:
+        tokenizer, model = ckpt.tokenizer, ckpt.model
+        if not cfg.tokenizer.startswith("bpe:") and cfg.tokenizer != "char":
+            given = make_tokenizer(cfg.tokenizer, text)
+            if given.vocab_size != tokenizer.vocab_size:
+                raise UserError(
+                    f"tokenizer {cfg.tokenizer} has {given.vocab_size} tokens but the "
+                    f"checkpoint's model was trained with {tokenizer.vocab_size}"
+                )
+    else:
+        tokenizer = make_tokenizer(cfg.tokenizer, text, progress and world.is_main)
+        model = build_model(cfg.arch, cfg.model, tokenizer.vocab_size)
+    block_size = model.config.block_size
+    batches = make_batches(cfg, tokenizer.encode(text), block_size)
+    model.to(world.device)
+    optimizer = optim.build_optimizer(model, cfg)
+    state = checkpoint.TrainState()
+    log = TrainLog()
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt.tensors["optimizer"])
+        batches.load_state_dict(ckpt.tensors["sampler"])
+        checkpoint.set_rng_states(ckpt.rng_scalars, ckpt.tensors["rng"])
+        if world.rank:  # other processes keep their own dropout streams
+            torch.manual_seed(cfg.seed + world.rank + ckpt.state.step)
+        state = ckpt.state
+        log = TrainLog.read(out, state.step)
+        if world.is_main:
+            log.write(out)  # drop the rows logged after the checkpoint: they are redone
+    elif world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / LOG_FILE).unlink(missing_ok=True)
+
+    raw_model = model
+    if cfg.compile:
+        model = torch.compile(model)
+    step_model = model
+    if world.distributed:
+        step_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[world.device.index] if world.device.type == "cuda" else None
+        )
+    runner = _Runner(cfg, world, model, step_model, optimizer, batches, block_size)
+    return runner.run(raw_model, tokenizer, out, state, log, progress)
+
+
+class _Runner:
+    """The loop itself, with the pieces it needs at hand."""
+
+    def __init__(self, cfg, world, model, step_model, optimizer, batches, block_size) -> None:
+        self.cfg, self.world, self.model, self.step_model = cfg, world, model, step_model
+        self.optimizer, self.batches = optimizer, batches
+        self.n_micro = cfg.grad_accum // world.size
+        self.tokens_per_step = cfg.batch_size * cfg.grad_accum * block_size
+        self.saved_step: int | None = None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if not self.cfg.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.world.device.type, dtype=torch.bfloat16)
+
+    def train_step(self, lr: float) -> tuple[float, float]:
+        """One optimiser step; returns the batch's mean loss and the gradient norm."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        micro = self.batches.train_batches(
+            self.cfg.batch_size, self.cfg.grad_accum, self.world.rank, self.world.size
+        )
+        loss_sum = torch.zeros((), device=self.world.device)
+        for i, (x, y) in enumerate(micro):
+            x, y = x.to(self.world.device), y.to(self.world.device)
+            last = i == len(micro) - 1
+            sync = contextlib.nullcontext()
+            if self.world.distributed and not last:
+                sync = self.step_model.no_sync()
+            with sync:
+                with self.autocast():
+                    _, loss = self.step_model(x, y)
+                (loss / len(micro)).backward()
+            loss_sum += loss.detach()
+        loss = distributed.mean(self.world, loss_sum / len(micro)).item()
+        clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            return loss, norm
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss, norm
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean loss over the fixed validation windows, shared out across processes."""
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.world.device, dtype=torch.float64)
+        count = torch.zeros((), device=self.world.device, dtype=torch.float64)
+        for x, y in self.batches.eval_batches(
+            self.cfg.eval_batches, self.cfg.batch_size, self.world.rank, self.world.size
+        ):
+            with self.autocast():
+                _, loss = self.model(x.to(self.world.device), y.to(self.world.device))
+            loss_sum += loss.double()
+            count += 1
+        self.model.train()
+        total = distributed.total(self.world, torch.stack([loss_sum, count]))
+        return float(total[0] / total[1])
+
+    def run(self, raw_model, tokenizer, out: Path, state, log: TrainLog, progress: bool):
+        from tqdm.auto import tqdm
+
+        cfg, world = self.cfg, self.world
+        params = sum(p.numel() for p in raw_model.parameters())
+        start = time.perf_counter() - state.elapsed_s
+        eval_cost = None  # seconds one eval + checkpoint takes, reserved at the end of a budget
+        window_steps, window_time = 0, 0.0
+        total_train_time, total_steps = 0.0, 0
+        last_val, last_loss, evaluated_at = math.nan, math.nan, -1
+        bar = tqdm(
+            total=cfg.max_steps,
+            initial=state.step,
+            disable=not (progress and world.is_main),
+            unit="step",
+            dynamic_ncols=True,
+        )
+        self.model.train()
+        while True:
+            elapsed = distributed.from_main(world, time.perf_counter() - start)
+            if self._done(state.step, elapsed, eval_cost, window_time / max(window_steps, 1)):
+                break
+            t0 = time.perf_counter()
+            lr = optim.learning_rate(cfg, state.step, elapsed)
+            loss, norm = self.train_step(lr)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                bar.close()
+                kept = (
+                    f"the last good checkpoint (step {self.saved_step}) is kept in {out}"
+                    if self.saved_step is not None
+                    else "no checkpoint was written"
+                )
+                raise UserError(
+                    f"training diverged at step {state.step + 1}: the loss became {loss} "
+                    f"(gradient norm {norm}); {kept}. Try a lower learning rate or more warm-up"
+                )
+            state.step += 1
+            dt = time.perf_counter() - t0
+            window_steps, window_time = window_steps + 1, window_time + dt
+            total_train_time, total_steps = total_train_time + dt, total_steps + 1
+            last_loss = loss
+            tok_s = self.tokens_per_step * window_steps / max(window_time, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tok_s:,.0f}", refresh=False)
+            elapsed = time.perf_counter() - start
+            if cfg.time_budget_min is not None:
+                bar.set_description(f"{elapsed / 60:.1f}/{cfg.time_budget_min:g} min")
+
+            is_eval = state.step % cfg.eval_interval == 0
+            if state.step % cfg.log_interval == 0 or is_eval:
+                row = {
+                    "step": state.step,
+                    "train_loss": loss,
+                    "val_loss": math.nan,
+                    "lr": lr,
+                    "tokens_per_s": tok_s,
+                    "elapsed_s": elapsed,
+                }
+                if is_eval:
+                    t_eval = time.perf_counter()
+                    last_val = row["val_loss"] = self.evaluate()
+                    evaluated_at = state.step
+                    self._checkpoint(raw_model, tokenizer, out, state, log, row, start)
+                    eval_cost = time.perf_counter() - t_eval
+                    bar.write(f"step {state.step}: train loss {loss:.4f}, val loss {last_val:.4f}")
+                else:
+                    log.add(row, out if world.is_main else None)
+                window_steps, window_time = 0, 0.0
+        if evaluated_at != state.step:
+            row = {
+                "step": state.step,
+                "train_loss": last_loss,
+                "lr": math.nan,
+                "tokens_per_s": math.nan,
+                "elapsed_s": time.perf_counter() - start,
+            }
+            last_val = row["val_loss"] = self.evaluate()
+            self._checkpoint(raw_model, tokenizer, out, state, log, row, start)
+        bar.close()
+        return TrainResult(
+            out=str(out),
+            steps=state.step,
+            best_val_loss=state.best_val_loss,
+            final_val_loss=last_val,
+            final_train_loss=last_loss,
+            elapsed_s=state.elapsed_s,
+            tokens_per_s=self.tokens_per_step * total_steps / max(total_train_time, 1e-9),
+            params=params,
+        )
+
+    def _done(self, step: int, elapsed: float, eval_cost: float | None, step_time: float) -> bool:
+        cfg = self.cfg
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            return True
+        if cfg.time_budget_min is None:
+            return False
+        if eval_cost is None:  # before the first eval: guess it from the step time
+            eval_cost = step_time * cfg.eval_batches / max(self.n_micro, 1) / 2
+        return elapsed + step_time + eval_cost >= 60.0 * cfg.time_budget_min
+
+    def _checkpoint(self, raw_model, tokenizer, out, state, log, row, start) -> None:
+        is_best = row["val_loss"] < state.best_val_loss
+        if is_best:
+            state.best_val_loss = row["val_loss"]
+        if self.world.is_main:
+            log.add(row)
+            state.elapsed_s = time.perf_counter() - start
+            checkpoint.save_checkpoint(
+                out,
+                raw_model,
+                tokenizer,
+                self.cfg,
+                state,
+                self.optimizer,
+                self.batches.state_dict(),
+                log,
+                is_best and self.cfg.save_best,
+            )
+        self.saved_step = state.step
+        state.elapsed_s = distributed.from_main(self.world, time.perf_counter() - start)

@@ -1,0 +1,60 @@
+"""The optimiser (AdamW) and the learning-rate schedule (linear warm-up, cosine decay).
+
+AdamW keeps a running mean and variance of each weight's gradient and steps by their
+ratio, so every weight moves at a similar pace whatever its gradient scale. Weight decay
+pulls weights towards zero; it is applied to matrices only (embeddings, projections),
+never to biases or norm gains, which set scales and offsets rather than store knowledge.
+
+The learning rate starts near zero and grows linearly for `warmup_steps` (Adam's
+variance estimates are poor at first, so big early steps can blow up), then follows half
+a cosine down to `min_lr`. The cosine's clock is the fraction of the run done: steps over
+`max_steps`, or elapsed time over the time budget, whichever is further along, so a
+time-budgeted run lands on `min_lr` exactly when its time is up.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from attento.train.config import TrainConfig
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Two groups: matrices (decayed) and vectors (not decayed)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The model's own AdamW when it defines one (`configure_optimizer`), else ours."""
+    betas = (cfg.beta1, cfg.beta2)
+    if hasattr(model, "configure_optimizer"):
+        return model.configure_optimizer(cfg.weight_decay, cfg.learning_rate, betas)
+    groups = param_groups(model, cfg.weight_decay)
+    fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=betas, fused=fused)
+
+
+def progress(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
+    """Fraction of the run done, in [0, 1], by steps or by time, whichever is further."""
+    done = 0.0
+    if cfg.max_steps is not None:
+        done = step / cfg.max_steps
+    if cfg.time_budget_min is not None:
+        done = max(done, elapsed_s / (60.0 * cfg.time_budget_min))
+    return min(done, 1.0)
+
+
+def learning_rate(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
+    """The learning rate for optimiser step `step` (0-based) of the run."""
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / (cfg.warmup_steps + 1)
+    start = progress(cfg, cfg.warmup_steps, 0.0)
+    frac = (progress(cfg, step, elapsed_s) - start) / max(1.0 - start, 1e-12)
+    frac = min(max(frac, 0.0), 1.0)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * frac)) * (cfg.learning_rate - cfg.min_lr)
