@@ -46,8 +46,13 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
                 config = json.loads((path / CONFIG_FILE).read_text())
                 kind = config["type"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise UserError(f"{path / CONFIG_FILE} is not an attento tokenizer file") from None
-            return tokenizer_class(kind).from_config(config, path)
+                # a Hugging Face BERT folder has its own tokenizer.json next to vocab.txt
+                if not (path / "vocab.txt").is_file():
+                    raise UserError(
+                        f"{path / CONFIG_FILE} is not an attento tokenizer file"
+                    ) from None
+            else:
+                return tokenizer_class(kind).from_config(config, path)
         if (path / "vocab.txt").is_file():
             return tokenizer_class("wordpiece").from_vocab_file(path / "vocab.txt")  # type: ignore[attr-defined]
         raise UserError(f"{path} holds no tokenizer.json or vocab.txt")
