@@ -1,0 +1,116 @@
+"""Model folders: save -> load round trip, and every corrupt folder is a UserError naming a file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import attento
+from attento.errors import UserError
+from attento.models import checkpoint_io
+from attento.models.checkpoint_io import load_model, save_model
+from attento.models.gpt import GPT, GPTConfig
+from attento.tokenize import CharTokenizer
+
+TEXT = "nel mezzo del cammin di nostra vita"
+
+
+@pytest.fixture
+def saved(tmp_path):
+    tokenizer = CharTokenizer.from_text(TEXT)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(tokenizer.vocab_size, 16, 2, 2, 16, pos_encoding="rope")).eval()
+    save_model(model, tokenizer, tmp_path / "m", extra={"train": {"step": 3}})
+    return model, tokenizer, tmp_path / "m"
+
+
+def test_round_trip(saved):
+    model, tokenizer, folder = saved
+    config = json.loads((folder / "config.json").read_text())
+    assert config["arch"] == "gpt" and config["model"]["pos_encoding"] == "rope"
+    assert config["train"] == {"step": 3}
+    # the tied matrix is stored once
+    assert "lm_head.weight" not in load_file(folder / "model.safetensors")
+    loaded, tok = load_model(folder)
+    assert not loaded.training
+    assert loaded.lm_head.weight is loaded.embed.tok.weight
+    idx = torch.tensor([tokenizer.encode("nostra vita")])
+    assert torch.equal(loaded(idx), model(idx))
+    assert tok.decode(tok.encode(TEXT)) == TEXT
+    # the package-level entry point is the same function
+    assert torch.equal(attento.load_model(str(folder))[0](idx), model(idx))
+
+
+def test_untied_weights_round_trip(tmp_path):
+    model = GPT(GPTConfig(30, 8, 1, 2, 16, tie_weights=False)).eval()
+    save_model(model, None, tmp_path)
+    loaded, tok = load_model(tmp_path)
+    assert tok is None
+    assert torch.equal(loaded.lm_head.weight, model.lm_head.weight)
+    assert loaded.lm_head.weight is not loaded.embed.tok.weight
+
+
+def test_missing_and_bad_json(saved, tmp_path):
+    _, _, folder = saved
+    with pytest.raises(UserError, match=r"config\.json not found"):
+        load_model(tmp_path)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(UserError, match=r"config\.json is not valid JSON"):
+        load_model(folder)
+    (folder / "config.json").write_text('{"model": {}}')
+    with pytest.raises(UserError, match="not an attento model config"):
+        load_model(folder)
+
+
+def test_unknown_arch_and_bad_settings(saved):
+    _, _, folder = saved
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"arch": "mamba"}))
+    with pytest.raises(UserError, match="unknown arch 'mamba'"):
+        load_model(folder)
+    bad = config | {"model": config["model"] | {"n_head": 3}}
+    (folder / "config.json").write_text(json.dumps(bad))
+    with pytest.raises(UserError, match=r"config\.json: n_embd"):
+        load_model(folder)
+
+
+def test_weights_that_do_not_match(saved):
+    _, _, folder = saved
+    weights = load_file(folder / "model.safetensors")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(
+        json.dumps(config | {"model": config["model"] | {"n_embd": 32}})
+    )
+    with pytest.raises(UserError, match=r"model\.safetensors: .* has shape"):
+        load_model(folder)
+    (folder / "config.json").write_text(json.dumps(config))
+    del weights["ln_f.weight"]
+    save_file(weights, folder / "model.safetensors")
+    with pytest.raises(UserError, match=r"missing ln_f\.weight"):
+        load_model(folder)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(UserError, match=r"model\.safetensors not found"):
+        load_model(folder)
+
+
+def test_tokenizer_larger_than_model(saved):
+    _, _, folder = saved
+    CharTokenizer.from_text(TEXT + "XYZQ").save(folder)
+    with pytest.raises(UserError, match="tokenizer has"):
+        load_model(folder)
+
+
+def test_bare_names_look_in_the_bundled_folder(tmp_path, monkeypatch, saved):
+    monkeypatch.setattr(checkpoint_io, "BUNDLED", tmp_path)
+    with pytest.raises(UserError, match=r"'tiny'.*bundled: m"):
+        attento.load_model("tiny")
+    model, _ = attento.load_model("m")
+    assert isinstance(model, GPT)
+    monkeypatch.setattr(checkpoint_io, "BUNDLED", tmp_path / "absent")
+    with pytest.raises(UserError, match="none are bundled"):
+        attento.load_model("tiny")
+    with pytest.raises(UserError, match="not found"):
+        attento.load_model(str(tmp_path / "nowhere"))
