@@ -5,6 +5,21 @@
 - `report.py`: one step laid out in full, as the course figure shows it.
 """
 
+from attento.generate.loop import Decoder, encode_prompt, generate, generate_text, stream
+from attento.generate.report import Candidate, NextTokenReport, next_token_report
 from attento.generate.sampling import SamplingConfig, filter_logits, pick, probabilities
 
-__all__ = ["SamplingConfig", "filter_logits", "pick", "probabilities"]
+__all__ = [
+    "Candidate",
+    "Decoder",
+    "NextTokenReport",
+    "SamplingConfig",
+    "encode_prompt",
+    "filter_logits",
+    "generate",
+    "generate_text",
+    "next_token_report",
+    "pick",
+    "probabilities",
+    "stream",
+]
