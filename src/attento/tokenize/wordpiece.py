@@ -60,11 +60,12 @@ CJK_RANGES = (
     (0xF900, 0xFAFF),
     (0x2F800, 0x2FA1F),
 )
-# Python's str.split() separators that are not control characters (those get dropped first).
+# Unicode White_Space characters that survive cleaning (the others are controls, dropped).
 WHITESPACE = frozenset(" \t\n\r\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
     map(chr, range(0x2000, 0x200B))
 )
-# Decoding glues these back onto the previous word ("hello , world" -> "hello, world").
+# Hugging Face's decoding clean-up ("hello , world" -> "hello, world"). It runs on each piece
+# with its leading space, so in practice only . ? ! , lose the space before them.
 CLEANUP = (
     (" .", "."),
     (" ?", "?"),
