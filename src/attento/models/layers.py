@@ -14,7 +14,8 @@ others. The pieces, in the order a token meets them:
   values come from another sequence (the decoder of an encoder–decoder).
 - `FeedForward`: the same small two-layer network applied to every position.
 - `Norm`: LayerNorm (centre and scale) or RMSNorm (scale only) keeps activations in range.
-- `Block`: pre-norm residual block as in GPT-2: x + attn(norm(x)), then x + mlp(norm(x)).
+- `Block`: pre-norm residual block as in GPT-2: x + attn(norm(x)), then x + mlp(norm(x));
+  or post-norm as in the 2017 paper and BERT: norm(x + attn(x)), then norm(x + mlp(x)).
 - `KVCache`: keys and values of tokens already processed, so generation computes each token once.
 
 Attention has two equivalent paths: the fused `F.scaled_dot_product_attention` (fast, used
@@ -332,7 +333,13 @@ class Norm(Traced):
 
 
 class Block(Traced):
-    """Pre-norm transformer block (GPT-2): x + attn(ln1(x)), then x + mlp(ln2(x))."""
+    """Pre-norm transformer block (GPT-2): x + attn(ln1(x)), then x + mlp(ln2(x)).
+
+    `norm_first=False` gives the post-norm block of the 2017 paper and BERT,
+    ln1(x + attn(x)), then ln2(x + mlp(x)): the norm follows each residual addition, so the
+    stream itself is normalised (pre-norm leaves the stream unnormalised and trains more
+    easily when deep). Either way `resid_mid` and `out` record the stream.
+    """
 
     def __init__(
         self,
@@ -346,8 +353,10 @@ class Block(Traced):
         bias: bool = True,
         dropout: float = 0.0,
         causal: bool = True,
+        norm_first: bool = True,
     ) -> None:
         super().__init__()
+        self.norm_first = norm_first
         self.ln1 = Norm(norm, n_embd, norm_eps, bias)
         self.attn = MultiHeadAttention(n_embd, n_head, causal=causal, bias=bias, dropout=dropout)
         self.ln2 = Norm(norm, n_embd, norm_eps, bias)
@@ -361,11 +370,14 @@ class Block(Traced):
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         cache: LayerCache | None = None,
     ) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), mask=mask, rope=rope, cache=cache)
+        if self.norm_first:
+            x = x + self.attn(self.ln1(x), mask=mask, rope=rope, cache=cache)
+        else:
+            x = self.ln1(x + self.attn(x, mask=mask, rope=rope, cache=cache))
         tracing = trace.current is not None
         if tracing:
             self.record("resid_mid", x)
-        x = x + self.mlp(self.ln2(x))
+        x = x + self.mlp(self.ln2(x)) if self.norm_first else self.ln2(x + self.mlp(x))
         if tracing:
             self.record("out", x)
         return x
