@@ -106,10 +106,15 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
     return F.softmax(logits, dim=-1)
 
 
+def draw_seed() -> int:
+    """A fresh random seed (from the OS), to report so that a run can be repeated."""
+    return torch.Generator().seed() % 2**62
+
+
 def make_generators(seed: int | None, batch_size: int) -> tuple[int, list[torch.Generator]]:
     """One die per batch row, seeded `seed + row`; a missing seed is drawn from the OS."""
     if seed is None:
-        seed = torch.Generator().seed() % 2**62
+        seed = draw_seed()
     return seed, [torch.Generator().manual_seed(seed + row) for row in range(batch_size)]
 
 

@@ -1,0 +1,172 @@
+"""`attento generate` (write text, streamed) and `attento next-token` (the final step in full)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from attento.cli.common import add_json_flag, print_json, read_text_arg, use_color
+from attento.errors import UserError
+
+ORDER = 40
+
+BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell, for smooth probability bars
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    g = sub.add_parser(
+        "generate",
+        help="continue a prompt with a language model, token by token",
+        description="Continue PROMPT: each token is chosen from the model's probabilities "
+        "(temperature, top-k, top-p, then greedy or a seeded die roll) and printed as it comes.",
+    )
+    _common(g)
+    g.add_argument("--max-new-tokens", type=int, default=200, help="default: %(default)s")
+    g.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    g.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="STR",
+        help="stop after this text (repeatable)",
+    )
+    g.add_argument("--no-cache", action="store_true", help="recompute everything at every step")
+    add_json_flag(g)
+    g.set_defaults(func=run_generate)
+
+    n = sub.add_parser(
+        "next-token",
+        help="show how the next token is chosen: logits, softmax, top-k, top-p, the die",
+        description="Lay out the final step for PROMPT: the most likely next tokens with "
+        "logit, logit/T, probability, cumulative probability, what top-k and top-p keep, the "
+        "renormalised probability, and the token the seeded die picks.",
+    )
+    _common(n)
+    n.add_argument("-n", "--rows", type=int, default=10, help="candidates to show (default: 10)")
+    add_json_flag(n)
+    n.set_defaults(func=run_next_token)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="dante", help="bundled model name or model folder")
+    p.add_argument("--prompt", required=True, help="the text to continue, or - for stdin")
+    p.add_argument("--temperature", type=float, default=1.0, help="default: %(default)s")
+    p.add_argument("--top-k", type=int, default=None, help="keep only the K most likely tokens")
+    p.add_argument("--top-p", type=float, default=None, help="keep the smallest set reaching P")
+    p.add_argument("--seed", type=int, default=None, help="seed of the die (same seed, same text)")
+
+
+def _load(name: str):
+    from attento.models.checkpoint_io import load_model
+
+    model, tokenizer = load_model(name)
+    if tokenizer is None:
+        raise UserError(f"the model {name} has no tokenizer saved with it")
+    return model, tokenizer
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from attento.generate import SamplingConfig, stream
+    from attento.generate.sampling import draw_seed
+
+    prompt = read_text_arg(args.prompt)
+    SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
+    model, tokenizer = _load(args.model)
+    seed = draw_seed() if args.seed is None else args.seed
+    pieces = stream(
+        model,
+        tokenizer,
+        prompt,
+        args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        greedy=args.greedy,
+        seed=seed,
+        use_cache=not args.no_cache,
+        stop=args.stop,
+    )
+    if args.json:
+        ids, text = [], []
+        for token, piece in pieces:
+            ids.append(token)
+            text.append(piece)
+        print_json(
+            {
+                "prompt": prompt,
+                "text": "".join(text),
+                "ids": ids,
+                "seed": None if args.greedy else seed,
+            }
+        )
+        return 0
+    color = use_color()
+    sys.stdout.write(f"\x1b[1m{prompt}\x1b[0m" if color else prompt)
+    for _, piece in pieces:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def bar(p: float, width: int = 20) -> str:
+    """A horizontal bar p·width cells long, drawn with eighth-block characters."""
+    eighths = round(max(0.0, min(1.0, p)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (BLOCKS[part] if part else "")).ljust(width)
+
+
+def run_next_token(args: argparse.Namespace) -> int:
+    from attento.generate import next_token_report
+
+    prompt = read_text_arg(args.prompt)
+    if args.rows < 1:
+        raise UserError(f"--rows must be at least 1, got {args.rows}")
+    model, tokenizer = _load(args.model)
+    report = next_token_report(
+        model,
+        tokenizer,
+        prompt,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        n=args.rows,
+    )
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    t = report.temperature
+    print(
+        f"prompt {report.prompt!r} ({len(report.prompt_ids)} tokens) -> next token, "
+        f"temperature {t}, top-k {report.top_k or '-'}, top-p {report.top_p or '-'}, "
+        f"seed {report.seed}"
+    )
+    header = (
+        f"{'#':>4}  {'token':<12} {'id':>6} {'logit':>8} {'logit/T':>8} {'prob':>7} "
+        f"{'cum.':>7} {'top-k':>5} {'top-p':>5} {'final':>7}  final probability"
+    )
+    print(header)
+    print("─" * len(header))
+    for c in report.candidates:
+        marks = (" ◀ die" if c.picked else "") + (" (greedy)" if c.greedy else "")
+        top_k = _mark(c.kept_top_k, report.top_k is not None)
+        top_p = _mark(c.kept_top_p, report.top_p is not None)
+        line = (
+            f"{c.rank:>4}  {c.text!r:<12} {c.id:>6} {c.logit:>8.2f} {c.scaled_logit:>8.2f} "
+            f"{c.prob:>7.2%} {c.cumulative:>7.2%} {top_k:>5} {top_p:>5} "
+            f"{c.final_prob:>7.2%}  {bar(c.final_prob)}{marks}"
+        )
+        print(line.rstrip())
+    print(
+        f"{report.kept} of {report.vocab_size} tokens kept; the die (seed {report.seed}) picked "
+        f"{report.picked_text!r}, greedy would pick {report.greedy_text!r}"
+    )
+    return 0
+
+
+def _mark(kept: bool, active: bool) -> str:
+    """✓ kept, ✗ removed, · when that filter is off."""
+    if not active:
+        return "·"
+    return "✓" if kept else "✗"

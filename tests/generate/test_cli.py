@@ -1,0 +1,92 @@
+"""`attento generate` and `attento next-token` on a tiny checkpoint saved in tmp_path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from attento.cli import main
+from attento.cli.generate_cmd import bar
+from attento.generate import generate_text, next_token_report
+from attento.models import GPT, GPTConfig
+from attento.models.checkpoint_io import load_model, save_model
+from attento.tokenize import CharTokenizer
+
+TEXT = "nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    tok = CharTokenizer.from_text(TEXT)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=2, n_head=2, n_embd=16))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.mul_(6.0)
+    return save_model(model, tok, tmp_path_factory.mktemp("tiny"))
+
+
+def test_generate_streams_the_library_text(checkpoint, capsys):
+    args = ["generate", "--model", str(checkpoint), "--prompt", "nel", "--max-new-tokens", "12"]
+    assert main([*args, "--seed", "4", "--top-k", "5"]) == 0
+    out = capsys.readouterr().out
+    model, tok = load_model(checkpoint)
+    expected = generate_text(model, tok, "nel", 12, seed=4, top_k=5)
+    assert out == "nel" + expected + "\n"
+
+
+def test_generate_json_and_stop(checkpoint, capsys):
+    base = ["generate", "--model", str(checkpoint), "--prompt", "mi", "--greedy", "--json"]
+    assert main([*base, "--max-new-tokens", "15"]) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert len(free["ids"]) == 15 and free["seed"] is None
+    stop = free["text"][3:5]
+    assert main([*base, "--max-new-tokens", "15", "--stop", stop]) == 0
+    cut = json.loads(capsys.readouterr().out)
+    assert cut["text"] == free["text"][: free["text"].index(stop) + len(stop)]
+
+
+def test_next_token_table_and_json(checkpoint, capsys):
+    args = ["next-token", "--model", str(checkpoint), "--prompt", "per una", "--seed", "2"]
+    args += ["--temperature", "0.8", "--top-k", "4"]
+    assert main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    model, tok = load_model(checkpoint)
+    report = next_token_report(model, tok, "per una", temperature=0.8, top_k=4, seed=2)
+    assert data == json.loads(json.dumps(report.to_dict()))
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "◀ die" in table and "█" in table
+    assert f"picked {report.picked_text!r}" in table
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--temperature", "0"], "greedy"),
+        (["--top-k", "0"], "top_k"),
+        (["--top-p", "2"], "top_p"),
+        (["--max-new-tokens", "-1"], "max_new_tokens"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(checkpoint, capsys, extra, message):
+    assert main(["generate", "--model", str(checkpoint), "--prompt", "a", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attento: error:") and message in err and err.count("\n") == 1
+
+
+def test_missing_model_is_a_user_error(tmp_path, capsys):
+    assert main(["next-token", "--model", str(tmp_path / "none"), "--prompt", "a"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_bar_lengths():
+    assert bar(1.0, 10) == "█" * 10
+    assert bar(0.0, 10) == " " * 10
+    assert bar(0.5, 4) == "██  "
+    assert bar(1 / 16, 2) == "▏ "  # one eighth of a cell
+    assert bar(0.25, 2) == "▌ "  # half a cell
+    assert bar(0.75, 2) == "█▌"
