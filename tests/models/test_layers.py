@@ -63,8 +63,15 @@ def test_attention_matches_the_formula():
     q, k, v = attn.qkv(x).split(32, dim=2)
     q, k, v = (t.view(2, 6, 4, 8).transpose(1, 2) for t in (q, k, v))
     causal = torch.tril(torch.ones(6, 6, dtype=torch.bool))
-    heads = reference_attention(q, k, v, causal).transpose(1, 2).reshape(2, 6, 32)
+    reference = reference_attention(q, k, v, causal)
+    heads = reference.transpose(1, 2).reshape(2, 6, 32)
     assert torch.allclose(attn(x), attn.proj(heads), atol=1e-6)
+    out, weights = attn.explicit(q, k, v, causal)
+    assert torch.allclose(out, reference, atol=1e-6)
+    assert weights.shape == (2, 4, 6, 6)
+    assert torch.allclose(weights @ v, reference, atol=1e-6)
+    expected = (q @ k.transpose(-2, -1) / math.sqrt(8)).masked_fill(~causal, -math.inf).softmax(-1)
+    assert torch.allclose(weights, expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("pos_encoding", POS)

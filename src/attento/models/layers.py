@@ -232,7 +232,7 @@ class MultiHeadAttention(Traced):
 
         tracing = trace.current is not None
         if tracing:
-            y = self._explicit(q, k, v, self._full_mask(mask, T, k.size(2), x.device))
+            y, _ = self.explicit(q, k, v, self._full_mask(mask, T, k.size(2), x.device))
         elif mask is None and self.causal and k.size(2) == T:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=self._p(), is_causal=True)
         else:
@@ -264,10 +264,13 @@ class MultiHeadAttention(Traced):
             mask = mask | (torch.arange(Tk, device=device)[None, :] == rows)
         return mask
 
-    def _explicit(
+    def explicit(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
-    ) -> torch.Tensor:
-        """The textbook formula, step by step, recording each step while tracing."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The textbook formula step by step -> (output, weights (B, H, T, Tk)).
+
+        q, k, v are (B, H, T or Tk, Dh); mask is the full bool mask (see `_full_mask`).
+        Each step is recorded while tracing."""
         scores = q @ k.transpose(-2, -1)
         scaled = scores / math.sqrt(self.head_dim)
         if mask is not None:
@@ -278,7 +281,7 @@ class MultiHeadAttention(Traced):
                 self.record(name, tensor)
             self.record("scaled_masked", scaled)
             self.record("weights", weights)
-        return F.dropout(weights, self._p()) @ v
+        return F.dropout(weights, self._p()) @ v, weights
 
 
 # --- feed-forward, norms, block --------------------------------------------------------------
