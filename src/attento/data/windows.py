@@ -59,15 +59,23 @@ class CLMWindows:
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The micro-batches of one optimiser step that belong to process `rank` of `world`.
 
-        The global step has `n_micro` micro-batches of `batch_size` windows; every process
-        draws all their start positions (so the generator stays in step everywhere) and
-        materialises only its own contiguous `n_micro // world` micro-batches.
+        The global step has `batch_size * n_micro` windows. Every process draws all their
+        start positions (so the generator stays in step everywhere), keeps its equal share
+        of consecutive windows and cuts it into micro-batches of at most `batch_size`.
         """
+        n = batch_size * n_micro
+        if n % world:
+            raise UserError(
+                f"a step's {n} sequences (batch_size x grad_accum) cannot be shared equally "
+                f"by {world} processes"
+            )
         high = len(self.train_data) - self.block_size
-        starts = torch.randint(high, (n_micro, batch_size), generator=self.generator)
-        per_rank = n_micro // world
-        mine = starts[rank * per_rank : (rank + 1) * per_rank]
-        return [self.windows(self.train_data, s) for s in mine]
+        starts = torch.randint(high, (n,), generator=self.generator)
+        share = n // world
+        mine = starts[rank * share : (rank + 1) * share]
+        return [
+            self.windows(self.train_data, s) for s in mine.tensor_split(-(-share // batch_size))
+        ]
 
     def eval_batches(
         self, n_batches: int, batch_size: int, rank: int = 0, world: int = 1

@@ -28,8 +28,10 @@ class TrainConfig:
     objective: str = "clm"  # what a batch asks the model to predict; "clm" = next token
     arch: str = "gpt"
     model: dict[str, Any] = field(default_factory=dict)  # the architecture's config, minus vocab
-    batch_size: int = 12  # sequences per micro-batch (per process)
-    grad_accum: int = 1  # micro-batches per optimiser step, summed over all processes
+    # A step learns from batch_size * grad_accum sequences, shared out by torchrun's processes;
+    # each forward pass takes at most batch_size of them (accumulate to fit a bigger batch).
+    batch_size: int = 12
+    grad_accum: int = 1
     max_steps: int | None = 2000
     time_budget_min: float | None = None  # wall-clock budget; the lr schedule follows time then
     learning_rate: float = 1e-3

@@ -152,11 +152,6 @@ def _train(
         raise UserError("give a training config (or resume a checkpoint)")
     else:
         checkpoint.check_fresh_out(out)
-    if cfg.grad_accum % world.size:
-        raise UserError(
-            f"grad_accum ({cfg.grad_accum}) must be a multiple of the number of processes "
-            f"({world.size}): each process takes an equal share of the micro-batches"
-        )
     seed_everything(cfg.seed + world.rank)
     text = load_corpus(cfg.corpus) if text is None else text
 
@@ -210,7 +205,6 @@ class _Runner:
     def __init__(self, cfg, world, model, step_model, optimizer, batches, block_size) -> None:
         self.cfg, self.world, self.model, self.step_model = cfg, world, model, step_model
         self.optimizer, self.batches = optimizer, batches
-        self.n_micro = cfg.grad_accum // world.size
         self.tokens_per_step = cfg.batch_size * cfg.grad_accum * block_size
         self.saved_step: int | None = None
 
@@ -226,19 +220,21 @@ class _Runner:
         micro = self.batches.train_batches(
             self.cfg.batch_size, self.cfg.grad_accum, self.world.rank, self.world.size
         )
+        rows = sum(len(x) for x, _ in micro)
         loss_sum = torch.zeros((), device=self.world.device)
         for i, (x, y) in enumerate(micro):
             x, y = x.to(self.world.device), y.to(self.world.device)
-            last = i == len(micro) - 1
             sync = contextlib.nullcontext()
-            if self.world.distributed and not last:
-                sync = self.step_model.no_sync()
+            if self.world.distributed and i < len(micro) - 1:
+                sync = self.step_model.no_sync()  # average gradients once, after the last
             with sync:
                 with self.autocast():
                     _, loss = self.step_model(x, y)
-                (loss / len(micro)).backward()
+                # weighted by size: the gradients add up to those of the mean over all rows
+                loss = loss * (len(x) / rows)
+                loss.backward()
             loss_sum += loss.detach()
-        loss = distributed.mean(self.world, loss_sum / len(micro)).item()
+        loss = distributed.mean(self.world, loss_sum).item()
         clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
         norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -361,7 +357,7 @@ class _Runner:
         if cfg.time_budget_min is None:
             return False
         if eval_cost is None:  # before the first eval: guess it from the step time
-            eval_cost = step_time * cfg.eval_batches / max(self.n_micro, 1) / 2
+            eval_cost = step_time * cfg.eval_batches / cfg.grad_accum / 2
         return elapsed + step_time + eval_cost >= 60.0 * cfg.time_budget_min
 
     def _checkpoint(self, raw_model, tokenizer, out, state, log, row, start) -> None:

@@ -1,0 +1,107 @@
+"""`attento train`: train a model from a preset on a corpus, resumably.
+
+The same command scales out: `torchrun --nproc_per_node=N -m attento.cli train ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from pathlib import Path
+
+from attento.cli.common import add_json_flag, print_json
+
+ORDER = 30
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from attento.train.config import PRESETS
+
+    p = sub.add_parser(
+        "train",
+        help="train a language model on a corpus",
+        description="Train a model from a preset, writing checkpoints, log.csv and loss.png "
+        "into --out. Without --max-steps or --time-budget the preset's length is used.",
+    )
+    p.add_argument(
+        "--corpus", help="tinyshakespeare, divina_commedia or a text file (default: the preset's)"
+    )
+    p.add_argument(
+        "--tokenizer",
+        help="char, bpe:N (train N tokens on the corpus) or a saved "
+        "tokenizer (default: the preset's)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="model and training settings (default: cpu; on --resume, the checkpoint's)",
+    )
+    p.add_argument("--out", required=True, help="run folder: checkpoint, best/, log.csv, loss.png")
+    p.add_argument("--max-steps", type=int, metavar="N", help="optimiser steps to train")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MIN",
+        help="wall-clock minutes to train (evaluations included)",
+    )
+    p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
+    p.add_argument("--device", help="cpu, cuda or auto (default: auto)")
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the model (default: the preset's)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    add_json_flag(p)
+    p.set_defaults(func=run_train)
+
+
+def build_config(args: argparse.Namespace):
+    """The TrainConfig the flags describe (None: resume the checkpoint unchanged)."""
+    from attento.train import checkpoint
+    from attento.train.config import preset
+
+    if args.resume:
+        if not checkpoint.has_checkpoint(Path(args.out)):
+            return None  # train() explains that there is nothing to resume
+        cfg = checkpoint.read_train_config(Path(args.out))
+        if args.preset is not None:
+            cfg = preset(args.preset).replace(
+                corpus=cfg.corpus, tokenizer=cfg.tokenizer, seed=cfg.seed
+            )
+    else:
+        cfg = preset(args.preset or "cpu")
+    changes = {
+        "corpus": args.corpus,
+        "tokenizer": args.tokenizer,
+        "seed": args.seed,
+        "device": args.device,
+        "compile": args.compile,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if args.max_steps is not None or args.time_budget is not None:
+        # either limit replaces the preset's way of stopping; with both, the first reached wins
+        changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget)
+    return cfg.replace(**changes)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from attento.train import train
+
+    result = train(build_config(args), args.out, resume=args.resume, progress=True)
+    if args.json:
+        print_json(
+            {
+                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in dataclasses.asdict(result).items()
+            }
+        )
+    else:
+        print(
+            f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min "
+            f"({result.tokens_per_s:,.0f} tokens/s): best validation loss "
+            f"{result.best_val_loss:.4f}; model and log in {result.out}"
+        )
+    return 0
