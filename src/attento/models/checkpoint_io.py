@@ -34,7 +34,11 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 # "arch" in config.json -> "module:Class"; the class has `arch`, `config_class` (with
 # to_dict/from_dict) and is built as Class(config).
-ARCHS: dict[str, str] = {"gpt": "attento.models.gpt:GPT"}
+ARCHS: dict[str, str] = {
+    "gpt": "attento.models.gpt:GPT",
+    "bert": "attento.models.bert:Bert",
+    "seq2seq": "attento.models.seq2seq:Seq2Seq",
+}
 BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "models"
 
 
