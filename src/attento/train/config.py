@@ -16,7 +16,7 @@ from typing import Any
 
 from attento.errors import UserError
 
-OBJECTIVES = ("clm",)
+OBJECTIVES = ("clm", "sft")  # sft: instruction tuning, batches from attento.align.sft
 
 
 @dataclass

@@ -84,6 +84,9 @@ def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int) -> Any:
     """The batch source for `cfg.objective`."""
     from attento.data.windows import CLMWindows
 
+    if cfg.objective != "clm":
+        raise UserError(f"objective {cfg.objective!r} needs its own batch source (`batches=`)")
+
     return CLMWindows(tokens, block_size, seed=cfg.seed)
 
 
@@ -114,16 +117,20 @@ def train(
     resume: bool = False,
     progress: bool = True,
     text: str | None = None,
+    init: tuple[torch.nn.Module, Any] | None = None,
+    batches: Any | None = None,
 ) -> TrainResult:
     """Train a model as `cfg` says, writing checkpoints, log.csv and loss.png into `out`.
 
     With `resume`, continue the checkpoint in `out` (then `cfg` may be None to take the
     saved config unchanged). `text` replaces loading `cfg.corpus` (for notebooks and tests).
+    Fine-tuning (attento.align.sft) passes `init` = (model, tokenizer) to start from instead
+    of a fresh model, and `batches`, its own batch source, instead of the corpus.
     """
     out = Path(out)
     world = distributed.setup(cfg.device if cfg is not None else "auto")
     try:
-        return _train(cfg, out, world, resume, progress, text)
+        return _train(cfg, out, world, resume, progress, text, init, batches)
     finally:
         distributed.teardown(world)
 
@@ -135,6 +142,8 @@ def _train(
     resume: bool,
     progress: bool,
     text: str | None,
+    init: tuple[torch.nn.Module, Any] | None = None,
+    batches: Any | None = None,
 ) -> TrainResult:
     from attento.data import load_corpus
 
@@ -153,22 +162,26 @@ def _train(
     else:
         checkpoint.check_fresh_out(out)
     seed_everything(cfg.seed + world.rank)
-    text = load_corpus(cfg.corpus) if text is None else text
+    if batches is None:
+        text = load_corpus(cfg.corpus) if text is None else text
 
     if ckpt is not None:
         tokenizer, model = ckpt.tokenizer, ckpt.model
-        if not cfg.tokenizer.startswith("bpe:") and cfg.tokenizer != "char":
+        if batches is None and not cfg.tokenizer.startswith("bpe:") and cfg.tokenizer != "char":
             given = make_tokenizer(cfg.tokenizer, text)
             if given.vocab_size != tokenizer.vocab_size:
                 raise UserError(
                     f"tokenizer {cfg.tokenizer} has {given.vocab_size} tokens but the "
                     f"checkpoint's model was trained with {tokenizer.vocab_size}"
                 )
+    elif init is not None:
+        model, tokenizer = init
     else:
         tokenizer = make_tokenizer(cfg.tokenizer, text, progress and world.is_main)
         model = build_model(cfg.arch, cfg.model, tokenizer.vocab_size)
     block_size = model.config.block_size
-    batches = make_batches(cfg, tokenizer.encode(text), block_size)
+    if batches is None:
+        batches = make_batches(cfg, tokenizer.encode(text), block_size)
     model.to(world.device)
     optimizer = optim.build_optimizer(model, cfg)
     state = checkpoint.TrainState()
