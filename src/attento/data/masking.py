@@ -93,26 +93,36 @@ def mask_tokens(
     prob: float = 0.15,
     special: Collection[int] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT masking of a batch of token ids -> (inputs, labels); `ids` is not modified.
+    """BERT masking of a batch of token ids -> (inputs, labels); `ids` is not modified."""
+    noise = torch.rand((3, *ids.shape), generator=generator)
+    return apply_mask(ids, noise, mask_id, vocab_size, prob=prob, special=special)
 
-    Random replacement tokens are drawn uniformly from the ordinary (non-special) ids.
-    """
+
+def apply_mask(
+    ids: torch.Tensor,
+    noise: torch.Tensor,
+    mask_id: int,
+    vocab_size: int,
+    *,
+    prob: float = 0.15,
+    special: Collection[int] = (),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masking driven by `noise` (3, *ids.shape), uniform in [0, 1): per position, whether it
+    is chosen, what it becomes (< 0.8 [MASK], < 0.9 random, else kept) and which random
+    token. Random tokens are drawn uniformly from the ordinary (non-special) ids."""
     if not 0 < prob < 1:
         raise UserError(f"the masking probability must be in (0, 1), got {prob}")
     special_t = torch.tensor(sorted(special), dtype=torch.long)
     ordinary = torch.ones(vocab_size, dtype=torch.bool)
     ordinary[special_t[special_t < vocab_size]] = False
     ordinary_ids = ordinary.nonzero().flatten()
-    chosen = torch.rand(ids.shape, generator=generator) < prob
-    chosen &= ~torch.isin(ids, special_t)
-    kind = torch.rand(ids.shape, generator=generator)  # < 0.8 mask, < 0.9 random, else keep
-    random_ids = ordinary_ids[
-        torch.randint(len(ordinary_ids), ids.shape, generator=generator)
-    ].reshape(ids.shape)
+    chosen = (noise[0] < prob) & ~torch.isin(ids, special_t)
+    kind = noise[1]
+    pick = (noise[2] * len(ordinary_ids)).long().clamp(max=len(ordinary_ids) - 1)
     inputs = ids.clone()
     inputs[chosen & (kind < 0.8)] = mask_id
     swap = chosen & (kind >= 0.8) & (kind < 0.9)
-    inputs[swap] = random_ids[swap]
+    inputs[swap] = ordinary_ids[pick[swap]]
     labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE))
     return inputs, labels
 
@@ -155,28 +165,35 @@ class MLMWindows(CLMWindows):
             seed=seed,
         )
 
-    def mask(
-        self, x: torch.Tensor, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return mask_tokens(
-            x, self.mask_id, self.vocab_size, generator, prob=self.prob, special=self.special
+    def mask(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return apply_mask(
+            x, noise, self.mask_id, self.vocab_size, prob=self.prob, special=self.special
         )
 
     def train_batches(
         self, batch_size: int, n_micro: int, rank: int = 0, world: int = 1
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        everyone = super().train_batches(batch_size, n_micro)
-        masked = [self.mask(x, self.mask_generator) for x, _ in everyone]
-        per_rank = n_micro // world
-        return masked[rank * per_rank : (rank + 1) * per_rank]
+        """This process's micro-batches, masked. The noise is drawn for the whole global
+        batch, and this process's share of windows (consecutive, from rank x share) takes
+        its part, so the masks do not depend on the number of processes."""
+        mine = super().train_batches(batch_size, n_micro, rank, world)
+        n = batch_size * n_micro
+        noise = torch.rand((3, n, self.block_size), generator=self.mask_generator)
+        offset, out = rank * (n // world), []
+        for x, _ in mine:
+            out.append(self.mask(x, noise[:, offset : offset + len(x)]))
+            offset += len(x)
+        return out
 
     def eval_batches(
         self, n_batches: int, batch_size: int, rank: int = 0, world: int = 1
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The same windows with the same masks at every eval."""
+        """The same windows with the same masks at every eval (batches rank, rank + world...)."""
         gen = torch.Generator().manual_seed(self.seed + EVAL_SEED_OFFSET + MASK_SEED_OFFSET)
-        masked = [self.mask(x, gen) for x, _ in super().eval_batches(n_batches, batch_size)]
-        yield from masked[rank::world]
+        noise = torch.rand((n_batches, 3, batch_size, self.block_size), generator=gen)
+        windows = super().eval_batches(n_batches, batch_size, rank, world)
+        for (x, _), z in zip(windows, noise[rank::world], strict=True):
+            yield self.mask(x, z)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "mask_generator": self.mask_generator.get_state()}
