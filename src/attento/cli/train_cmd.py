@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "tokenizer (default: the preset's)",
     )
     p.add_argument(
+        "--objective",
+        choices=["clm", "mlm"],
+        help="clm: next-token prediction (GPT); mlm: masked language modelling, which trains "
+        "a BERT (default preset bert-cpu)",
+    )
+    p.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         help="model and training settings (default: cpu; on --resume, the checkpoint's)",
@@ -72,10 +78,11 @@ def build_config(args: argparse.Namespace):
                 corpus=cfg.corpus, tokenizer=cfg.tokenizer, seed=cfg.seed
             )
     else:
-        cfg = preset(args.preset or "cpu")
+        cfg = preset(args.preset or ("bert-cpu" if args.objective == "mlm" else "cpu"))
     changes = {
         "corpus": args.corpus,
         "tokenizer": args.tokenizer,
+        "objective": args.objective,
         "seed": args.seed,
         "device": args.device,
         "compile": args.compile,

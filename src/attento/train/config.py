@@ -16,7 +16,8 @@ from typing import Any
 
 from attento.errors import UserError
 
-OBJECTIVES = ("clm", "sft")  # sft: instruction tuning, batches from attento.align.sft
+OBJECTIVES = ("clm", "mlm", "sft")  # sft: instruction tuning, batches from attento.align.sft
+# mlm: masked language modelling (BERT), batches from attento.data.masking
 
 
 @dataclass
@@ -54,6 +55,11 @@ class TrainConfig:
         if self.objective not in OBJECTIVES:
             raise UserError(
                 f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"
+            )
+        if (self.objective == "mlm") != (self.arch == "bert"):
+            raise UserError(
+                "objective mlm and arch bert go together: masked language modelling trains "
+                "an encoder (BERT), e.g. --preset bert-cpu"
             )
         for name in ("batch_size", "grad_accum", "eval_interval", "eval_batches", "log_interval"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
@@ -181,7 +187,34 @@ def gpt2_small() -> TrainConfig:
     )
 
 
-PRESETS = {"tiny": tiny, "cpu": cpu, "small": small, "gpt2-small": gpt2_small}
+def bert_cpu() -> TrainConfig:
+    """A small BERT pre-trained by masked language modelling in a few CPU minutes: BPE tokens
+    (with [MASK] added), 64-token windows of Dante, 4 post-norm layers x 128."""
+    return TrainConfig(
+        corpus="divina_commedia",
+        tokenizer="bpe:2000",
+        objective="mlm",
+        arch="bert",
+        model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128),
+        batch_size=32,
+        max_steps=None,
+        time_budget_min=4.0,
+        learning_rate=1e-3,
+        min_lr=1e-4,
+        warmup_steps=100,
+        eval_interval=500,
+        eval_batches=10,
+        log_interval=25,
+    )
+
+
+PRESETS = {
+    "tiny": tiny,
+    "cpu": cpu,
+    "small": small,
+    "gpt2-small": gpt2_small,
+    "bert-cpu": bert_cpu,
+}
 
 
 def preset(name: str) -> TrainConfig:

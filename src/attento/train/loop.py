@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from attento.data.masking import MLMWindows, add_mask_token
 from attento.errors import UserError
 from attento.train import checkpoint, distributed, optim
 from attento.train.config import TrainConfig
@@ -68,22 +69,25 @@ def make_tokenizer(spec: str, text: str, progress: bool = False) -> Any:
 
 def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.Module:
     """A freshly initialised model of architecture `arch` sized for the tokenizer."""
-    if arch != "gpt":
-        raise UserError(f"unknown architecture {arch!r} (known: gpt)")
-    from attento.models.gpt import GPT, GPTConfig
+    from attento.models.checkpoint_io import ARCHS, arch_class
 
+    if arch not in ARCHS:
+        raise UserError(f"unknown architecture {arch!r} (known: {', '.join(sorted(ARCHS))})")
+    cls = arch_class(arch)
     if model.get("vocab_size", vocab_size) != vocab_size:
         raise UserError(
             f"the tokenizer has {vocab_size} tokens but the model config asks for "
             f"{model['vocab_size']}: leave vocab_size out, it comes from the tokenizer"
         )
-    return GPT(GPTConfig.from_dict({**model, "vocab_size": vocab_size}))
+    return cls(cls.config_class.from_dict({**model, "vocab_size": vocab_size}))
 
 
-def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int) -> Any:
+def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int, tokenizer: Any) -> Any:
     """The batch source for `cfg.objective`."""
     from attento.data.windows import CLMWindows
 
+    if cfg.objective == "mlm":
+        return MLMWindows.for_tokenizer(tokens, block_size, tokenizer, seed=cfg.seed)
     if cfg.objective != "clm":
         raise UserError(f"objective {cfg.objective!r} needs its own batch source (`batches=`)")
 
@@ -178,10 +182,12 @@ def _train(
         model, tokenizer = init
     else:
         tokenizer = make_tokenizer(cfg.tokenizer, text, progress and world.is_main)
+        if cfg.objective == "mlm":
+            add_mask_token(tokenizer)  # a BPE tokenizer gets [MASK] as a special token
         model = build_model(cfg.arch, cfg.model, tokenizer.vocab_size)
     block_size = model.config.block_size
     if batches is None:
-        batches = make_batches(cfg, tokenizer.encode(text), block_size)
+        batches = make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
     model.to(world.device)
     optimizer = optim.build_optimizer(model, cfg)
     state = checkpoint.TrainState()
