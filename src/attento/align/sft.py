@@ -1,0 +1,188 @@
+"""Supervised fine-tuning (SFT), a.k.a. instruction tuning.
+
+A pretrained model continues text; an assistant answers. SFT closes the gap with the same
+next-token loss as pretraining, on conversations rendered by the chat template
+(chat.py), with one change: only the answer tokens are targets. The prompt's labels are -100
+(ignored by the cross-entropy), so the model learns to *answer* instructions, not to
+*write* them.
+
+`SFTBatches` is the batch source the shared training loop (attento.train) draws from for the
+objective "sft": each example is one conversation, cut to block_size + 1 tokens, input
+x = ids[:-1] and target y = labels[1:], right-padded (padding is never a target). A tenth of
+the examples (at least one) is held out for the validation loss.
+
+`sft(...)` loads a model folder, adds the chat tokens if needed, optionally wraps the model
+in LoRA adapters (lora.py), and runs the shared loop; the output folder is a model folder
+(with LoRA: the adapter model, plus `merged/`, the same model with the adapters folded in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from attento.align.chat import IGNORE, ChatFormat, Message, add_chat_tokens
+from attento.align.data import load_conversations
+from attento.align.lora import LoRAGPT, merge_lora
+from attento.errors import UserError
+from attento.models.checkpoint_io import load_model, save_model
+from attento.train import TrainConfig, TrainResult, train
+
+VAL_FRACTION = 0.1
+
+
+def pad_rows(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """Right-pad lists of ints to one (B, T) tensor."""
+    width = max(len(r) for r in rows)
+    return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+class SFTBatches:
+    """(x, y) batches of whole conversations with prompt-masked targets, for the loop."""
+
+    objective = "sft"
+
+    def __init__(
+        self,
+        examples: Sequence[tuple[list[int], list[int]]],
+        block_size: int,
+        seed: int = 0,
+        pad_id: int = 0,
+    ) -> None:
+        kept = []
+        for ids, labels in examples:
+            ids, labels = ids[: block_size + 1], labels[: block_size + 1]
+            if any(label != IGNORE for label in labels[1:]):
+                kept.append((ids, labels))
+        if not kept:
+            raise UserError(
+                f"no example has an answer within the model's context of {block_size} tokens"
+            )
+        order = torch.randperm(len(kept), generator=torch.Generator().manual_seed(seed))
+        kept = [kept[i] for i in order]
+        n_val = max(1, int(len(kept) * VAL_FRACTION)) if len(kept) > 1 else 0
+        self.val = kept[:n_val] or kept
+        self.train = kept[n_val:]
+        self.pad_id = pad_id
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def collate(self, rows: Sequence[tuple[list[int], list[int]]]):
+        x = pad_rows([ids[:-1] for ids, _ in rows], self.pad_id)
+        y = pad_rows([labels[1:] for _, labels in rows], IGNORE)
+        return x, y
+
+    def train_batches(
+        self, batch_size: int, n_micro: int, rank: int = 0, world: int = 1
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """This process's micro-batches of one step; all processes draw the same indices."""
+        n = batch_size * n_micro
+        if n % world:
+            raise UserError(
+                f"a step's {n} examples (batch_size x grad_accum) cannot be shared equally "
+                f"by {world} processes"
+            )
+        picks = torch.randint(len(self.train), (n,), generator=self.generator)
+        share = n // world
+        mine = picks[rank * share : (rank + 1) * share]
+        return [
+            self.collate([self.train[i] for i in part])
+            for part in mine.tensor_split(-(-share // batch_size))
+        ]
+
+    def eval_batches(
+        self, n_batches: int, batch_size: int, rank: int = 0, world: int = 1
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The held-out examples in order (at most n_batches batches), shared by rank."""
+        chunks = [self.val[i : i + batch_size] for i in range(0, len(self.val), batch_size)]
+        for chunk in chunks[:n_batches][rank::world]:
+            yield self.collate(chunk)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def make_sft_batches(
+    chat: ChatFormat, conversations: Sequence[Sequence[Message]], block_size: int, seed: int = 0
+) -> SFTBatches:
+    examples = [chat.encode_example(c) for c in conversations]
+    return SFTBatches(examples, block_size, seed=seed, pad_id=chat.im_end)
+
+
+@dataclass
+class SFTSettings:
+    """The knobs of `attento sft` (the rest of the TrainConfig keeps its defaults)."""
+
+    max_steps: int = 200
+    batch_size: int = 16
+    learning_rate: float = 3e-4
+    warmup_steps: int = 10
+    eval_interval: int = 100
+    eval_batches: int = 8
+    lora_r: int | None = None
+    lora_alpha: float = 16.0
+    seed: int = 1337
+
+
+def prepare(model, tokenizer, lora_r: int | None, lora_alpha: float, seed: int = 0):
+    """(model ready for SFT, tokenizer with chat tokens)."""
+    model, tokenizer, added = add_chat_tokens(model, tokenizer, seed=seed)
+    if lora_r is not None:
+        model = LoRAGPT.from_gpt(model, lora_r, lora_alpha, train_embeddings=added)
+    return model.train(), tokenizer
+
+
+def sft(
+    model_dir: str | Path,
+    data: str | Path,
+    out: str | Path,
+    settings: SFTSettings | None = None,
+    progress: bool = True,
+    resume: bool = False,
+) -> TrainResult:
+    """Fine-tune the model in `model_dir` on instruction data; write the result to `out`."""
+    s = settings or SFTSettings()
+    conversations = load_conversations(data)
+    model, tokenizer = load_model(model_dir)
+    if not hasattr(model, "new_cache"):
+        raise UserError(f"{model_dir} is not a decoder language model: SFT needs a GPT")
+    model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)
+    batches = make_sft_batches(
+        ChatFormat.of(tokenizer), conversations, model.config.block_size, s.seed
+    )
+    cfg = TrainConfig(
+        corpus=str(data),
+        tokenizer=str(model_dir),
+        objective="sft",
+        arch=model.arch,
+        model=model.config.to_dict(),
+        batch_size=s.batch_size,
+        max_steps=s.max_steps,
+        learning_rate=s.learning_rate,
+        min_lr=s.learning_rate / 10,
+        warmup_steps=s.warmup_steps,
+        weight_decay=0.0,
+        eval_interval=s.eval_interval,
+        eval_batches=s.eval_batches,
+        log_interval=max(1, min(10, s.max_steps // 20)),
+        seed=s.seed,
+        save_best=False,
+    )
+    result = train(
+        None if resume else cfg,
+        out,
+        resume=resume,
+        progress=progress,
+        init=None if resume else (model, tokenizer),
+        batches=batches,
+    )
+    if s.lora_r is not None:
+        trained, tok = load_model(out)
+        save_model(merge_lora(trained), tok, Path(out) / "merged")
+    return result
