@@ -38,6 +38,11 @@ ARCHS: dict[str, str] = {
     "gpt": "attento.models.gpt:GPT",
     "bert": "attento.models.bert:Bert",
     "seq2seq": "attento.models.seq2seq:Seq2Seq",
+    "mlp": "attento.models.mlp_lm:MLPLM",
+    "rnn": "attento.models.recurrent:RNNLM",
+    "lstm": "attento.models.recurrent:LSTMLM",
+    "gru": "attento.models.recurrent:GRULM",
+    "cnn": "attento.models.conv:ConvLM",
 }
 BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "models"
 
