@@ -85,7 +85,8 @@ class Decoder:
         config = model.config
         device = next(model.parameters()).device
         self.model, self.use_cache, self.block_size = model, use_cache, config.block_size
-        self.warn_on_crop = config.pos_encoding != "rope"
+        # only absolute position tables make cropping a truncation (RNN/CNN/MLP have none)
+        self.warn_on_crop = getattr(config, "pos_encoding", None) in ("learned", "sinusoidal")
         self.ids = torch.empty(B, T + capacity, dtype=torch.long, device=device)
         self.ids[:, :T] = idx
         self.valid: torch.Tensor | None = None
