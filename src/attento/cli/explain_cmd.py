@@ -1,0 +1,45 @@
+"""`attento explain`: open the browser explainer on a model."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import webbrowser
+
+ORDER = 60
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="watch a model compute, step by step, in the browser",
+        description="Start a local web server that traces the model on a prompt and draws "
+        "every step: tokens, embeddings, attention, feed-forward, logits, sampling, KV cache.",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a bundled model name or a checkpoint folder (default: dante)",
+    )
+    p.add_argument("--models-dir", default=None, help="also list the checkpoints in this folder")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.set_defaults(func=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from attento.explain.catalog import Catalog
+    from attento.explain.server import create_app
+
+    catalog = Catalog.discover(args.model, args.models_dir)
+    app = create_app(catalog)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}/"
+    print(f"attento explainer: {url} (model {catalog.default}; Ctrl+C to stop)", flush=True)
+    if not args.no_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,195 @@
+"""Which models the explainer may open, and opening them once.
+
+The server only ever loads folders it was configured with: the models bundled with the
+package (`attento/assets/models/<name>/`), the checkpoints found in `--models-dir`, and the
+one folder given with `--model DIR`. A request names a model by its catalog name, never by a
+path, so a web page cannot make the server read an arbitrary file.
+
+Facts shown in the model picker (layers, heads, width, parameters, vocabulary, context) come
+from `config.json` and the safetensors header, so listing a folder of big checkpoints does not
+load any weights; a model is loaded on first use and kept.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from attento.errors import UserError
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+DEFAULT_MODEL = "dante"
+# The language each bundled model was trained on: its explanations open in that language.
+MODEL_LANGUAGES = {"dante": "it"}
+
+
+EXPLAINABLE = ("gpt",)  # decoder-only architectures whose trace the page knows how to draw
+
+
+def checkpoint_arch(path: Path) -> str | None:
+    """The "arch" of a model folder (config.json next to model.safetensors), else None."""
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        return None
+    try:
+        arch = json.loads((path / "config.json").read_text(encoding="utf-8")).get("arch")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return arch if isinstance(arch, str) else None
+
+
+def is_checkpoint(path: Path) -> bool:
+    """A folder holding a model the explainer can draw."""
+    return checkpoint_arch(path) in EXPLAINABLE
+
+
+def find_checkpoints(root: Path, depth: int = 2) -> list[Path]:
+    """Checkpoint folders at or below `root` (at most `depth` levels down), sorted."""
+    if is_checkpoint(root):
+        return [root]
+    if depth == 0 or not root.is_dir():
+        return []
+    found: list[Path] = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        found += find_checkpoints(child, depth - 1)
+    return found
+
+
+def count_parameters(weights: Path) -> int:
+    """Parameters stored in a safetensors file, read from its header only."""
+    from safetensors import safe_open
+
+    total = 0
+    with safe_open(str(weights), framework="pt") as f:
+        for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+            n = 1
+            for dim in f.get_slice(key).get_shape():
+                n *= dim
+            total += n
+    return total
+
+
+@dataclass
+class Entry:
+    """One model the server may open."""
+
+    name: str
+    path: Path
+    source: str  # "bundled", "models-dir" or "command line"
+    _loaded: tuple[Any, Any] | None = field(default=None, repr=False)
+    _facts: dict[str, Any] | None = field(default=None, repr=False)
+
+    def facts(self) -> dict[str, Any]:
+        """What the model picker shows, read once from config.json and the weights' header."""
+        if self._facts is None:
+            self._facts = self._read_facts()
+        return self._facts
+
+    def _read_facts(self) -> dict[str, Any]:
+        from attento.models.gpt import GPTConfig
+
+        config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        try:
+            c = GPTConfig.from_dict(config.get("model"))
+        except (UserError, TypeError):
+            raise UserError(f"{self.path / 'config.json'} holds no valid GPT settings") from None
+        return {
+            "name": self.name,
+            "source": self.source,
+            "arch": config["arch"],
+            "decoder_only": True,
+            "n_layer": c.n_layer,
+            "n_head": c.n_head,
+            "n_embd": c.n_embd,
+            "head_dim": c.head_dim,
+            "ffn_hidden": c.ffn_dim,
+            "vocab_size": c.vocab_size,
+            "block_size": c.block_size,
+            "pos_encoding": c.pos_encoding,
+            "norm": c.norm,
+            "activation": c.activation,
+            "tie_weights": c.tie_weights,
+            "parameters": count_parameters(self.path / "model.safetensors"),
+            "language": MODEL_LANGUAGES.get(self.name),
+        }
+
+
+class Catalog:
+    """Name -> model folder, with lazy, thread-safe loading."""
+
+    def __init__(self, entries: list[Entry], default: str) -> None:
+        if not entries:
+            raise UserError(
+                "no models to explain: give --model DIR or --models-dir DIR with a checkpoint"
+            )
+        self.entries = {e.name: e for e in entries}
+        if default not in self.entries:
+            raise UserError(f"unknown model {default!r} (available: {', '.join(self.entries)})")
+        self.default = default
+        self._lock = threading.Lock()
+
+    @classmethod
+    def discover(
+        cls,
+        model: str | None = None,
+        models_dir: str | Path | None = None,
+        bundled_dir: Path = BUNDLED_DIR,
+    ) -> Catalog:
+        """Bundled models, checkpoints under `models_dir`, and `model` (a name or a folder)."""
+        entries: list[Entry] = []
+
+        def add(path: Path, source: str) -> str:
+            name = path.name
+            taken = {e.name for e in entries}
+            if name in taken:
+                name = f"{path.parent.name}/{path.name}"
+            n = 2
+            while name in taken:
+                name, n = f"{path.name}-{n}", n + 1
+            entries.append(Entry(name, path.resolve(), source))
+            return name
+
+        for path in find_checkpoints(bundled_dir, depth=1) if bundled_dir.is_dir() else []:
+            add(path, "bundled")
+        if models_dir is not None:
+            root = Path(models_dir)
+            if not root.is_dir():
+                raise UserError(f"--models-dir {root} is not a folder")
+            for path in find_checkpoints(root):
+                add(path, "models-dir")
+        default = model or DEFAULT_MODEL
+        if model is not None and model not in {e.name for e in entries}:
+            path = Path(model)
+            if not path.is_dir():
+                known = ", ".join(e.name for e in entries) or "none"
+                raise UserError(f"model {model!r} is neither a known name ({known}) nor a folder")
+            arch = checkpoint_arch(path)
+            if arch is None:
+                raise UserError(f"{path} is not a model folder (config.json + model.safetensors)")
+            if arch not in EXPLAINABLE:
+                raise UserError(
+                    f"{path} holds a {arch!r} model; the explainer draws decoder-only models "
+                    f"({', '.join(EXPLAINABLE)})"
+                )
+            default = add(path, "command line")
+        if model is None and DEFAULT_MODEL not in {e.name for e in entries} and entries:
+            default = entries[0].name
+        return cls(entries, default)
+
+    def entry(self, name: str) -> Entry:
+        if name not in self.entries:
+            raise UserError(f"unknown model {name!r} (available: {', '.join(self.entries)})")
+        return self.entries[name]
+
+    def load(self, name: str) -> tuple[Any, Any]:
+        """(model, tokenizer) for a catalog name, loaded once and kept in eval mode."""
+        entry = self.entry(name)
+        with self._lock:
+            if entry._loaded is None:
+                from attento.models.checkpoint_io import load_model
+
+                model, tokenizer = load_model(entry.path)
+                entry._loaded = (model.eval(), tokenizer)
+            return entry._loaded

@@ -1,0 +1,181 @@
+// 5. The final step: hidden state -> vocabulary projection -> logits -> temperature, top-k,
+// top-p -> softmax. The sliders recompute the bars in the browser (sampling.js), from the
+// model's exact logits: no round trip.
+import { el, escapeHtml, fmt, pct, showToken, strip } from "../draw.js";
+import { t } from "../i18n.js";
+import { probabilities } from "../sampling.js";
+
+const ROW_H = 24;
+
+function slider(id, label, attrs, value, onInput) {
+  const out = el("output", { for: id, id: `${id}-out` });
+  const input = el("input", { type: "range", id, ...attrs, value: String(value) });
+  input.addEventListener("input", () => onInput(Number(input.value), out));
+  return { box: el("div", { class: "ctl" }, el("label", { for: id, text: label }), input, out), input, out };
+}
+
+export function settingsOf(state) {
+  return {
+    temperature: state.settings.temperature,
+    topK: state.settings.topK || null,
+    topP: state.settings.topP >= 1 ? null : state.settings.topP,
+  };
+}
+
+export function renderFinal(root, app) {
+  const { trace, facts, state } = app;
+  const fin = trace.final;
+  const V = fin.logits.data.length;
+  root.replaceChildren();
+
+  const hidden = strip(fin.hidden.vec(), {
+    maxWidth: Math.min(root.clientWidth || 800, 900),
+    title: t("final.hidden", { c: facts.n_embd }),
+    describe: (_i, j, v) => `dim ${j}: <b>${fmt(v)}</b>`,
+  });
+  root.append(
+    el("div", { class: "final-flow" }, hidden, el("div", { class: "proj", text: t("final.projection", { v: V, c: facts.n_embd }) })),
+  );
+
+  // controls
+  const s = state.settings;
+  const controls = el("div", { class: "controls" });
+  const kMax = Math.min(V, 100);
+  const temp = slider("temperature", t("final.temperature"), { min: 0.05, max: 3, step: 0.05 }, s.temperature, (v, out) => {
+    s.temperature = v;
+    out.textContent = v.toFixed(2);
+    app.settingsChanged();
+    update();
+  });
+  const topk = slider("top-k", t("final.topk"), { min: 0, max: kMax, step: 1 }, s.topK, (v, out) => {
+    s.topK = v;
+    out.textContent = v === 0 ? t("final.off") : String(v);
+    app.settingsChanged();
+    update();
+  });
+  const topp = slider("top-p", t("final.topp"), { min: 0.01, max: 1, step: 0.01 }, s.topP, (v, out) => {
+    s.topP = v;
+    out.textContent = v >= 1 ? t("final.off") : v.toFixed(2);
+    app.settingsChanged();
+    update();
+  });
+  temp.out.textContent = s.temperature.toFixed(2);
+  topk.out.textContent = s.topK === 0 ? t("final.off") : String(s.topK);
+  topp.out.textContent = s.topP >= 1 ? t("final.off") : s.topP.toFixed(2);
+  const greedy = el("input", { type: "checkbox", id: "greedy", checked: s.greedy });
+  greedy.addEventListener("change", () => {
+    s.greedy = greedy.checked;
+    app.settingsChanged();
+    update();
+  });
+  controls.append(
+    temp.box,
+    topk.box,
+    topp.box,
+    el("div", { class: "ctl check" }, greedy, el("label", { for: "greedy", text: t("final.greedy") })),
+  );
+  root.append(controls);
+
+  // bars: labels | tracks (with the cumulative line) | values
+  const n = Math.min(state.showN, fin.top.length);
+  const top = fin.top.slice(0, n);
+  const labels = el("div", { class: "p-labels" });
+  const tracks = el("div", { class: "p-tracks" });
+  const values = el("div", { class: "p-values" });
+  const rows = top.map((c, r) => {
+    const label = el("div", { class: "p-label", title: `id ${c.id}` }, el("span", { class: "rank", text: r + 1 }), el("span", { class: "p-tok", text: showToken(c.text) }));
+    const bar = el("div", { class: "p-bar" });
+    const track = el("div", { class: "p-track" }, bar);
+    const value = el("div", { class: "p-value" });
+    labels.append(label);
+    tracks.append(track);
+    values.append(value);
+    return { c, label, bar, track, value };
+  });
+  const rest = {
+    label: el("div", { class: "p-label rest" }),
+    bar: el("div", { class: "p-bar rest" }),
+    value: el("div", { class: "p-value rest" }),
+  };
+  labels.append(rest.label);
+  tracks.append(el("div", { class: "p-track" }, rest.bar));
+  values.append(rest.value);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "cumulative");
+  svg.setAttribute("viewBox", `0 0 100 ${(n + 1) * ROW_H}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("aria-hidden", "true");
+  const line = document.createElementNS(ns, "polyline");
+  const pLine = document.createElementNS(ns, "line");
+  pLine.setAttribute("class", "p-threshold");
+  svg.append(pLine, line);
+  tracks.append(svg);
+  const probsBox = el("div", { class: "probs", id: "probs" }, labels, tracks, values);
+  const summary = el("p", { class: "meta" });
+  const toggle = el("button", {
+    type: "button",
+    class: "link-btn",
+    text: state.showN > 15 ? t("final.less") : t("final.more"),
+    onclick: () => {
+      state.showN = state.showN > 15 ? 15 : 50;
+      renderFinal(root, app);
+    },
+  });
+  const formula = el("p", { class: "formula" });
+  root.append(probsBox, el("div", { class: "probs-foot" }, summary, el("span", { class: "meta legend-line", text: t("final.cumulative") }), toggle), formula);
+
+  function update() {
+    const settings = settingsOf(state);
+    const p = probabilities(fin.logits.data, settings);
+    app.currentProbs = p;
+    let cum = 0;
+    const points = [];
+    let best = 0;
+    for (let i = 1; i < V; i++) if (fin.logits.data[i] > fin.logits.data[best]) best = i;
+    rows.forEach((row, r) => {
+      const pr = p[row.c.id];
+      cum += pr;
+      row.bar.style.width = `${(100 * pr).toFixed(3)}%`;
+      row.value.textContent = pct(pr);
+      row.value.dataset.p = String(pr);
+      row.track.dataset.id = String(row.c.id);
+      row.track.dataset.p = String(pr);
+      const out = pr === 0;
+      for (const e of [row.label, row.track, row.value]) {
+        e.classList.toggle("excluded", out);
+        e.classList.toggle("greedy-pick", s.greedy && row.c.id === best);
+      }
+      row.label.title = `id ${row.c.id} · ${t("final.logit")} ${fmt(row.c.logit)}`;
+      points.push(`${(100 * cum).toFixed(3)},${(r + 0.5) * ROW_H}`);
+    });
+    const restP = Math.max(0, 1 - cum);
+    rest.bar.style.width = `${(100 * restP).toFixed(3)}%`;
+    rest.value.textContent = pct(restP);
+    rest.label.textContent = t("final.rest", { n: V - n });
+    line.setAttribute("points", points.join(" "));
+    const tp = settings.topP;
+    pLine.setAttribute("x1", tp === null ? 100 : 100 * tp);
+    pLine.setAttribute("x2", tp === null ? 100 : 100 * tp);
+    pLine.setAttribute("y1", 0);
+    pLine.setAttribute("y2", n * ROW_H);
+    pLine.style.display = tp === null ? "none" : "";
+    let kept = 0;
+    for (const x of p) if (x > 0) kept++;
+    summary.textContent = t("final.kept", { n: kept });
+    const first = top[0];
+    const z = fin.logits.data[first.id] / s.temperature;
+    formula.innerHTML = escapeHtml(t("final.softmax", { t: showToken(first.text), z: fmt(z), p: pct(p[first.id]) }));
+    for (const input of [temp.input, topk.input, topp.input]) input.disabled = s.greedy;
+  }
+  update();
+  app.flashToken = (id) => {
+    const row = rows.find((r) => r.c.id === id);
+    if (!row) return;
+    for (const e of [row.label, row.track, row.value]) {
+      e.classList.remove("flash");
+      void e.offsetWidth;
+      e.classList.add("flash");
+    }
+  };
+}
