@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a BERT (default preset bert-cpu)",
     )
     p.add_argument(
+        "--arch",
+        help="gpt (default), mlp, rnn, lstm, gru or cnn; another arch than the preset's takes "
+        "its own default shape at the preset's context length",
+    )
+    p.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         help="model and training settings (default: cpu; on --resume, the checkpoint's)",
@@ -88,6 +93,8 @@ def build_config(args: argparse.Namespace):
         "compile": args.compile,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    if args.arch is not None and args.arch != cfg.arch:
+        changes.update(arch=args.arch, model={"block_size": cfg.model["block_size"]})
     if args.max_steps is not None or args.time_budget is not None:
         # either limit replaces the preset's way of stopping; with both, the first reached wins
         changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget)
