@@ -31,7 +31,12 @@ from attento.nn.autograd import Tensor
 
 Fn = Callable[[np.ndarray], np.ndarray]
 
-_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+def _erf(z: np.ndarray) -> np.ndarray:
+    """The error function, element by element: NumPy has none, so use math.erf (exact, slow)."""
+    return np.fromiter(map(math.erf, z.ravel().tolist()), np.float64, z.size).reshape(z.shape)
+
+
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 

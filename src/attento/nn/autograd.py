@@ -19,7 +19,8 @@ Everything is float64 by default, so gradients can be checked against finite dif
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -314,3 +315,20 @@ def zero_grad(params: Iterable[Tensor]) -> None:
     """Reset gradients before the next backward pass (they accumulate otherwise)."""
     for p in params:
         p.grad = np.zeros_like(p.data)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run NumPy's matrix products on one thread while training small networks.
+
+    Our matrices are tiny (hundreds of rows): BLAS threads spend longer waiting for each other
+    than computing, and on a busy machine they can make a step 10x slower. threadpoolctl (when
+    installed) changes the thread count at run time; without it nothing changes.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
