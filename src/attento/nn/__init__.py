@@ -7,6 +7,7 @@ loss, backpropagation and gradient descent, with nothing hidden in a framework.
 - losses.py       mean squared error, cross-entropy
 - optim.py        SGD with momentum
 - neuron.py       one neuron's computation, step by step
+- gradcheck.py    finite differences: the independent check of backward()
 - demos.py        XOR and two spirals: why a network needs an activation
 - ngram.py        a character n-gram language model trained with this engine
 """
