@@ -1,0 +1,169 @@
+"""The explainer's HTTP API (FastAPI TestClient): shapes, validation, and parity of the sampling
+step with attento.generate (the `attento generate` path)."""
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from attento.explain.server import create_app
+from attento.explain.tensors import unpack
+from attento.generate import generate
+
+
+@pytest.fixture(scope="module")
+def client(catalog):
+    return TestClient(create_app(catalog))
+
+
+def test_models_lists_configured_checkpoints_with_facts(client, tiny):
+    data = client.get("/api/models").json()
+    assert data["default"] == "tiny"
+    by_name = {m["name"]: m for m in data["models"]}
+    assert set(by_name) == {"tiny", "tiny-rope"}
+    model, tok = tiny
+    facts = by_name["tiny"]
+    assert facts["n_layer"] == 2 and facts["n_head"] == 2 and facts["n_embd"] == 32
+    assert facts["vocab_size"] == tok.vocab_size and facts["block_size"] == 48
+    assert facts["parameters"] == sum(p.numel() for p in model.parameters())
+    assert facts["decoder_only"] is True
+
+
+def test_trace_without_prompt_uses_the_default_prompt(client):
+    data = client.post("/api/trace", json={}).json()
+    assert data["prompt"] == "Nel mezzo del cammin"
+    assert len(data["ids"]) == len(data["tokens"]) == len("Nel mezzo del cammin")
+    assert data["model"]["name"] == "tiny"
+
+
+def test_trace_of_ids_and_of_the_same_text_agree(client, tiny):
+    _, tok = tiny
+    ids = tok.encode("la diritta via")
+    by_ids = client.post("/api/trace", json={"ids": ids}).json()
+    by_text = client.post("/api/trace", json={"prompt": "la diritta via"}).json()
+    assert by_ids["ids"] == by_text["ids"] == ids
+    a = unpack(by_ids["blocks"][0]["weights"])
+    np.testing.assert_array_equal(a, unpack(by_text["blocks"][0]["weights"]))
+    assert by_ids["timing_ms"]["total"] > 0
+
+
+def test_other_models_are_picked_by_name(client):
+    data = client.post("/api/trace", json={"model": "tiny-rope", "prompt": "via"}).json()
+    assert data["model"]["pos_encoding"] == "rope" and data["embed"]["pos"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"prompt": ""}, 422, "at least 1 character"),
+        ({"prompt": "x" * 5000}, 422, "at most 4000"),
+        ({"prompt": "via", "ids": [1]}, 422, "either prompt or ids"),
+        ({"ids": []}, 422, "at least 1"),
+        ({"prompt": "via", "path": "/etc/passwd"}, 422, "extra"),
+        ({"model": "../../etc", "prompt": "via"}, 404, "unknown model"),
+        ({"prompt": "via" * 20}, 400, "exceed this model's context of 48"),
+        ({"prompt": "ZZZ"}, 400, "not in this tokenizer's vocabulary"),
+        ({"ids": [0, 10_000]}, 400, "outside the vocabulary"),
+    ],
+)
+def test_trace_rejects_bad_requests_with_a_clear_4xx(client, body, status, words):
+    r = client.post("/api/trace", json=body)
+    assert r.status_code == status
+    assert words in r.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("temperature", 0),
+        ("temperature", -1),
+        ("top_k", 0),
+        ("top_p", 0),
+        ("top_p", 1.5),
+        ("seed", -3),
+    ],
+)
+def test_step_rejects_invalid_sampling_settings(client, field, value):
+    r = client.post("/api/step", json={"ids": [1, 2], field: value})
+    assert r.status_code == 422
+    assert field in r.text
+
+
+def test_step_refuses_when_the_context_is_full(client):
+    r = client.post("/api/step", json={"ids": [1] * 48})
+    assert r.status_code == 400 and "no room" in r.text
+
+
+def test_greedy_step_appends_the_most_likely_token(client, tiny):
+    model, tok = tiny
+    ids = tok.encode("Nel mezzo")
+    data = client.post("/api/step", json={"ids": ids, "greedy": True}).json()
+    with torch.no_grad():
+        best = int(model(torch.tensor([ids]))[0, -1].argmax())
+    assert data["token"]["id"] == best and data["ids"] == [*ids, best]
+    assert data["text"] == tok.decode([*ids, best])
+
+
+@pytest.mark.parametrize("settings", [{}, {"temperature": 0.7, "top_k": 5, "top_p": 0.9}])
+def test_seeded_rolls_write_what_generate_writes_with_that_seed(client, tiny, settings):
+    model, tok = tiny
+    prompt = tok.encode("Nel mezzo")
+    expected = generate(
+        model,
+        torch.tensor([prompt]),
+        4,
+        settings.get("temperature", 1.0),
+        settings.get("top_k"),
+        settings.get("top_p"),
+        seed=1234,
+    )[0].tolist()
+    ids, start = prompt, len(prompt)
+    for _ in range(4):
+        body = {"ids": ids, "start": start, "seed": 1234, **settings}
+        data = client.post("/api/step", json=body).json()
+        assert data["start"] == len(prompt)
+        ids, start = data["ids"], data["start"]
+    assert ids == expected
+
+
+def test_a_run_that_no_longer_matches_its_seed_restarts_at_the_end(client, tiny):
+    model, tok = tiny
+    prompt = tok.encode("Nel mezzo")
+    first = generate(model, torch.tensor([prompt]), 1, seed=7)[0].tolist()
+    other = next(i for i in range(tok.vocab_size) if i != first[-1])
+    ids = [*prompt, other]
+    data = client.post("/api/step", json={"ids": ids, "start": len(prompt), "seed": 7}).json()
+    assert data["start"] == len(ids)
+    assert data["ids"] == generate(model, torch.tensor([ids]), 1, seed=7)[0].tolist()
+
+
+def test_step_shows_the_real_kv_cache(client, tiny):
+    _, tok = tiny
+    ids = tok.encode("Nel mezzo del")
+    data = client.post("/api/step", json={"ids": ids, "seed": 1}).json()
+    cache = data["cache"]
+    assert cache["cached"] == len(ids) - 1 and cache["new"] == 1
+    assert cache["cache_length_after"] == len(ids)
+    assert cache["max_abs_diff"] < 1e-4
+    full = client.post("/api/trace", json={"ids": ids}).json()
+    for layer, block in zip(cache["layers"], full["blocks"], strict=True):
+        # cached keys/values + the new token's equal those of a full forward pass
+        np.testing.assert_allclose(unpack(layer["k"]), unpack(block["k"]), atol=1e-5)
+        np.testing.assert_allclose(unpack(layer["v"]), unpack(block["v"]), atol=1e-5)
+        np.testing.assert_allclose(unpack(layer["q"]), unpack(block["q"])[:, -1], atol=1e-5)
+        np.testing.assert_allclose(
+            unpack(layer["weights"]), unpack(block["weights"])[:, -1], atol=1e-5
+        )
+    # the probability reported for the drawn token is the filtered softmax of the logits
+    logits = unpack(full["final"]["logits"]).astype(np.float64)
+    p = np.exp(logits - logits.max())
+    assert data["prob"] == pytest.approx(p[data["token"]["id"]] / p.sum(), rel=1e-4)
+
+
+def test_the_page_and_its_modules_are_served_locally(client):
+    page = client.get("/")
+    assert page.status_code == 200 and '<script type="module" src="js/app.js">' in page.text
+    assert "http" not in page.text.replace("http://www.w3.org", "")  # nothing from the internet
+    for path in ["/js/app.js", "/js/sampling.js", "/js/views/final.js", "/style.css"]:
+        assert client.get(path).status_code == 200, path
+    assert client.get("/../server.py").status_code == 404

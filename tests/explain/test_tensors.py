@@ -1,0 +1,30 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from attento.explain.tensors import pack, unpack
+
+
+def test_pack_round_trips_float32_exactly_with_minus_infinity():
+    t = torch.randn(2, 3, 5)
+    t[0, 1, 2] = float("-inf")
+    back = unpack(pack(t))
+    assert back.shape == (2, 3, 5)
+    assert back[0, 1, 2] == -math.inf
+    np.testing.assert_array_equal(back, t.numpy())
+
+
+def test_wide_vectors_are_averaged_in_groups_and_marked():
+    t = torch.arange(10, dtype=torch.float32).repeat(3, 1)  # (3, 10)
+    packed = pack(t, max_width=4)
+    assert packed["pooled"] == 3 and packed["full_shape"] == [3, 10]
+    # groups [0,1,2], [3,4,5], [6,7,8], [9] (the padding does not count)
+    np.testing.assert_allclose(unpack(packed)[1], [1, 4, 7, 9])
+
+
+@pytest.mark.parametrize("shape", [(1,), (4, 7)])
+def test_narrow_tensors_are_not_pooled(shape):
+    packed = pack(torch.ones(shape))
+    assert "pooled" not in packed and packed["shape"] == list(shape)
