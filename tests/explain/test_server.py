@@ -137,15 +137,15 @@ def test_a_run_that_no_longer_matches_its_seed_restarts_at_the_end(client, tiny)
     assert data["ids"] == generate(model, torch.tensor([ids]), 1, seed=7)[0].tolist()
 
 
-def test_step_shows_the_real_kv_cache(client, tiny):
+def test_step_shows_the_real_kv_cache_as_the_new_token_goes_in(client, tiny):
     _, tok = tiny
     ids = tok.encode("Nel mezzo del")
     data = client.post("/api/step", json={"ids": ids, "seed": 1}).json()
     cache = data["cache"]
-    assert cache["cached"] == len(ids) - 1 and cache["new"] == 1
-    assert cache["cache_length_after"] == len(ids)
+    assert cache["cached"] == len(ids) and cache["new"] == 1
+    assert cache["cache_length_after"] == len(ids) + 1
     assert cache["max_abs_diff"] < 1e-4
-    full = client.post("/api/trace", json={"ids": ids}).json()
+    full = client.post("/api/trace", json={"ids": data["ids"]}).json()
     for layer, block in zip(cache["layers"], full["blocks"], strict=True):
         # cached keys/values + the new token's equal those of a full forward pass
         np.testing.assert_allclose(unpack(layer["k"]), unpack(block["k"]), atol=1e-5)
@@ -154,8 +154,9 @@ def test_step_shows_the_real_kv_cache(client, tiny):
         np.testing.assert_allclose(
             unpack(layer["weights"]), unpack(block["weights"])[:, -1], atol=1e-5
         )
-    # the probability reported for the drawn token is the filtered softmax of the logits
-    logits = unpack(full["final"]["logits"]).astype(np.float64)
+    # the probability reported for the drawn token is the softmax of the logits it came from
+    before = client.post("/api/trace", json={"ids": ids}).json()
+    logits = unpack(before["final"]["logits"]).astype(np.float64)
     p = np.exp(logits - logits.max())
     assert data["prob"] == pytest.approx(p[data["token"]["id"]] / p.sum(), rel=1e-4)
 

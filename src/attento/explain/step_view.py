@@ -11,10 +11,11 @@ behind `attento generate`, so that what the page shows is what the command line 
   the person stepped back and changed something), the run restarts at the current end;
 - sampling without a seed: a fresh die.
 
-Then it shows the KV cache at work: the earlier tokens are run once (prefill) into the model's
-real cache, and the newest token goes in alone under a `Trace`. Its q, k, v are computed now;
-the keys and values of the earlier tokens are read back from the cache. The logits equal those of
-a full recomputation; the largest difference is reported.
+Then it shows the KV cache at work on the token just drawn, as the generation loop feeds it:
+the earlier tokens are run once (prefill) into the model's real cache, and the new token goes
+in alone under a `Trace`. Its q, k, v are computed now; the keys and values of the earlier
+tokens are read back from the cache. The logits equal those of a full recomputation; the
+largest difference is reported.
 """
 
 from __future__ import annotations
@@ -103,11 +104,13 @@ def step_view(
     greedy: bool = False,
     seed: int | None = None,
 ) -> dict[str, Any]:
-    """Choose the next token after `ids` and describe how the cache was used to score it."""
+    """Choose the next token after `ids`, and show the cache as the new token goes in."""
     token, start = choose(model, ids, start, temperature, top_k, top_p, greedy, seed)
-    view, logits = cache_view(model, tokenizer, ids)
+    with torch.no_grad():
+        logits = model(torch.tensor([ids], dtype=torch.long))[0, -1]
     probs = probabilities(filter_logits(logits.float(), temperature, top_k, top_p))
     new_ids = [*ids, token]
+    view, _ = cache_view(model, tokenizer, new_ids)
     return {
         "token": {"id": token, "text": tokenizer.token_str(token)},
         "prob": float(probs[token]),
