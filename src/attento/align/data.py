@@ -205,3 +205,20 @@ def dialogue_messages(text: str) -> list[Message]:
     if not messages:
         raise UserError("an hh-rlhf dialogue has no 'Human:' turn")
     return messages
+
+
+def load_prompts(path: str | Path) -> list[list[Message]]:
+    """Prompts to answer (for PPO): the prompt of preference data, or the conversation of
+    instruction data up to (not including) its last assistant turn."""
+    records = read_records(path)
+    kind = detect_format(records[0], str(path))
+    if kind in ("preference", "hh-rlhf"):
+        return [p.prompt for p in load_preferences(path)]
+    prompts = []
+    for conversation in load_conversations(path):
+        last = max(i for i, m in enumerate(conversation) if m["role"] == "assistant")
+        if last > 0:
+            prompts.append(conversation[:last])
+    if not prompts:
+        raise UserError(f"{path} has no prompt before an assistant turn")
+    return prompts

@@ -1,0 +1,254 @@
+"""`attento sft | chat | reward | ppo | dpo | align-demo`: fine-tuning and alignment."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+
+from attento.cli.common import add_json_flag, print_json
+from attento.errors import UserError
+
+ORDER = 70
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "sft",
+        help="instruction-tune a model on Alpaca or chat-messages data",
+        description="Supervised fine-tuning: add the chat tokens if the model lacks them, then "
+        "train on the answers only (prompt tokens are not targets), with the shared loop. "
+        "With --lora R only rank-R adapters train; OUT/merged holds them folded in.",
+    )
+    s.add_argument("--model", required=True, help="model folder to start from")
+    s.add_argument("--data", required=True, help=".json/.jsonl(.gz): alpaca or messages")
+    s.add_argument("--out", required=True, help="folder for the fine-tuned model")
+    s.add_argument("--lora", type=int, default=None, metavar="R", help="LoRA rank (default: off)")
+    s.add_argument("--lora-alpha", type=float, default=16.0, help="default: %(default)s")
+    s.add_argument("--steps", type=int, default=200, help="default: %(default)s")
+    s.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
+    s.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
+    s.add_argument("--seed", type=int, default=1337)
+    s.add_argument("--resume", action="store_true", help="continue the run in OUT")
+    add_json_flag(s)
+    s.set_defaults(func=run_sft)
+
+    c = sub.add_parser(
+        "chat",
+        help="talk to a chat model in the terminal (answers stream as they are written)",
+        description="Interactive chat. /reset clears the conversation, /exit or Ctrl-D leaves.",
+    )
+    c.add_argument("--model", required=True, help="a model folder with chat tokens (attento sft)")
+    c.add_argument("--system", default=None, help="a system message to start with")
+    c.add_argument("--max-new-tokens", type=int, default=200, help="default: %(default)s")
+    c.add_argument("--temperature", type=float, default=0.8, help="default: %(default)s")
+    c.add_argument("--top-k", type=int, default=None)
+    c.add_argument("--top-p", type=float, default=None)
+    c.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    c.add_argument("--seed", type=int, default=None)
+    c.set_defaults(func=run_chat)
+
+    r = sub.add_parser(
+        "reward",
+        help="train a reward model on preference pairs (Bradley–Terry)",
+        description="Train a reward model (the chat model with a scalar head) on prompt/chosen/"
+        "rejected or hh-rlhf pairs; report held-out pairwise accuracy.",
+    )
+    r.add_argument("--model", required=True, help="chat model folder to start from")
+    r.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
+    r.add_argument("--out", required=True, help="folder for the reward model")
+    r.add_argument("--steps", type=int, default=300, help="default: %(default)s")
+    r.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
+    r.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
+    r.add_argument("--seed", type=int, default=0)
+    add_json_flag(r)
+    r.set_defaults(func=run_reward)
+
+    p = sub.add_parser(
+        "ppo",
+        help="RLHF: optimise a chat model against a reward model with PPO",
+        description="PPO with a per-token KL penalty to the starting model, GAE and clipped "
+        "losses. Writes the policy, ppo_log.csv and ppo.png (reward, KL, entropy) to OUT.",
+    )
+    p.add_argument("--model", required=True, help="chat model folder (the policy and reference)")
+    p.add_argument("--reward", required=True, help="reward model folder (attento reward)")
+    p.add_argument("--data", required=True, help="prompts: instruction or preference data")
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=100, help="default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
+    p.add_argument("--kl-coef", type=float, default=0.05, help="β (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=5e-5, help="default: %(default)s")
+    p.add_argument("--max-new-tokens", type=int, default=32, help="default: %(default)s")
+    p.add_argument("--seed", type=int, default=0)
+    add_json_flag(p)
+    p.set_defaults(func=run_ppo)
+
+    d = sub.add_parser(
+        "dpo",
+        help="align a chat model directly on preference pairs (DPO)",
+        description="Direct preference optimisation against the frozen starting model; "
+        "reports held-out implicit reward accuracy.",
+    )
+    d.add_argument("--model", required=True, help="chat model folder")
+    d.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
+    d.add_argument("--out", required=True)
+    d.add_argument("--beta", type=float, default=0.1, help="default: %(default)s")
+    d.add_argument("--steps", type=int, default=200, help="default: %(default)s")
+    d.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
+    d.add_argument("--lr", type=float, default=1e-4, help="default: %(default)s")
+    d.add_argument("--seed", type=int, default=0)
+    add_json_flag(d)
+    d.set_defaults(func=run_dpo)
+
+    a = sub.add_parser(
+        "align-demo",
+        help="the whole pipeline in minutes: pretrain, SFT, reward model, PPO, DPO",
+        description="Pretrain a small GPT on generated facts, instruction-tune it on sloppy "
+        "demonstrations, learn a reward model from rule-ranked pairs, then align with PPO and "
+        "DPO; writes report.md (table) and ppo.png into OUT.",
+    )
+    a.add_argument("--out", required=True, help="a new folder for models, data and report")
+    a.add_argument("--quick", action="store_true", help="a few steps only (checks the plumbing)")
+    a.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_json_flag(a)
+    a.set_defaults(func=run_demo)
+
+
+def _chat_model(path: str):
+    from attento.align.chat import ChatFormat
+    from attento.models.checkpoint_io import load_model
+    from attento.models.gpt import GPT
+
+    model, tokenizer = load_model(path)
+    if not isinstance(model, GPT):
+        raise UserError(f"{path} is not a GPT language model")
+    return model, tokenizer, ChatFormat.of(tokenizer)
+
+
+def run_sft(args: argparse.Namespace) -> int:
+    from attento.align.sft import SFTSettings, sft
+
+    settings = SFTSettings(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=min(10, args.steps // 4),
+        eval_interval=args.steps,
+        lora_r=args.lora,
+        lora_alpha=args.lora_alpha,
+        seed=args.seed,
+    )
+    result = sft(args.model, args.data, args.out, settings, not args.json, args.resume)
+    if args.json:
+        print_json(asdict(result))
+    else:
+        print(f"fine-tuned model in {result.out} (val loss {result.final_val_loss:.4f})")
+    return 0
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from attento.align.talk import chat_loop
+    from attento.generate.sampling import SamplingConfig
+
+    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
+    model, _, chat = _chat_model(args.model)
+    chat_loop(model, chat, sys.stdin, sys.stdout, args.system, args.max_new_tokens, sampling)
+    return 0
+
+
+def run_reward(args: argparse.Namespace) -> int:
+    from attento.align.data import load_preferences
+    from attento.align.reward import RewardSettings, train_reward_model
+    from attento.models.checkpoint_io import save_model
+
+    prefs = load_preferences(args.data)
+    model, tokenizer, chat = _chat_model(args.model)
+    settings = RewardSettings(args.steps, args.batch_size, args.lr, seed=args.seed)
+    rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
+    save_model(rm, tokenizer, args.out)
+    if args.json:
+        print_json({k: v for k, v in asdict(report).items() if k != "losses"})
+    else:
+        print(
+            f"reward model in {args.out}: held-out pairwise accuracy "
+            f"{report.val_accuracy:.1%} on {report.val_pairs} pairs"
+        )
+    return 0
+
+
+def run_ppo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from attento.align.data import load_prompts
+    from attento.align.ppo import PPOSettings, plot_ppo, ppo, write_ppo_log
+    from attento.align.reward import RewardModel
+    from attento.models.checkpoint_io import load_model, save_model
+
+    prompts = load_prompts(args.data)
+    model, tokenizer, chat = _chat_model(args.model)
+    rm, _ = load_model(args.reward)
+    if not isinstance(rm, RewardModel):
+        raise UserError(f"{args.reward} is not a reward model (train one with `attento reward`)")
+    settings = PPOSettings(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        mini_batch_size=max(1, args.batch_size // 2),
+        max_new_tokens=args.max_new_tokens,
+        learning_rate=args.lr,
+        kl_coef=args.kl_coef,
+        seed=args.seed,
+    )
+    policy, logs = ppo(model, rm, chat, prompts, settings, progress=not args.json)
+    out = Path(args.out)
+    save_model(policy, tokenizer, out)
+    write_ppo_log(logs, out / "ppo_log.csv")
+    plot_ppo(logs, out / "ppo.png")
+    if args.json:
+        print_json([asdict(log) for log in logs])
+    else:
+        first, last = logs[0], logs[-1]
+        print(
+            f"policy in {out}: reward-model score {first.score:.3f} -> {last.score:.3f}, "
+            f"KL {last.kl:.3f} (log: {out / 'ppo_log.csv'}, plot: {out / 'ppo.png'})"
+        )
+    return 0
+
+
+def run_dpo(args: argparse.Namespace) -> int:
+    from attento.align.data import load_preferences
+    from attento.align.dpo import DPOSettings, dpo
+    from attento.models.checkpoint_io import save_model
+
+    prefs = load_preferences(args.data)
+    model, tokenizer, chat = _chat_model(args.model)
+    settings = DPOSettings(args.beta, args.steps, args.batch_size, args.lr, seed=args.seed)
+    policy, report = dpo(model, chat, prefs, settings, progress=not args.json)
+    save_model(policy, tokenizer, args.out)
+    if args.json:
+        print_json({k: v for k, v in asdict(report).items() if k not in ("losses", "accuracies")})
+    else:
+        print(
+            f"policy in {args.out}: held-out implicit reward accuracy "
+            f"{report.val_reward_accuracy:.1%} (margin {report.val_margin:.3f})"
+        )
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from attento.align.demo import DemoSettings, run_demo
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
+    settings = DemoSettings.quick() if args.quick else DemoSettings()
+    report = run_demo(args.out, settings, progress=not args.json)
+    if args.json:
+        print_json(report)
+    else:
+        from pathlib import Path
+
+        print((Path(args.out) / "report.md").read_text())
+    return 0
