@@ -1,0 +1,124 @@
+"""Generation speed: attento with KV cache vs Hugging Face `generate` vs attento without cache.
+
+Same weights (our GPT exported with `GPT.export_hf` and loaded as `GPT2LMHeadModel`), batch 1,
+a 1-token prompt, 200 new tokens, top-k 50 sampling, char vocabulary of 65, block size 256.
+At this size a step is dominated by per-step overhead (Python, small-op dispatch), which is what
+a KV-cache loop should keep tiny. Every number comes from this run; ratios are what matter.
+
+    .venv/bin/python bench/generate.py [--repeats 5] [--threads 1] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from attento.generate import generate
+from attento.models import GPT, GPTConfig
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "## bench/generate.py"
+CONFIGS = {"4x4x128": (4, 4, 128), "6x6x384": (6, 6, 384)}
+NEW_TOKENS, TOP_K, VOCAB, BLOCK = 200, 50, 65, 256
+
+
+def best_times(fns: dict, repeats: int) -> dict[str, float]:
+    """Fastest of `repeats` runs of each function, taking turns so load bursts hit all alike."""
+    best = {name: float("inf") for name in fns}
+    for fn in fns.values():
+        fn()  # warm-up
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def bench_config(shape: tuple[int, int, int], repeats: int) -> dict[str, float]:
+    from transformers import GPT2LMHeadModel
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+    n_layer, n_head, n_embd = shape
+    torch.manual_seed(0)
+    config = GPTConfig(VOCAB, BLOCK, n_layer, n_head, n_embd)
+    model = GPT(config).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        hf = GPT2LMHeadModel.from_pretrained(model.export_hf(tmp)).eval()
+    idx = torch.tensor([[0]])
+
+    def ours(use_cache: bool):
+        return lambda: generate(model, idx, NEW_TOKENS, top_k=TOP_K, seed=0, use_cache=use_cache)
+
+    def theirs():
+        with torch.inference_mode():
+            hf.generate(
+                idx,
+                attention_mask=torch.ones_like(idx),
+                do_sample=True,
+                top_k=TOP_K,
+                max_new_tokens=NEW_TOKENS,
+                min_new_tokens=NEW_TOKENS,
+                use_cache=True,
+                pad_token_id=0,
+            )
+
+    best = best_times({"cache": ours(True), "hf": theirs, "nocache": ours(False)}, repeats)
+    return {name: NEW_TOKENS / seconds for name, seconds in best.items()}
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    lines = [
+        "| config | attento + KV cache (tok/s) | HF generate (tok/s) | attento, no cache (tok/s) "
+        "| cache / HF | cache / no cache |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['cache']:.0f} | {r['hf']:.0f} | {r['nocache']:.0f} "
+            f"| {r['cache'] / r['hf']:.2f}x | {r['cache'] / r['nocache']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = old.find(SECTION)
+    if start == -1:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        end = old.find("\n## ", start + len(SECTION))
+        new = old[:start] + text + ("" if end == -1 else old[end:])
+    RESULTS.write_text(new.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for every side")
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = {name: bench_config(shape, args.repeats) for name, shape in CONFIGS.items()}
+    md = table(results)
+    print(md)
+    if not args.no_write:
+        command = "python bench/generate.py " + " ".join(sys.argv[1:])
+        write_section(
+            f"{SECTION}\n\n`{command.strip()}` (torch {torch.__version__}, "
+            f"{args.threads} thread(s), best of {args.repeats}; batch 1, 1-token prompt, "
+            f"{NEW_TOKENS} new tokens, top-k {TOP_K} sampling, vocab {VOCAB}, block {BLOCK})\n\n"
+            f"{md}\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
