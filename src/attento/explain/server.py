@@ -113,7 +113,7 @@ def create_app(catalog: Catalog) -> FastAPI:
         }
 
     @app.post("/api/trace")
-    def trace(req: TraceRequest) -> dict[str, Any]:
+    def trace(req: TraceRequest) -> JSONResponse:
         name, model, tokenizer = open_model(req.model)
         if req.ids is not None:
             ids = req.ids
@@ -124,19 +124,18 @@ def create_app(catalog: Catalog) -> FastAPI:
                 raise UserError("the prompt gives no tokens: type at least one character")
         check_ids(ids, model)
         view = trace_view(model, tokenizer, ids)
-        return {
-            "model": catalog.entries[name].facts(),
-            "prompt": tokenizer.decode(ids),
-            "ids": ids,
-            **view,
-        }
+        # JSONResponse directly: the payload is already plain JSON (skips jsonable_encoder)
+        return JSONResponse(
+            {"model": catalog.entries[name].facts(), "prompt": tokenizer.decode(ids), "ids": ids}
+            | view
+        )
 
     @app.post("/api/step")
-    def step(req: StepRequest) -> dict[str, Any]:
+    def step(req: StepRequest) -> JSONResponse:
         _, model, tokenizer = open_model(req.model)
         check_ids(req.ids, model, room=1)
         start = len(req.ids) if req.start is None else req.start
-        return step_view(
+        view = step_view(
             model,
             tokenizer,
             req.ids,
@@ -147,6 +146,7 @@ def create_app(catalog: Catalog) -> FastAPI:
             greedy=req.greedy,
             seed=req.seed,
         )
+        return JSONResponse(view)
 
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

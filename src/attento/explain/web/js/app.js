@@ -1,5 +1,5 @@
 // The explainer page: state, requests to the server, and rendering every view in order.
-import { el, fmt } from "./draw.js";
+import { el, fmt, showToken } from "./draw.js";
 import { chooseLanguage, getLanguage, setLanguage, t, translatePage } from "./i18n.js";
 import { decodeAll } from "./tensor.js";
 import { startTour } from "./tour.js";
@@ -163,7 +163,7 @@ async function step(animate) {
   state.steps.push(state.lastStep);
   state.start = data.start;
   state.lastStep = data;
-  const shown = data.token.text.replace(/\n/g, "↵");
+  const shown = showToken(data.token.text);
   state.message = `${t("gen.picked", { t: shown, p: (100 * data.prob).toFixed(2) + "%" })}${restarted ? ` ${t("gen.restart")}` : ""}`;
   if (animate && app.flashToken) app.flashToken(data.token.id);
   await trace({ ids: data.ids });

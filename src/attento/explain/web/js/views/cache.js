@@ -44,8 +44,18 @@ export function renderCache(root, app) {
   });
   const describe = (what) => (i, j, v) =>
     `<b>${what}</b><br>«${labels[i]}» (${i}, ${i >= view.cached ? "new" : "cache"}) · dim ${j}<br>${fmt(v)}`;
-  const kFig = heatmap(L.k.mat(head), { rowLabels: labels, rowClass, maxWidth: half, title: t("cache.k"), describe: describe("K") });
-  const vFig = heatmap(L.v.mat(head), { rowLabels: labels, rowClass, maxWidth: half, title: t("cache.v"), describe: describe("V") });
+  const fresh = new Set(Array.from({ length: view.new }, (_, k) => view.cached + k));
+  const kvFig = (tensor, key, what) =>
+    heatmap(tensor.mat(head), {
+      rowLabels: labels,
+      rowClass,
+      highlightRows: fresh,
+      maxWidth: half,
+      title: t(key),
+      describe: describe(what),
+    });
+  const kFig = kvFig(L.k, "cache.k", "K");
+  const vFig = kvFig(L.v, "cache.v", "V");
   const q = strip(L.q.vec(head), { title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => `q · dim ${j}: <b>${fmt(v)}</b>` });
   const w = L.weights.vec(head);
   const weights = el("div", { class: "looks cache-w" }, el("span", { class: "looks-label", text: t("cache.w") }));

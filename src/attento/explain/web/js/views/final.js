@@ -79,11 +79,18 @@ export function renderFinal(root, app) {
   // bars: labels | tracks (with the cumulative line) | values
   const n = Math.min(state.showN, fin.top.length);
   const top = fin.top.slice(0, n);
-  const labels = el("div", { class: "p-labels" });
-  const tracks = el("div", { class: "p-tracks" });
-  const values = el("div", { class: "p-values" });
+  const labels = el("div", { class: "p-labels" }, el("div", { class: "p-head" }, el("span", { text: "token" }), el("span", { class: "p-logit", text: t("final.logit") })));
+  const head = (text) => el("div", { class: "p-head" }, el("span", { text }));
+  const tracks = el("div", { class: "p-tracks" }, head(t("final.prob")));
+  const values = el("div", { class: "p-values" }, head("p"));
   const rows = top.map((c, r) => {
-    const label = el("div", { class: "p-label", title: `id ${c.id}` }, el("span", { class: "rank", text: r + 1 }), el("span", { class: "p-tok", text: showToken(c.text) }));
+    const label = el(
+      "div",
+      { class: "p-label" },
+      el("span", { class: "rank", text: r + 1 }),
+      el("span", { class: "p-tok", text: showToken(c.text) }),
+      el("span", { class: "p-logit", text: fmt(c.logit) }),
+    );
     const bar = el("div", { class: "p-bar" });
     const track = el("div", { class: "p-track" }, bar);
     const value = el("div", { class: "p-value" });
@@ -103,7 +110,7 @@ export function renderFinal(root, app) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("class", "cumulative");
-  svg.setAttribute("viewBox", `0 0 100 ${(n + 1) * ROW_H}`);
+  svg.setAttribute("viewBox", `0 0 100 ${(n + 2) * ROW_H}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("aria-hidden", "true");
   const line = document.createElementNS(ns, "polyline");
@@ -147,7 +154,7 @@ export function renderFinal(root, app) {
         e.classList.toggle("greedy-pick", s.greedy && row.c.id === best);
       }
       row.label.title = `id ${row.c.id} · ${t("final.logit")} ${fmt(row.c.logit)}`;
-      points.push(`${(100 * cum).toFixed(3)},${(r + 0.5) * ROW_H}`);
+      points.push(`${(100 * cum).toFixed(3)},${(r + 1.5) * ROW_H}`);
     });
     const restP = Math.max(0, 1 - cum);
     rest.bar.style.width = `${(100 * restP).toFixed(3)}%`;
@@ -157,8 +164,8 @@ export function renderFinal(root, app) {
     const tp = settings.topP;
     pLine.setAttribute("x1", tp === null ? 100 : 100 * tp);
     pLine.setAttribute("x2", tp === null ? 100 : 100 * tp);
-    pLine.setAttribute("y1", 0);
-    pLine.setAttribute("y2", n * ROW_H);
+    pLine.setAttribute("y1", ROW_H);
+    pLine.setAttribute("y2", (n + 1) * ROW_H);
     pLine.style.display = tp === null ? "none" : "";
     let kept = 0;
     for (const x of p) if (x > 0) kept++;
