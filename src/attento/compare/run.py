@@ -1,0 +1,334 @@
+"""The comparison: what attention changed, measured on one corpus with one training loop.
+
+Six language models, each trained by `attento.train` (the loop GPT uses) on the same
+corpus with the same character tokenizer, the same batches and the same optimiser, every
+one sized to the same number of parameters (sizing.py):
+
+    mlp   fixed window of 16 tokens (Bengio, 2003)      rnn   tanh RNN (Elman, 1990)
+    lstm  LSTM (1997)                                   gru   GRU (2014)
+    cnn   causal dilated convolutions, window 64        gpt   transformer decoder (2018)
+
+Four measurements, in this order:
+1. *step time vs sequence length* (speed.py), which also tells how often to evaluate below;
+2. *equal wall clock*: each model trains for `budget_s` seconds; validation loss over time
+   (the curve) and at the end, training tokens per second;
+3. *equal steps*: each model trains for the same number of steps (the same tokens): by
+   default as many as the slowest model makes in `steps_budget_s` seconds during stage 2;
+4. *long-range recall* (attento.data.probes): each model, at `probe_params`, trains for
+   `probe_budget_s` seconds on the recall language, then answers at every distance d.
+
+`compare(config, out)` writes every run folder under out/runs/, results.json, report.md (the
+tables) and three plots: compare-loss.png, compare-probe.png, compare-speed.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from attento.compare import report
+from attento.compare.sizing import ARCHS, build, settings_for
+from attento.compare.speed import step_times
+from attento.errors import UserError
+
+
+@dataclass
+class CompareConfig:
+    """Everything one comparison does; the defaults fit in about 25 minutes on 2 CPU cores."""
+
+    corpus: str = "tinyshakespeare"
+    archs: tuple[str, ...] = ARCHS
+    params: int = 150_000  # every model's size (parameters, embeddings included)
+    block_size: int = 128  # training window
+    batch_size: int = 16
+    learning_rate: float = 3e-3  # peak; the cosine ends at a tenth of it
+    warmup_steps: int = 30
+    budget_s: float = 100.0  # stage 2: seconds of training per model
+    evals: int = 8  # stage 2: evaluations per run (the points of the loss curve)
+    eval_batches: int = 10
+    equal_steps: int | None = None  # stage 3: steps per model; None: from steps_budget_s
+    steps_budget_s: float = 40.0
+    lengths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)  # stage 1
+    speed_batch: int = 8
+    speed_repeats: int = 2
+    probe_params: int = 50_000  # stage 4
+    probe_budget_s: float = 40.0
+    probe_distances: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 96)
+    probe_examples: int = 200
+    probe_chars: int = 400_000
+    seed: int = 1337
+
+    def __post_init__(self) -> None:
+        self.archs, self.lengths = tuple(self.archs), tuple(self.lengths)
+        self.probe_distances = tuple(self.probe_distances)
+        unknown = [a for a in self.archs if a not in ARCHS]
+        if unknown or not self.archs:
+            raise UserError(
+                f"unknown arch(s) {', '.join(unknown) or '(none given)'} "
+                f"(choose from {', '.join(ARCHS)})"
+            )
+        for name in ("budget_s", "steps_budget_s", "probe_budget_s", "learning_rate"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+                raise UserError(f"{name} must be a positive number, got {value!r}")
+        positive = (
+            "params", "block_size", "batch_size", "evals", "eval_batches", "speed_batch",
+            "speed_repeats", "probe_params", "probe_examples", "probe_chars",
+        )  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UserError(f"{name} must be a positive integer, got {value!r}")
+        if self.equal_steps is not None and self.equal_steps < 1:
+            raise UserError(f"equal_steps must be at least 1, got {self.equal_steps}")
+        for name in ("lengths", "probe_distances"):
+            values = getattr(self, name)
+            if not values or any(not isinstance(v, int) or v < 1 for v in values):
+                raise UserError(f"{name} must be positive integers, got {values!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ArchResult:
+    """What one architecture scored in every stage."""
+
+    arch: str
+    params: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    context: int | None = None  # tokens an output can depend on; None: unbounded (a state)
+    step_time_s: dict[int, float] = field(default_factory=dict)  # sequence length -> s/step
+    time_val_loss: float = math.nan  # stage 2
+    time_steps: int = 0
+    tokens_per_s: float = math.nan
+    curve: list[tuple[float, float]] = field(default_factory=list)  # (elapsed s, val loss)
+    steps_val_loss: float = math.nan  # stage 3
+    steps_time_s: float = math.nan
+    probe_params: int = 0  # stage 4
+    probe_accuracy: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
+class CompareResult:
+    config: CompareConfig
+    archs: dict[str, ArchResult]
+    equal_steps: int
+    vocab_size: int
+    elapsed_s: float
+    files: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (a missing measurement, NaN, becomes None)."""
+        return _finite(
+            {
+                "config": self.config.to_dict(),
+                "equal_steps": self.equal_steps,
+                "vocab_size": self.vocab_size,
+                "elapsed_s": self.elapsed_s,
+                "files": self.files,
+                "archs": {a: dataclasses.asdict(r) for a, r in self.archs.items()},
+            }
+        )
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def estimated_minutes(cfg: CompareConfig) -> float:
+    """Roughly how long `compare` takes: the budgets plus a margin for evals and speed runs."""
+    n = len(cfg.archs)
+    return n * (cfg.budget_s + cfg.steps_budget_s + cfg.probe_budget_s) / 60 * 1.15 + 0.1 * n
+
+
+def context_of(model: torch.nn.Module) -> int | None:
+    """Tokens an output can depend on: the window of the MLP/CNN, GPT's context, or None for
+    recurrent models (the state can carry anything, in principle)."""
+    if hasattr(model, "receptive_field"):
+        return model.receptive_field
+    if hasattr(model, "rnn"):
+        return None
+    return model.config.block_size
+
+
+def compare(
+    cfg: CompareConfig, out: str | Path, progress: bool = True, text: str | None = None
+) -> CompareResult:
+    """Run every stage for every arch of `cfg`, writing runs, tables and plots into `out`.
+
+    `text` replaces loading `cfg.corpus` (for tests and notebooks).
+    """
+    from attento.data import load_corpus
+    from attento.tokenize import CharTokenizer
+
+    out = Path(out)
+    if (out / "runs").exists() or (out / report.RESULTS).exists():
+        raise UserError(f"{out} already holds a comparison: choose another --out or delete it")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    text = load_corpus(cfg.corpus) if text is None else text
+    vocab = CharTokenizer.from_text(text).vocab_size
+    results = {}
+    models = {}
+    for arch in cfg.archs:
+        settings = settings_for(arch, cfg.params, vocab, cfg.block_size)
+        torch.manual_seed(cfg.seed)
+        models[arch] = build(arch, settings)
+        results[arch] = ArchResult(
+            arch=arch,
+            params=sum(p.numel() for p in models[arch].parameters()),
+            settings=settings,
+            context=context_of(models[arch]),
+        )
+
+    say = _say(progress)
+    say("1/4 step time vs sequence length")
+    lengths = sorted({*cfg.lengths, cfg.block_size})
+    for arch, times in step_times(
+        models, lengths, cfg.speed_batch, cfg.speed_repeats, progress
+    ).items():
+        results[arch].step_time_s = times
+
+    say(f"2/4 equal wall clock: {cfg.budget_s:g} s of training each")
+    for arch, r in results.items():
+        # evaluate about cfg.evals times: a step is estimated from stage 1, scaled to the batch
+        est_step = r.step_time_s[cfg.block_size] * cfg.batch_size / cfg.speed_batch
+        interval = max(5, round(cfg.budget_s / cfg.evals / max(est_step, 1e-6)))
+        run = _train(
+            cfg,
+            arch,
+            r.settings,
+            out / "runs" / "time" / arch,
+            text,
+            progress,
+            max_steps=None,
+            time_budget_min=cfg.budget_s / 60,
+            eval_interval=interval,
+            log_interval=max(1, interval // 5),
+        )
+        r.time_val_loss, r.time_steps, r.tokens_per_s = (
+            run.final_val_loss,
+            run.steps,
+            run.tokens_per_s,
+        )
+        r.curve = _curve(out / "runs" / "time" / arch)
+        say(f"  {arch}: val loss {r.time_val_loss:.4f} after {r.time_steps} steps")
+
+    tokens_per_step = cfg.batch_size * cfg.block_size
+    steps = cfg.equal_steps
+    if steps is None:
+        slowest = min(r.tokens_per_s for r in results.values())
+        steps = max(10, int(cfg.steps_budget_s * slowest / tokens_per_step))
+    say(f"3/4 equal steps: {steps} steps ({steps * tokens_per_step:,} tokens) each")
+    for arch, r in results.items():
+        t0 = time.perf_counter()
+        run = _train(
+            cfg,
+            arch,
+            r.settings,
+            out / "runs" / "steps" / arch,
+            text,
+            progress,
+            max_steps=steps,
+            warmup_steps=min(cfg.warmup_steps, steps // 10),
+            eval_interval=steps,
+            log_interval=max(1, steps // 20),
+        )
+        r.steps_val_loss, r.steps_time_s = run.final_val_loss, time.perf_counter() - t0
+        say(f"  {arch}: val loss {r.steps_val_loss:.4f} in {r.steps_time_s:.0f} s")
+
+    say(f"4/4 long-range recall: {cfg.probe_budget_s:g} s of training each")
+    _probe(cfg, results, out / "runs" / "probe", progress, say)
+
+    result = CompareResult(
+        config=cfg,
+        archs=results,
+        equal_steps=steps,
+        vocab_size=vocab,
+        elapsed_s=time.perf_counter() - start,
+        files=[],
+    )
+    result.files = report.write(result, out)
+    (out / report.RESULTS).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def _say(progress: bool):
+    from tqdm.auto import tqdm
+
+    return (lambda line: tqdm.write(line)) if progress else (lambda line: None)
+
+
+def _train(cfg: CompareConfig, arch, settings, out: Path, text, progress, **changes):
+    """One run of the shared training loop, with the comparison's common settings."""
+    from attento.train import TrainConfig, train
+
+    model = {k: v for k, v in settings.items() if k != "vocab_size"}
+    run = TrainConfig(
+        corpus=cfg.corpus,
+        tokenizer="char",
+        arch=arch,
+        model=model,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        min_lr=cfg.learning_rate / 10,
+        warmup_steps=cfg.warmup_steps,
+        eval_batches=cfg.eval_batches,
+        seed=cfg.seed,
+        device="cpu",
+        save_best=False,
+    ).replace(**changes)
+    return train(run, out, progress=progress, text=text)
+
+
+def _curve(run_dir: Path) -> list[tuple[float, float]]:
+    """(elapsed seconds, validation loss) at each evaluation of a run, from its log.csv."""
+    from attento.train.log import TrainLog
+
+    rows = TrainLog.read(run_dir, up_to_step=10**12).rows
+    return [(r["elapsed_s"], r["val_loss"]) for r in rows if math.isfinite(r["val_loss"])]
+
+
+def _probe(cfg: CompareConfig, results: dict[str, ArchResult], out: Path, progress, say):
+    from attento.data.probes import ALPHABET, recall_accuracy, recall_text
+    from attento.models.checkpoint_io import load_model
+
+    distances = list(cfg.probe_distances)
+    text = recall_text(cfg.probe_chars, max(distances), seed=cfg.seed)
+    block = max(distances) + 16  # the longest test prompt: 7 + d + 1 tokens
+    for arch, r in results.items():
+        settings = settings_for(arch, cfg.probe_params, len(ALPHABET), block)
+        run = _train(
+            dataclasses.replace(cfg, corpus="recall-probe"),
+            arch,
+            settings,
+            out / arch,
+            text,
+            progress,
+            max_steps=None,
+            time_budget_min=cfg.probe_budget_s / 60,
+            eval_interval=10**9,  # one evaluation, at the end
+            eval_batches=4,
+            log_interval=50,
+        )
+        model, tokenizer = load_model(out / arch)
+        r.probe_params = run.params
+        r.probe_accuracy = recall_accuracy(
+            model, tokenizer.encode, distances, cfg.probe_examples, cfg.seed
+        )
+        accs = ", ".join(f"d={d}: {a:.0%}" for d, a in r.probe_accuracy.items())
+        say(f"  {arch}: {accs}")
