@@ -37,3 +37,12 @@ def bpe_tokenizer():
     from attento.tokenize.bpe import train_bpe
 
     return train_bpe("the cat sat on the mat. Human: hello Assistant: hi there " * 20, 280)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and lose a lot on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

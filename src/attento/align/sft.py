@@ -175,7 +175,7 @@ def sft(
         save_best=False,
     )
     result = train(
-        None if resume else cfg,
+        cfg,
         out,
         resume=resume,
         progress=progress,

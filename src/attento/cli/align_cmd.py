@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from dataclasses import asdict
 
@@ -114,6 +115,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=run_demo)
 
 
+def _quiet(json_output: bool) -> contextlib.AbstractContextManager:
+    """With --json, stdout carries only the JSON: progress lines go to stderr."""
+    return contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
+
+
 def _chat_model(path: str):
     from attento.align.chat import ChatFormat
     from attento.models.checkpoint_io import load_model
@@ -138,7 +144,8 @@ def run_sft(args: argparse.Namespace) -> int:
         lora_alpha=args.lora_alpha,
         seed=args.seed,
     )
-    result = sft(args.model, args.data, args.out, settings, not args.json, args.resume)
+    with _quiet(args.json):
+        result = sft(args.model, args.data, args.out, settings, not args.json, args.resume)
     if args.json:
         print_json(asdict(result))
     else:
@@ -244,7 +251,8 @@ def run_demo(args: argparse.Namespace) -> int:
             raise UserError("--threads must be at least 1")
         torch.set_num_threads(args.threads)
     settings = DemoSettings.quick() if args.quick else DemoSettings()
-    report = run_demo(args.out, settings, progress=not args.json)
+    with _quiet(args.json):
+        report = run_demo(args.out, settings, progress=not args.json)
     if args.json:
         print_json(report)
     else:

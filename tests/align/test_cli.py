@@ -1,0 +1,146 @@
+"""The align commands end to end on tiny models, the terminal chat, and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+
+from attento.align.chat import ChatFormat, add_chat_tokens
+from attento.align.talk import chat_loop, stream_reply
+from attento.cli import main
+from attento.generate import SamplingConfig, generate
+from attento.models.checkpoint_io import load_model, save_model
+
+from .conftest import tiny_gpt
+
+RECORDS = [
+    {"instruction": f"{a}+{b}=", "input": "", "output": str(a + b)}
+    for a in range(4)
+    for b in range(4)
+]
+PAIRS = [
+    {"prompt": f"{a}+{b}=", "chosen": str(a + b), "rejected": f"{a + b} ok ok"}
+    for a in range(4)
+    for b in range(4)
+]
+
+
+@pytest.fixture
+def chat_dir(tmp_path, char_tokenizer):
+    model, tok, _ = add_chat_tokens(tiny_gpt(char_tokenizer.vocab_size), char_tokenizer)
+    return save_model(model, tok, tmp_path / "chat")
+
+
+def test_stream_reply_equals_greedy_generation_up_to_the_marker(chat_dir):
+    model, tok = load_model(chat_dir)
+    chat = ChatFormat.of(tok)
+    messages = [{"role": "user", "content": "2+3="}]
+    text = "".join(stream_reply(model, chat, messages, 12, SamplingConfig(greedy=True)))
+    ids = torch.tensor([chat.encode_prompt(messages)])
+    full = generate(model, ids, 12, greedy=True, eot_id=chat.im_end)[0, ids.size(1) :].tolist()
+    assert text == chat.decode(full)
+
+
+def test_chat_loop_reads_lines_and_keeps_history(chat_dir):
+    model, tok = load_model(chat_dir)
+    chat = ChatFormat.of(tok)
+    out = io.StringIO()
+    history = chat_loop(
+        model,
+        chat,
+        io.StringIO("1+1=\n\n/reset\n2+2=\n3+3=\n"),
+        out,
+        system="be brief",
+        max_new_tokens=5,
+        sampling=SamplingConfig(seed=0),
+    )
+    assert [m["role"] for m in history] == ["system", "user", "assistant", "user", "assistant"]
+    assert [m["content"] for m in history if m["role"] == "user"] == ["2+2=", "3+3="]
+    assert "(conversation cleared)" in out.getvalue()
+    assert out.getvalue().count("> ") == 6  # one prompt per line read, and at the end
+
+
+def test_chat_command_streams_from_stdin(chat_dir, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("1+2=\n/exit\n"))
+    assert main(["chat", "--model", str(chat_dir), "--greedy", "--max-new-tokens", "4"]) == 0
+    model, tok = load_model(chat_dir)
+    chat = ChatFormat.of(tok)
+    expected = "".join(
+        stream_reply(
+            model, chat, [{"role": "user", "content": "1+2="}], 4, SamplingConfig(greedy=True)
+        )
+    )
+    assert capsys.readouterr().out == f"> {expected}\n> \n"
+
+
+def test_chat_without_chat_tokens_is_a_user_error(base_dir, capsys):
+    assert main(["chat", "--model", str(base_dir)]) == 2
+    assert "no chat tokens" in capsys.readouterr().err
+
+
+def test_sft_reward_dpo_ppo_commands(tmp_path, base_dir, capsys):
+    sft_data = tmp_path / "sft.json"
+    sft_data.write_text(json.dumps(RECORDS))
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+    sft_out = tmp_path / "sft"
+    args = ["sft", "--model", str(base_dir), "--data", str(sft_data), "--out", str(sft_out)]
+    assert main([*args, "--steps", "2", "--batch-size", "4", "--lora", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 2
+    chat_model = str(sft_out / "merged")
+
+    rm_out = tmp_path / "rm"
+    args = ["reward", "--model", chat_model, "--data", str(pairs), "--out", str(rm_out)]
+    assert main([*args, "--steps", "2", "--batch-size", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["val_pairs"] == 1
+
+    args = ["dpo", "--model", chat_model, "--data", str(pairs), "--out", str(tmp_path / "dpo")]
+    assert main([*args, "--steps", "2", "--batch-size", "4", "--json"]) == 0
+    assert 0 <= json.loads(capsys.readouterr().out)["val_reward_accuracy"] <= 1
+
+    args = ["ppo", "--model", chat_model, "--reward", str(rm_out), "--data", str(sft_data)]
+    args += ["--out", str(tmp_path / "ppo"), "--steps", "2", "--batch-size", "4"]
+    assert main([*args, "--max-new-tokens", "4", "--json"]) == 0
+    assert [log["step"] for log in json.loads(capsys.readouterr().out)] == [1, 2]
+    assert (tmp_path / "ppo" / "ppo.png").is_file()
+    # a policy is not a reward model
+    args[4] = chat_model
+    assert main([*args, "--max-new-tokens", "4"]) == 2
+    assert "not a reward model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "content", "message"),
+    [
+        ("sft", "", "empty"),
+        ("sft", '{"question": "x"}\n', "unknown data format"),
+        ("sft", '{"instruction": "x"}\n', "unknown data format"),
+        ("reward", '{"instruction": "x", "output": "y"}\n', "preference data"),
+        ("dpo", '{"prompt": "x", "chosen": "a"}\n', "unknown data format"),
+    ],
+)
+def test_bad_data_is_one_line_on_stderr(
+    tmp_path, base_dir, chat_dir, capsys, command, content, message
+):
+    data = tmp_path / "bad.jsonl"
+    data.write_text(content)
+    model = base_dir if command == "sft" else chat_dir
+    assert (
+        main([command, "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_demo_quick_writes_a_report(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["align-demo", "--out", str(out), "--quick", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["results"]) == {"sft", "ppo", "dpo"}
+    assert (out / "report.md").read_text().startswith("| measure | value |")
+    assert (out / "ppo.png").is_file() and (out / "data" / "sft.jsonl").is_file()
+    assert main(["align-demo", "--out", str(out), "--quick"]) == 2  # not over a used folder
