@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import torch
 
 from attento.explain.tensors import pack
@@ -33,14 +32,19 @@ def token_list(tokenizer: Any, ids: list[int]) -> list[dict[str, Any]]:
 
 
 def histogram(t: torch.Tensor, bins: int = HIST_BINS) -> dict[str, Any]:
-    a = t.float().numpy().ravel()
-    counts, edges = np.histogram(a, bins=bins)
+    """Counts of the values of `t` in `bins` equal-width bins between its min and max."""
+    a = t.float().flatten()
+    lo, hi = float(a.min()), float(a.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    counts = torch.histc(a, bins=bins, min=lo, max=hi)
+    edges = torch.linspace(lo, hi, bins + 1)
     return {
-        "counts": counts.tolist(),
-        "edges": [float(f"{e:.4g}") for e in edges],
+        "counts": [int(c) for c in counts.tolist()],
+        "edges": [float(f"{e:.4g}") for e in edges.tolist()],
         "mean": float(f"{a.mean():.4g}"),
-        "std": float(f"{a.std():.4g}"),
-        "positive": float(f"{(a > 0).mean():.4g}"),
+        "std": float(f"{a.std(unbiased=False):.4g}"),
+        "positive": float(f"{(a > 0).float().mean():.4g}"),
     }
 
 
