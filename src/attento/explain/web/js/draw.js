@@ -104,6 +104,7 @@ export function legend(scale, cmap) {
 /*
  * A matrix as coloured cells on a canvas, with optional row labels (tokens).
  * opts: rowLabels, cmap ("div" | "seq"), scale, maxWidth, cellH, maxCellW, masked(i, j),
+ *       colGroups (a white line every n columns, e.g. between heads),
  *       highlightRows (Set), rowClass(i) -> "new" | "cached" | null,
  *       describe(i, j, v) -> html for the tooltip, title, note.
  */
@@ -159,6 +160,10 @@ export function heatmap(m, opts = {}) {
         g.fillStyle = "rgba(236,239,241,0.55)";
         g.fillRect(labelW, i * ch, m.cols * cw, ch);
       }
+    }
+    if (opts.colGroups && cw >= 2) {
+      g.fillStyle = "#ffffff";
+      for (let j = opts.colGroups; j < m.cols; j += opts.colGroups) g.fillRect(labelW + j * cw - 1, 0, 2, H);
     }
     const rows = highlight ?? opts.highlightRows ?? new Set();
     for (const i of rows) {

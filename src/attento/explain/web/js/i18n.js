@@ -25,6 +25,11 @@ export const STRINGS = {
     lang: "English",
     "lang.title": "Switch to English",
 
+    "flow.embed": "Embedding + posizione",
+    "flow.blocks": "Blocchi × N (self-attention, FFN)",
+    "flow.stack": "La pila",
+    "flow.final": "Logit → softmax",
+    "flow.gen": "Campionamento ↺",
     "tokens.title": "Tokenizzazione",
     "tokens.explain":
       "Il testo viene diviso in <b>token</b> e ogni token diventa un numero (il suo ID nel vocabolario). Il modello non vede lettere né parole: vede solo questa sequenza di ID.",
@@ -169,6 +174,11 @@ export const STRINGS = {
     lang: "Italiano",
     "lang.title": "Passa all'italiano",
 
+    "flow.embed": "Embeddings + position",
+    "flow.blocks": "Blocks × N (self-attention, FFN)",
+    "flow.stack": "The stack",
+    "flow.final": "Logits → softmax",
+    "flow.gen": "Sampling ↺",
     "tokens.title": "Tokenization",
     "tokens.explain":
       "The text is split into <b>tokens</b> and each token becomes a number (its ID in the vocabulary). The model sees no letters or words: only this sequence of IDs.",

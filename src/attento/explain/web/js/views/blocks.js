@@ -124,8 +124,9 @@ function blockBody(b, i, app, body) {
   const width = (body.clientWidth || app.width) - 28;
   const half = Math.max(260, Math.floor((width - 24) / 2));
   const head = state.heads[i] ?? 0;
-  const fig = (tensor, key, vars = {}, maxWidth = half) =>
+  const fig = (tensor, key, vars = {}, maxWidth = half, extra = {}) =>
     heatmap(tensor.mat(), {
+      ...extra,
       rowLabels: labels,
       maxWidth,
       title: t(key, vars),
@@ -147,7 +148,7 @@ function blockBody(b, i, app, body) {
       }),
       attentionPart(b, i, app, head, width),
     ),
-    step("heads", t("block.heads"), pair(fig(b.heads, "block.concat"), fig(b.attn_out, "block.wo"))),
+    step("heads", t("block.heads"), pair(fig(b.heads, "block.concat", {}, half, { colGroups: facts.head_dim }), fig(b.attn_out, "block.wo"))),
     step("add", t("block.add1"), pair(fig(b.resid_mid, "block.resid_mid"), fig(b.ln2, "block.ln2"))),
     step(
       "ffn",
