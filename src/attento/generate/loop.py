@@ -177,7 +177,6 @@ def _check_length(max_new_tokens: int) -> None:
         raise UserError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
 
 
-@torch.inference_mode()
 def _tokens(
     model: nn.Module,
     idx: torch.Tensor,
@@ -200,6 +199,7 @@ def _tokens(
         model.train(was_training)
 
 
+@torch.inference_mode()
 def generate(
     model: nn.Module,
     idx: torch.Tensor,
@@ -255,6 +255,7 @@ def generate(
     return torch.cat((idx, torch.stack(new, dim=1)), dim=1)
 
 
+@torch.inference_mode()
 def stream(
     model: nn.Module,
     tokenizer: Tokenizer,

@@ -15,9 +15,13 @@ pipeline of small steps, applied in this order (the order Hugging Face `generate
 5. **pick**: *greedy* takes the most likely token (the first one on ties); *sampling* rolls a
    loaded die whose faces are the tokens, each as likely as its probability.
 
-The die is `torch.multinomial(probs, 1, generator=g)` where `g` is a `torch.Generator` seeded
-with `seed`: one draw per generated token, so the same seed, prompt and settings always give the
-same tokens (row b of a batch rolls its own die, seeded `seed + b`).
+How the die is rolled: every token draws a random waiting time q ~ Exponential(1) and the token
+with the largest probs / q wins. Token i wins with probability exactly probs[i] (the "race of
+exponential clocks", the Gumbel-max trick in another form), and it is the very algorithm
+`torch.multinomial(probs, 1)` runs, so it draws the same tokens from the same generator state,
+without multinomial's input checks on every step. The random numbers come from a
+`torch.Generator` seeded with `seed`: one roll per generated token, so the same seed, prompt and
+settings always give the same tokens (row b of a batch rolls its own die, seeded `seed + b`).
 """
 
 from __future__ import annotations
@@ -120,10 +124,13 @@ def make_generators(seed: int | None, batch_size: int) -> tuple[int, list[torch.
 
 def roll(probs: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
     """Roll each row's loaded die once: a (B,) tensor of token ids drawn from probs (B, V)."""
+    waits = torch.empty_like(probs)
     if len(generators) == 1:
-        return torch.multinomial(probs, 1, generator=generators[0]).view(-1)
-    rows = [torch.multinomial(p, 1, generator=g) for p, g in zip(probs, generators, strict=True)]
-    return torch.cat(rows)
+        waits.exponential_(generator=generators[0])
+    else:
+        for row, generator in enumerate(generators):
+            waits[row].exponential_(generator=generator)
+    return (probs / waits).argmax(dim=-1)
 
 
 def pick(
