@@ -344,3 +344,20 @@ def fill_mask(model: Bert, tokenizer: Any, text: str, k: int = 5) -> list[list[d
         ]
         for row_ids, row_p in zip(top.indices, top.values, strict=True)
     ]
+
+
+def load_bert(path_or_name: str | Path) -> tuple[Bert, Any]:
+    """(model, tokenizer) from an attento BERT folder or a Hugging Face BERT folder
+    (config.json with "model_type": "bert", its vocab.txt beside it)."""
+    from attento.models.checkpoint_io import load_model
+    from attento.tokenize import load_tokenizer
+
+    path = Path(path_or_name)
+    if path.is_dir() and (path / "config.json").is_file():
+        config = read_json(path / "config.json")
+        if config.get("model_type") == "bert" and "arch" not in config:
+            return Bert.from_hf(path).eval(), load_tokenizer(path)
+    model, tokenizer = load_model(path_or_name)
+    if not isinstance(model, Bert) or tokenizer is None:
+        raise UserError(f"{path_or_name} is not a BERT with a tokenizer")
+    return model, tokenizer
