@@ -41,3 +41,26 @@ def test_help_lists_the_options(capsys):
     out = capsys.readouterr().out
     for flag in ["--model", "--models-dir", "--host", "--port", "--no-browser"]:
         assert flag in out
+
+
+def test_a_busy_port_is_one_line_and_exit_2(capsys, models_dir):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(
+            [
+                "explain",
+                "--models-dir",
+                str(models_dir),
+                "--model",
+                "tiny",
+                "--no-browser",
+                "--port",
+                str(port),
+            ]
+        )
+    assert code == 2
+    assert "already in use" in capsys.readouterr().err

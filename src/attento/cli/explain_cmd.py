@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import threading
 import webbrowser
+
+from attento.errors import UserError
 
 ORDER = 60
 
@@ -28,6 +31,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_explain)
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail with one clear line, before loading anything, when the port is taken."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise UserError(f"cannot bind to host {host!r}: unknown address") from None
+    family, kind, _, _, address = infos[0]
+    with socket.socket(family, kind) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(address)
+        except OSError:
+            raise UserError(
+                f"port {port} on {host} is already in use: pick another with --port"
+            ) from None
+
+
 def run_explain(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -35,6 +55,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from attento.explain.server import create_app
 
     catalog = Catalog.discover(args.model, args.models_dir)
+    check_port(args.host, args.port)
     app = create_app(catalog)
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}/"

@@ -8,9 +8,11 @@ recorded tensors by the stages of the course's diagram:
     -> final (last hidden state, vocabulary projection, logits)
 
 Every number comes from `tr.records`; nothing is recomputed except summaries of them (norms,
-cosines, histograms), which the page labels as such. The final logits are sent unrounded, so
-the page's temperature / top-k / top-p sliders give exactly the probabilities that
-`attento.generate.filter_logits` gives.
+cosines, histograms), which the page labels as such. Tensors travel as exact float32
+(tensors.py); in particular all the final logits do, so the page's temperature / top-k / top-p
+sliders give exactly the probabilities that `attento.generate.filter_logits` gives, with no
+round trip. For prompts longer than `STAGES_MAX_T` only the softmax weights of attention are
+sent (the T x T pre-softmax stages grow quadratically).
 """
 
 from __future__ import annotations
