@@ -57,10 +57,9 @@ def choose(
 
 
 @torch.no_grad()
-def cache_view(model: Any, tokenizer: Any, ids: list[int]) -> tuple[dict[str, Any], torch.Tensor]:
-    """Prefill ids[:-1] into a real KV cache, then trace the last token alone.
-
-    Returns the view and the last position's logits of a full (cache-free) forward."""
+def cache_view(model: Any, tokenizer: Any, ids: list[int]) -> dict[str, Any]:
+    """Prefill ids[:-1] into a real KV cache, then trace the last token alone; compare its
+    logits with a full (cache-free) forward."""
     from attento.models.trace import Trace
 
     cache = model.new_cache(1)
@@ -90,7 +89,7 @@ def cache_view(model: Any, tokenizer: Any, ids: list[int]) -> tuple[dict[str, An
         "layers": layers,
         "max_abs_diff": float((logits - full).abs().max()),
     }
-    return view, full
+    return view
 
 
 def step_view(
@@ -110,7 +109,7 @@ def step_view(
         logits = model(torch.tensor([ids], dtype=torch.long))[0, -1]
     probs = probabilities(filter_logits(logits.float(), temperature, top_k, top_p))
     new_ids = [*ids, token]
-    view, _ = cache_view(model, tokenizer, new_ids)
+    view = cache_view(model, tokenizer, new_ids)
     return {
         "token": {"id": token, "text": tokenizer.token_str(token)},
         "prob": float(probs[token]),
