@@ -189,21 +189,65 @@ def gpt2_small() -> TrainConfig:
 
 def bert_cpu() -> TrainConfig:
     """A small BERT pre-trained by masked language modelling in a few CPU minutes: BPE tokens
-    (with [MASK] added), 64-token windows of Dante, 4 post-norm layers x 128."""
+    (with [MASK] added), 64-token windows of Dante, 2 post-norm layers x 128. Small batches
+    and a short warm-up: in so few steps, more updates beat bigger ones."""
     return TrainConfig(
         corpus="divina_commedia",
         tokenizer="bpe:2000",
         objective="mlm",
         arch="bert",
-        model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128),
-        batch_size=32,
+        model=dict(block_size=64, n_layer=2, n_head=4, n_embd=128),
+        batch_size=16,
         max_steps=None,
         time_budget_min=4.0,
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         min_lr=1e-4,
-        warmup_steps=100,
+        warmup_steps=30,
         eval_interval=500,
         eval_batches=10,
+        log_interval=25,
+    )
+
+
+def dante() -> TrainConfig:
+    """The bundled `dante` model: Italian verse from the Divina Commedia, sub-word tokens.
+
+    Built to be watched in the explainer as much as to write: BPE tokens trained by attento
+    (so "cammin" is a piece, as the course describes), sinusoidal positions (the wave pattern
+    of "Attention Is All You Need", visible in the positional-encoding heatmap), LayerNorm and
+    GELU as in GPT-2, 4 blocks of 4 heads: small enough to trace a prompt in milliseconds.
+    """
+    return TrainConfig(
+        corpus="divina_commedia",
+        tokenizer="bpe:1024",
+        model=dict(
+            block_size=128, n_layer=4, n_head=4, n_embd=192, dropout=0.1, pos_encoding="sinusoidal"
+        ),
+        batch_size=24,
+        max_steps=1500,
+        learning_rate=2e-3,
+        min_lr=2e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_batches=20,
+        log_interval=25,
+    )
+
+
+def shakespeare() -> TrainConfig:
+    """The bundled `shakespeare` model: English plays, one token per character, GPT-2 layout
+    (learned positions, LayerNorm, GELU), so the explainer shows a character-level model too."""
+    return TrainConfig(
+        corpus="tinyshakespeare",
+        tokenizer="char",
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=192, dropout=0.1),
+        batch_size=24,
+        max_steps=1500,
+        learning_rate=2e-3,
+        min_lr=2e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_batches=20,
         log_interval=25,
     )
 
@@ -214,6 +258,8 @@ PRESETS = {
     "small": small,
     "gpt2-small": gpt2_small,
     "bert-cpu": bert_cpu,
+    "dante": dante,
+    "shakespeare": shakespeare,
 }
 
 
