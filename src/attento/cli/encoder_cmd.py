@@ -150,8 +150,8 @@ def run_fill_mask(args: argparse.Namespace) -> int:
             print(f"[MASK] #{i + 1}")
         width = max(len(repr(g["token"])) for g in guesses)
         for g in guesses:
-            token = repr(g["token"])
-            print(f"  {token:<{width}} {g['prob']:6.1%}  {fill_in(text, i, g['token'])}")
+            token, filled = repr(g["token"]), fill_in(text, i, g["token"])
+            print(f"  {token:<{width}} {g['prob']:6.1%}  {filled.replace(chr(10), '⏎')}")
     return 0
 
 

@@ -5,6 +5,11 @@ spread the most (the top two right singular vectors of the centred vectors) and 
 word by its coordinates along them. Words the model finds similar land close together;
 distances are only approximate, since most dimensions are left out (the figure says how
 much of the spread the two axes keep).
+
+docs/img/embedding-map.png was drawn with MiniLM by:
+
+    attento embed-map king queen man woman prince princess cat dog horse lion pizza pasta \
+        bread cheese rome paris london milan car truck bicycle --out docs/img/embedding-map.png
 """
 
 from __future__ import annotations

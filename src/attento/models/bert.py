@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from attento.data.masking import encode_with_masks, mask_token_id
 from attento.errors import UserError
 from attento.models import trace
 from attento.models.checkpoint_io import read_json, read_weights
@@ -321,8 +322,6 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 def fill_mask(model: Bert, tokenizer: Any, text: str, k: int = 5) -> list[list[dict[str, Any]]]:
     """The model's top-k guesses for each [MASK] of `text`: one list per mask, each guess
     {"token", "id", "prob"}. WordPiece models get BERT's [CLS] ... [SEP] around the text."""
-    from attento.data.masking import encode_with_masks, mask_token_id
-
     if k < 1:
         raise UserError(f"k must be at least 1, got {k}")
     mask_id = mask_token_id(tokenizer)
