@@ -221,10 +221,10 @@ def dante() -> TrainConfig:
         corpus="divina_commedia",
         tokenizer="bpe:1024",
         model=dict(
-            block_size=128, n_layer=4, n_head=4, n_embd=192, dropout=0.1, pos_encoding="sinusoidal"
+            block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1, pos_encoding="sinusoidal"
         ),
-        batch_size=24,
-        max_steps=1500,
+        batch_size=16,
+        max_steps=2000,
         learning_rate=2e-3,
         min_lr=2e-4,
         warmup_steps=100,
@@ -240,9 +240,9 @@ def shakespeare() -> TrainConfig:
     return TrainConfig(
         corpus="tinyshakespeare",
         tokenizer="char",
-        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=192, dropout=0.1),
-        batch_size=24,
-        max_steps=1500,
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
+        batch_size=16,
+        max_steps=2000,
         learning_rate=2e-3,
         min_lr=2e-4,
         warmup_steps=100,
