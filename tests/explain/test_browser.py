@@ -1,11 +1,13 @@
 """End-to-end: the real page in headless Chromium against a live server.
 
 Skipped when /usr/bin/chromium is missing; Playwright never downloads a browser here. The
-screenshot test writes docs/img/explainer-*.png from the bundled dante model (when bundled).
+screenshot test writes docs/img/explainer-*.png from the bundled dante model (when bundled),
+or from the checkpoint folder named by ATTENTO_EXPLAIN_SHOTS.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from attento.explain.catalog import BUNDLED_DIR, Catalog
+from attento.explain.catalog import BUNDLED_DIR, Catalog, Entry
 from attento.explain.server import create_app
 from attento.generate import filter_logits, generate, probabilities
 
@@ -29,6 +31,7 @@ ARGS = [
     "--disable-sync",
 ]
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+SHOTS_DIR = Path(os.environ.get("ATTENTO_EXPLAIN_SHOTS", BUNDLED_DIR / "dante"))
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,6 +44,9 @@ def server(models_dir):
     import uvicorn
 
     catalog = Catalog.discover("tiny", models_dir)
+    if SHOTS_DIR.is_dir() and SHOTS_DIR.name not in catalog.entries:
+        extra = Entry(SHOTS_DIR.name, SHOTS_DIR.resolve(), "command line")
+        catalog = Catalog([*catalog.entries.values(), extra], "tiny")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -223,7 +229,7 @@ def test_language_toggle_and_tour(page):
     assert page.locator("#tour").is_hidden()
 
 
-@pytest.mark.skipif(not (BUNDLED_DIR / "dante").is_dir(), reason="dante is not bundled yet")
+@pytest.mark.skipif(not SHOTS_DIR.is_dir(), reason="dante is not bundled yet")
 def test_screenshots_of_each_view_with_dante(browser, server):
     url, _ = server
     IMG.mkdir(parents=True, exist_ok=True)
@@ -231,10 +237,11 @@ def test_screenshots_of_each_view_with_dante(browser, server):
     pg = context.new_page()
     pg.goto(url)
     wait_idle(pg)
-    pg.select_option("#model", "dante")
-    pg.wait_for_function("window.attento.facts && window.attento.facts.name === 'dante'")
+    name = SHOTS_DIR.name
+    pg.select_option("#model", name)
+    pg.wait_for_function(f"window.attento.facts && window.attento.facts.name === {name!r}")
     wait_idle(pg)
-    assert pg.locator("h1").inner_text().startswith("Dentro")  # Italian for dante
+    assert pg.locator("h1").inner_text().startswith("Dentro")  # Italian: it-IT or dante
     pg.add_style_tag(content=".topbar { position: static; }")
     pg.fill("#seed", "1")
     pg.dispatch_event("#seed", "change")
@@ -253,16 +260,16 @@ def test_screenshots_of_each_view_with_dante(browser, server):
         "generate": "#s-gen",
         "kv-cache": "#s-cache",
     }
-    for name, selector in shots.items():
-        path = IMG / f"explainer-{name}.png"
+    for view, selector in shots.items():
+        path = IMG / f"explainer-{view}.png"
         pg.locator(selector).first.screenshot(path=str(path))
-        assert path.stat().st_size < 300_000, (name, path.stat().st_size)
+        assert path.stat().st_size < 300_000, (view, path.stat().st_size)
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="it-IT")
     mobile = phone.new_page()
     mobile.goto(url)
     wait_idle(mobile)
-    mobile.select_option("#model", "dante")
-    mobile.wait_for_function("window.attento.facts && window.attento.facts.name === 'dante'")
+    mobile.select_option("#model", name)
+    mobile.wait_for_function(f"window.attento.facts && window.attento.facts.name === {name!r}")
     wait_idle(mobile)
     mobile.locator("#s-final").screenshot(path=str(IMG / "explainer-phone-final.png"))
     assert mobile.evaluate("document.documentElement.scrollWidth") <= 390 + 1

@@ -211,6 +211,12 @@ app.actions.stop = () => {
   state.stopRequested = true;
 };
 
+// 2222208 -> "2.2M parameters"
+function compact(n) {
+  const [v, unit] = n >= 1e9 ? [n / 1e9, "B"] : n >= 1e6 ? [n / 1e6, "M"] : n >= 1e3 ? [n / 1e3, "k"] : [n, ""];
+  return `${Number(v.toPrecision(2))}${unit} ${t("facts.params")}`;
+}
+
 async function loadModels() {
   const data = await api("/api/models");
   state.models = data.models;
@@ -218,7 +224,7 @@ async function loadModels() {
   const select = $("#model");
   select.replaceChildren(
     ...data.models.map((m) =>
-      el("option", { value: m.name, text: `${m.name} · ${m.parameters.toLocaleString()} params${m.source === "bundled" ? "" : ` (${m.source})`}` }),
+      el("option", { value: m.name, text: `${m.name} · ${compact(m.parameters)}` }),
     ),
   );
   select.value = data.default;

@@ -113,9 +113,11 @@ export function heatmap(m, opts = {}) {
   const scale = opts.scale || maxAbs(m, opts.masked);
   const labelW = opts.rowLabels ? Math.min(90, 8 + 7 * Math.max(...opts.rowLabels.map((s) => Math.min(s.length, 10)))) : 0;
   const avail = Math.max(60, (opts.maxWidth || 600) - labelW);
-  const cw = Math.max(opts.minCellW || 1, Math.min(opts.maxCellW || 14, Math.floor(avail / m.cols)));
+  // whole pixels when they fit; otherwise fractional cells so that the whole matrix shows
+  const raw = Math.min(opts.maxCellW || 14, avail / m.cols);
+  const cw = raw >= 1 ? Math.floor(raw) : raw;
   const ch = opts.cellH || (opts.rowLabels ? Math.max(Math.min(cw, 16), 12) : Math.max(cw, 4));
-  const W = labelW + m.cols * cw;
+  const W = Math.ceil(labelW + m.cols * cw);
   const H = m.rows * ch;
   const dpr = window.devicePixelRatio || 1;
   const canvas = el("canvas", { class: "heat", role: "img", "aria-label": opts.title || "heat map" });

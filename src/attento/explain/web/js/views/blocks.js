@@ -182,16 +182,16 @@ export function renderBlocks(root, app) {
       body,
     );
     details.open = state.open.has(i);
-    if (details.open) requestAnimationFrame(() => blockBody(b, i, app, body));
+    root.append(details);
+    if (details.open) blockBody(b, i, app, body);
     details.addEventListener("toggle", () => {
       if (details.open) {
         state.open.add(i);
-        blockBody(b, i, app, body);
+        if (!body.firstChild) blockBody(b, i, app, body);
       } else {
         state.open.delete(i);
       }
     });
-    root.append(details);
     if (i < trace.blocks.length - 1) root.append(el("div", { class: "mini-arrow", "aria-hidden": "true" }));
   });
 }
