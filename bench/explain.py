@@ -11,10 +11,14 @@ same run, turn by turn. Rows:
 - POST /api/trace: the whole request through the FastAPI app (TestClient, in process): request
                  parsing, tokenizer, trace view and JSON encoding (the "server time").
 
-The model is the bundled `dante` when present, else a dante-sized random GPT (4 layers x 192,
-6 heads, 2048-token vocabulary, ~2.2M parameters). Target: /api/trace under 150 ms.
+The model is the bundled `dante` when present, else a random GPT of dante's shape (the `dante`
+training preset: 4 layers x 128, 4 heads, sinusoidal positions, 1024-token BPE vocabulary,
+128-token context). Target: /api/trace under 150 ms.
 
-    .venv/bin/python bench/explain.py [--repeats 15] [--tokens 64] [--no-write]
+    .venv/bin/python bench/explain.py [--repeats 15] [--tokens 64] [--threads 1] [--no-write]
+
+One torch thread by default: on a small shared machine, two OpenMP threads fighting other
+processes for the cores make small-matrix timings erratic.
 """
 
 from __future__ import annotations
@@ -55,10 +59,12 @@ def best_times(fns: dict, repeats: int) -> dict[str, float]:
 
 
 def stand_in(directory: Path) -> Path:
-    """A dante-sized GPT with random weights, saved as a checkpoint folder."""
+    """A GPT of dante's shape with random weights, saved as a checkpoint folder."""
     torch.manual_seed(0)
-    config = GPTConfig(vocab_size=2048, block_size=256, n_layer=4, n_head=6, n_embd=192)
-    tokenizer = CharTokenizer([chr(0x100 + i) for i in range(2048)])
+    config = GPTConfig(
+        vocab_size=1024, block_size=128, n_layer=4, n_head=4, n_embd=128, pos_encoding="sinusoidal"
+    )
+    tokenizer = CharTokenizer([chr(0x100 + i) for i in range(1024)])
     return save_model(GPT(config).eval(), tokenizer, directory / "dante-sized")
 
 
@@ -124,7 +130,7 @@ def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats:
 def write_section(body: str, command: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     section = f"{SECTION}\n\nCommand: `{command}` ({time.strftime('%Y-%m-%d')}, "
-    section += f"{torch.get_num_threads()} torch threads, shared machine)\n\n{body}\n"
+    section += f"{torch.get_num_threads()} torch thread(s), 2-CPU shared machine)\n\n{body}\n"
     start = text.find(SECTION)
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
@@ -138,8 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         name, ms, facts = run(args.repeats, args.tokens, Path(tmp))
     body = report(name, ms, facts, args.tokens, args.repeats)

@@ -28,3 +28,18 @@ def test_wide_vectors_are_averaged_in_groups_and_marked():
 def test_narrow_tensors_are_not_pooled(shape):
     packed = pack(torch.ones(shape))
     assert "pooled" not in packed and packed["shape"] == list(shape)
+
+
+def test_dumps_splices_tensors_into_valid_json_identical_to_json_dumps():
+    import json
+
+    from attento.explain.tensors import dumps
+
+    obj = {
+        "text": 'a "quoted" token «è» and a fake "b64" placeholder',
+        "t": pack(torch.randn(3, 4)),
+        "nested": [{"u": pack(torch.zeros(2))}, 1.5, None],
+    }
+    body = dumps(obj)
+    assert json.loads(body) == obj
+    assert body == json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

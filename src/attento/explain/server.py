@@ -18,18 +18,26 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from attento.errors import UserError
 from attento.explain.catalog import Catalog
 from attento.explain.step_view import step_view
+from attento.explain.tensors import dumps
 from attento.explain.trace_view import trace_view
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_PROMPT_CHARS = 4000
 DEFAULT_PROMPTS = ("Nel mezzo del cammin", "To be, or not to be", "The")
+
+
+class PackedJSON(JSONResponse):
+    """JSON whose packed tensors are spliced in as they are (see tensors.dumps)."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
 
 
 class UnknownModel(UserError):
@@ -113,7 +121,7 @@ def create_app(catalog: Catalog) -> FastAPI:
         }
 
     @app.post("/api/trace")
-    def trace(req: TraceRequest) -> JSONResponse:
+    def trace(req: TraceRequest) -> Response:
         name, model, tokenizer = open_model(req.model)
         if req.ids is not None:
             ids = req.ids
@@ -124,14 +132,14 @@ def create_app(catalog: Catalog) -> FastAPI:
                 raise UserError("the prompt gives no tokens: type at least one character")
         check_ids(ids, model)
         view = trace_view(model, tokenizer, ids)
-        # JSONResponse directly: the payload is already plain JSON (skips jsonable_encoder)
-        return JSONResponse(
+        # a Response directly: the payload is already plain JSON (skips jsonable_encoder)
+        return PackedJSON(
             {"model": catalog.entries[name].facts(), "prompt": tokenizer.decode(ids), "ids": ids}
             | view
         )
 
     @app.post("/api/step")
-    def step(req: StepRequest) -> JSONResponse:
+    def step(req: StepRequest) -> Response:
         _, model, tokenizer = open_model(req.model)
         check_ids(req.ids, model, room=1)
         start = len(req.ids) if req.start is None else req.start
@@ -146,7 +154,7 @@ def create_app(catalog: Catalog) -> FastAPI:
             greedy=req.greedy,
             seed=req.seed,
         )
-        return JSONResponse(view)
+        return PackedJSON(view)
 
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -15,6 +15,9 @@ page labels the picture as averaged.
 from __future__ import annotations
 
 import base64
+import json
+import re
+import secrets
 from typing import Any
 
 import numpy as np
@@ -43,3 +46,32 @@ def unpack(packed: dict[str, Any]) -> np.ndarray:
     """The array behind `pack` (for tests and notebooks)."""
     data = np.frombuffer(base64.b64decode(packed["b64"]), dtype="<f4")
     return data.reshape(packed["shape"])
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON bytes of `obj`, splicing the packed tensors' base64 text in without re-scanning it.
+
+    `json.dumps` escapes every character of every string, which for a few megabytes of base64
+    (which never needs escaping) costs tens of milliseconds. The tensors are swapped for
+    placeholders carrying a random nonce, the small rest is encoded, and the base64 text is
+    joined back in.
+    """
+    nonce = secrets.token_hex(8)
+    blobs: list[bytes] = []
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            if isinstance(x.get("b64"), str):
+                blobs.append(x["b64"].encode("ascii"))
+                return {**x, "b64": f"{nonce}{len(blobs) - 1}"}
+            return {k: strip(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+
+    skeleton = json.dumps(strip(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    parts = re.split(f'"{nonce}(\\d+)"', skeleton)
+    out: list[bytes] = []
+    for k, part in enumerate(parts):
+        out.append(b'"' + blobs[int(part)] + b'"' if k % 2 else part.encode("utf-8"))
+    return b"".join(out)
