@@ -218,16 +218,13 @@ def dante() -> TrainConfig:
     """The bundled `dante` model: Italian verse from the Divina Commedia, sub-word tokens.
 
     Built to be watched in the explainer as much as to write: BPE tokens trained by attento
-    (so "cammin" is a piece, as the course describes), sinusoidal positions (the wave pattern
-    of "Attention Is All You Need", visible in the positional-encoding heatmap), LayerNorm and
-    GELU as in GPT-2, 4 blocks of 4 heads: small enough to trace a prompt in milliseconds.
+    (so "cammin" is a piece, as the course describes), GPT-2's layout (learned positions,
+    LayerNorm, GELU), 4 blocks of 4 heads: small enough to trace a prompt in milliseconds.
     """
     return TrainConfig(
         corpus="divina_commedia",
         tokenizer="bpe:1024",
-        model=dict(
-            block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1, pos_encoding="sinusoidal"
-        ),
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
         batch_size=16,
         max_steps=2000,
         learning_rate=2e-3,
