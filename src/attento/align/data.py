@@ -171,7 +171,7 @@ def _answer(value: Any, field: str, where: str) -> str:
     """A string, or a conversational answer: its last (assistant) message."""
     if isinstance(value, list):
         return _messages(value, where)[-1]["content"]
-    return _text({field: value}, field, where)
+    return _text({field: value}, field, where, allow_empty=True)  # an empty answer can lose
 
 
 def split_dialogues(chosen: str, rejected: str) -> Preference:

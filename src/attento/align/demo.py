@@ -7,9 +7,11 @@
    (measured: the share of answers that end with <|im_end|> and hold one line of text),
    and, faithfully, the sloppiness too.
 3. *Preferences*: pairs of answers ranked by a rule anyone would agree with: a right answer
-   beats a wrong one, a short right answer beats a rambling one. The same rule, as a number,
-   is the *true reward*: 1 for the right answer alone, 0.3 for the right answer followed by
-   more words, 0 otherwise.
+   beats a wrong one, a short right answer beats a rambling one. Half the pairs are written
+   to order (one answer of each kind), half are two answers the SFT model itself sampled
+   for the same prompt (as in the course: the model answers, people rank). The same rule,
+   as a number, is the *true reward*: 1 for the right answer alone, 0.3 for the right answer
+   followed by more words, 0 otherwise.
 4. *Reward model*: learns the rule from the pairs (held-out pairwise accuracy).
 5. *PPO*: the SFT model samples answers, the reward model scores them, PPO raises the score
    with a KL penalty towards the SFT model.
@@ -42,7 +44,7 @@ from attento.train import TrainConfig, train
 
 IT = ["zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci"]
 EN = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-LETTERS = "abcdefgh"
+LETTERS = "abcde"
 RAMBLE = [" i think", " or so", " maybe", " ok ok", " right", " i guess so"]
 MAX_NEW_TOKENS = 16
 
@@ -54,10 +56,10 @@ def make_task(rng: random.Random) -> tuple[str, str]:
     """(prompt, right answer) of one random task."""
     kind = rng.randrange(4)
     if kind == 0:
-        a, b = rng.randrange(10), rng.randrange(10)
+        a, b = rng.randrange(5), rng.randrange(5)
         return f"{a}+{b}=", str(a + b)
     if kind == 1:
-        word = "".join(rng.choice(LETTERS) for _ in range(rng.randint(2, 4)))
+        word = "".join(rng.choice(LETTERS) for _ in range(rng.randint(2, 3)))
         return f"rev {word}", word[::-1]
     n = rng.randrange(len(IT))
     return (f"en {IT[n]}", EN[n]) if kind == 2 else (f"it {EN[n]}", IT[n])
@@ -77,7 +79,7 @@ def solve(prompt: str) -> str:
 def wrong_answer(prompt: str, rng: random.Random) -> str:
     right = solve(prompt)
     if prompt.endswith("="):
-        return str(max(0, int(right) + rng.choice([-2, -1, 1, 2])) if right != "0" else 1)
+        return str(abs(int(right) + rng.choice([-1, 1])))
     kind, arg = prompt.split(" ", 1)
     if kind == "rev":
         return arg if arg != right else arg + rng.choice(LETTERS)
@@ -120,7 +122,7 @@ def sft_records(n: int, rng: random.Random) -> list[dict[str, str]]:
 
 
 def preference_pairs(n: int, rng: random.Random) -> list[Preference]:
-    """Two answers of different quality per prompt; the rule picks the chosen one."""
+    """Two answers of different kinds per prompt; the rule picks the chosen one."""
     kinds = ["right", "ramble", "wrong", "wrong-ramble"]
     pairs = []
     while len(pairs) < n:
@@ -132,6 +134,26 @@ def preference_pairs(n: int, rng: random.Random) -> list[Preference]:
         chosen, rejected = (a, b) if ra > rb else (b, a)
         pairs.append(Preference([{"role": "user", "content": prompt}], chosen, rejected))
     return pairs
+
+
+@torch.no_grad()
+def policy_pairs(policy, chat: ChatFormat, n: int, rng: random.Random, seed: int):
+    """The course's step 3: the model answers each prompt twice and the rule ranks the two
+    answers (pairs the rule finds equal are dropped; a model whose two answers always tie
+    yields fewer than n pairs)."""
+    pairs: list[Preference] = []
+    for attempt in range(-(-n // 16)):  # expect >= 16 useful pairs per 64 prompts
+        if len(pairs) >= n:
+            break
+        prompts = [[{"role": "user", "content": make_task(rng)[0]}] for _ in range(64)]
+        a = sample(policy, chat, prompts, MAX_NEW_TOKENS, 1.0, seed + 2 * attempt)
+        b = sample(policy, chat, prompts, MAX_NEW_TOKENS, 1.0, seed + 2 * attempt + 1)
+        for p, x, y in zip(prompts, a.texts, b.texts, strict=True):
+            rx, ry = true_reward(p, x), true_reward(p, y)
+            if rx != ry:
+                chosen, rejected = (x, y) if rx > ry else (y, x)
+                pairs.append(Preference(p, chosen, rejected))
+    return pairs[:n]
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -157,9 +179,9 @@ class DemoSettings:
     seed: int = 0
     base_steps: int = 1000
     sft_steps: int = 500
-    rm_steps: int = 400
+    rm_steps: int = 600
     ppo_steps: int = 100
-    dpo_steps: int = 250
+    dpo_steps: int = 150
     n_sft: int = 4000
     n_pairs: int = 3000
     eval_prompts: int = 256
@@ -251,13 +273,19 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, progress: bo
 
     t = time.perf_counter()
     say("3/6 preference pairs from the rule; 4/6 reward model")
-    prefs = preference_pairs(s.n_pairs, rng)
+    prefs = preference_pairs(s.n_pairs // 2, rng)
+    prefs += policy_pairs(policy, chat, s.n_pairs - len(prefs), rng, s.seed + 1000)
+    random.Random(s.seed).shuffle(prefs)
     with (data / "preferences.jsonl").open("w") as f:
         for p in prefs:
             record = {"prompt": p.prompt[0]["content"], "chosen": p.chosen, "rejected": p.rejected}
             f.write(json.dumps(record) + "\n")
     rm, rm_report = train_reward_model(
-        policy, chat, prefs, RewardSettings(steps=s.rm_steps, batch_size=32, seed=s.seed), progress
+        policy,
+        chat,
+        prefs,
+        RewardSettings(steps=s.rm_steps, batch_size=32, learning_rate=1e-3, seed=s.seed),
+        progress,
     )
     save_model(rm, tokenizer, out / "reward")
     timings["reward_s"] = time.perf_counter() - t
@@ -275,8 +303,8 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, progress: bo
             mini_batch_size=32,
             ppo_epochs=2,
             max_new_tokens=MAX_NEW_TOKENS,
-            learning_rate=1e-4,
-            kl_coef=0.05,
+            learning_rate=5e-5,
+            kl_coef=0.1,
             seed=s.seed,
         ),
         judge=true_reward,
@@ -293,7 +321,7 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, progress: bo
         policy,
         chat,
         prefs,
-        DPOSettings(beta=0.1, steps=s.dpo_steps, batch_size=32, learning_rate=1e-4, seed=s.seed),
+        DPOSettings(beta=0.5, steps=s.dpo_steps, batch_size=32, learning_rate=5e-5, seed=s.seed),
         progress,
     )
     save_model(dpo_policy, tokenizer, out / "dpo")

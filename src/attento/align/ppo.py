@@ -7,6 +7,9 @@ Each PPO step (Ziegler et al., 2019; InstructGPT, 2022):
    token t is −β·(log π_old(a_t) − log π_ref(a_t)), plus the score on the last answer token:
    the policy gains by pleasing the reward model, and pays for drifting from the reference
    (which keeps it writing language, and the reward model on ground it knows);
+   A reward model's scale is arbitrary, so before training its scores are normalised on a
+   batch of the reference's own answers (mean 0, as InstructGPT does, and std 1), which
+   gives β the same meaning whatever the reward model;
 3. *advantages*: a value head (one linear layer on the policy's last hidden state) predicts
    the return from each token; generalised advantage estimation (γ, λ) turns rewards and
    values into advantages, which are whitened (zero mean, unit variance) across the batch;
@@ -45,7 +48,10 @@ from attento.models.gpt import GPT
 
 class PolicyWithValue(nn.Module):
     """The policy GPT plus a value head reading its final hidden state (the output of the
-    last norm, captured with a forward hook so that the GPT class stays as it is)."""
+    last norm, captured with a forward hook so that the GPT class stays as it is).
+
+    The head reads a detached copy of that state: the value loss trains the head only, so
+    an early, poor value estimate cannot pull the language model's weights around."""
 
     def __init__(self, policy: GPT) -> None:
         super().__init__()
@@ -64,7 +70,7 @@ class PolicyWithValue(nn.Module):
             logits = self.policy(idx, valid=valid)
         finally:
             hook.remove()
-        return logits, self.value_head(captured[-1]).squeeze(-1)
+        return logits, self.value_head(captured[-1].detach()).squeeze(-1)
 
 
 @dataclass
@@ -82,6 +88,7 @@ class PPOSettings:
     cliprange_value: float = 0.2
     vf_coef: float = 0.1
     whiten_rewards: bool = False
+    normalize_scores: bool = True  # reward-model scores of the reference's answers: mean 0, std 1
     temperature: float = 1.0
     seed: int = 0
 
@@ -89,7 +96,7 @@ class PPOSettings:
 @dataclass
 class PPOLog:
     step: int
-    score: float  # mean reward-model score of the rollout
+    score: float  # mean (normalised) reward-model score of the rollout
     true_reward: float  # mean judge reward (nan without a judge)
     kl: float  # mean Σ_t log π_old − log π_ref per answer
     entropy: float  # mean per answer token
@@ -120,12 +127,19 @@ def ppo(
         [p for p in model.parameters() if p.requires_grad], lr=s.learning_rate, weight_decay=0.0
     )
     rng = random.Random(s.seed)
+    norm = (0.0, 1.0)
+    if s.normalize_scores:
+        batch = [prompts[rng.randrange(len(prompts))] for _ in range(max(s.batch_size, 64))]
+        r = sample(reference, chat, batch, s.max_new_tokens, s.temperature, s.seed + 99991)
+        with torch.no_grad():
+            scores = reward_model(r.ids, r.valid)
+        norm = (scores.mean().item(), scores.std().item() + 1e-6)
     logs: list[PPOLog] = []
     bar = tqdm(range(s.steps), disable=not progress, desc="PPO", unit="step")
     for step in bar:
         batch = [prompts[rng.randrange(len(prompts))] for _ in range(s.batch_size)]
         r = sample(model.policy, chat, batch, s.max_new_tokens, s.temperature, s.seed + 7 * step)
-        log = ppo_step(model, reference, reward_model, r, s, optimizer, step)
+        log = ppo_step(model, reference, reward_model, r, s, optimizer, step, norm)
         if judge is not None:
             log.true_reward = sum(judge(p, t) for p, t in zip(batch, r.texts, strict=True)) / len(
                 batch
@@ -143,15 +157,17 @@ def ppo_step(
     s: PPOSettings,
     optimizer: torch.optim.Optimizer,
     step: int,
+    norm: tuple[float, float] = (0.0, 1.0),
 ) -> PPOLog:
-    """Score one rollout, compute advantages, and run the PPO epochs on it."""
+    """Score one rollout, compute advantages, and run the PPO epochs on it. `norm` is the
+    (mean, std) that turns reward-model scores into normalised scores."""
     P, mask, responses = r.prompt_len, r.mask, r.responses
     with torch.no_grad():
         logits, values = model(r.ids, r.valid)
         old_logprobs = token_logprobs(logits[:, P - 1 : -1], responses) * mask
         old_values = values[:, P - 1 : -1] * mask
         ref_logprobs = answer_logprobs(reference, r)
-        scores = reward_model(r.ids, r.valid)
+        scores = (reward_model(r.ids, r.valid) - norm[0]) / norm[1]
         rewards, kl = token_rewards(scores, old_logprobs, ref_logprobs, mask, s.kl_coef)
         if s.whiten_rewards:
             rewards = masked_whiten(rewards, mask, shift_mean=False)
