@@ -176,7 +176,10 @@ def main() -> int:
             f"{mfu[0]:.1%} | {mfu[1]:.1%} |"
         )
     threads = torch.get_num_threads()
-    command = "`.venv/bin/python bench/train.py" + (" --compile" if args.compile else "") + "`"
+    flags = (f" --rounds {args.rounds}" if args.rounds != 5 else "") + (
+        " --compile" if args.compile else ""
+    )
+    command = f"`.venv/bin/python bench/train.py{flags}`"
     body = (
         f"Command: {command} ({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, "
         f"{threads} threads, shared machine)\n\n"
