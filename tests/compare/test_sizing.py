@@ -9,7 +9,7 @@ from attento.errors import UserError
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("target", [50_000, 150_000])
+@pytest.mark.parametrize("target", [60_000, 150_000])
 def test_settings_hit_the_parameter_target(arch, target):
     settings = settings_for(arch, target, vocab_size=65, block_size=64)
     n = count_params(arch, settings)

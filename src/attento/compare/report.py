@@ -79,7 +79,8 @@ def markdown(result: CompareResult) -> str:
         "",
         f"Long-range recall (attento.data.probes): accuracy of the key asked for d tokens "
         f"after it appeared; chance is 1/8 = 12.5%. Models at ~{cfg.probe_params:,} "
-        f"parameters, {cfg.probe_budget_s:g} s of training each.",
+        f"parameters, {cfg.probe_budget_s:g} s of training each (peak lr "
+        f"{cfg.probe_learning_rate:g}).",
         "",
         "| model | context | " + " | ".join(f"d={d}" for d in distances) + " |",
         "|---|---:|" + "---:|" * len(distances),

@@ -24,7 +24,7 @@ SHAPES: dict[str, tuple[dict[str, Any], str]] = {
     "gru": ({"n_embd": 64, "n_layer": 1}, "n_hidden"),
     "cnn": ({"n_layer": 6, "kernel_size": 2}, "n_embd"),  # receptive field 2**6 = 64
     "gpt": (
-        {"n_layer": 4, "n_head": 4, "pos_encoding": "rope", "norm": "rmsnorm", "bias": False},
+        {"n_layer": 2, "n_head": 4, "pos_encoding": "rope", "norm": "rmsnorm", "bias": False},
         "n_embd",
     ),
 }

@@ -1,20 +1,22 @@
 """A long-range dependency probe: recall a key seen d tokens ago.
 
 How far back can a model reach? A made-up language answers it with no linguistic noise.
-Each *episode* is a key (one of 8 capital letters), d - 1 random filler letters, a question
-mark, and the key again, then a newline:
+Each *episode* is `length` tokens of random filler letters holding one key (one of 8
+capital letters) exactly d positions before a final question mark; the token after the
+"?" is the key again:
 
-    C hfkpa ? C\n          (here d = 6: the key is 6 positions before the "?")
+    nbkofjdmaplhgcbnkae C hfkpa ? C        (d = 6: the key is 6 positions before "?")
 
 After the "?" only one token is right, and only a model that still holds the key after d
-tokens of filler can give it; everything else in the text is unpredictable by design. The
-training text is a long run of episodes with distances spread log-uniformly over 1..max, so
-short and long gaps are equally represented per octave; a model is trained on it like on
-any corpus (`attento.train` with `text=`). Testing asks, for each distance d, for the token
-after "?" in fresh episodes preceded by another episode with a different key, so the answer
-is the *most recent* key, not any key.
+tokens of filler can give it; everything else is unpredictable by design. An episode is as
+long as the training window, so a window that reaches a "?" never also holds an older key:
+the key is the only capital letter in sight, and a model that can look d tokens back has
+nothing to confuse it with. The training text is a run of answered episodes with distances
+spread log-uniformly over 1..max (short and long gaps equally represented per octave); a
+model learns it like any corpus (`attento.train` with `text=`). The test asks for the token
+after "?" in fresh episodes at each distance d.
 
-What to expect: a fixed-window MLP fails (chance is 1/8) once d reaches its window, a causal
+What to expect: a fixed-window MLP is at chance (1/8) once d reaches its window, a causal
 CNN once d reaches its receptive field, a plain RNN fades as d grows (vanishing gradient),
 LSTM and GRU hold on longer, attention reaches any token of its context in one step.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import torch
 
@@ -31,16 +34,22 @@ from attento.errors import UserError
 KEYS = "ABCDEFGH"
 FILLER = "abcdefghijklmnop"
 QUERY = "?"
-END = "\n"
-ALPHABET = KEYS + FILLER + QUERY + END
+ALPHABET = KEYS + FILLER + QUERY
+MARGIN = 8  # filler before the key at the longest distance
 
 
-def episode(rng: random.Random, distance: int, key: str | None = None) -> str:
-    """key, distance - 1 filler letters, "?" (the key is `distance` positions before it)."""
-    if distance < 1:
-        raise UserError(f"a recall distance must be at least 1, got {distance}")
+def episode_length(max_distance: int) -> int:
+    """Tokens of an episode up to its "?" (and the training window to use with it)."""
+    return max_distance + MARGIN
+
+
+def episode(rng: random.Random, distance: int, length: int, key: str | None = None) -> str:
+    """`length` tokens ending with "?", the key `distance` positions before the "?"."""
+    if not 1 <= distance < length:
+        raise UserError(f"a recall distance must be in 1..{length - 1}, got {distance}")
     key = rng.choice(KEYS) if key is None else key
-    return key + "".join(rng.choices(FILLER, k=distance - 1)) + QUERY
+    before = "".join(rng.choices(FILLER, k=length - distance - 1))
+    return before + key + "".join(rng.choices(FILLER, k=distance - 1)) + QUERY
 
 
 def recall_text(n_chars: int, max_distance: int, seed: int = 0) -> str:
@@ -48,43 +57,47 @@ def recall_text(n_chars: int, max_distance: int, seed: int = 0) -> str:
     if max_distance < 1 or n_chars < 1:
         raise UserError("the probe text needs a positive length and max distance")
     rng = random.Random(seed)
+    length = episode_length(max_distance)
     parts, size = [], 0
     while size < n_chars:
         d = min(max_distance, round(math.exp(rng.uniform(0.0, math.log(max_distance)))))
-        e = episode(rng, d)
-        parts.append(e + e[0] + END)
-        size += len(e) + 2
+        e = episode(rng, d, length)
+        parts.append(e + e[-1 - d])
+        size += length + 1
     return "".join(parts)
 
 
 def recall_examples(
-    encode, distance: int, n: int, seed: int = 0
+    encode: Callable[[str], list[int]], distance: int, n: int, max_distance: int, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`n` test prompts at one distance -> (ids (n, L) ending with "?", answer ids (n,)).
+    """`n` test episodes at one distance -> (ids (n, length) ending with "?", key ids (n,)).
 
-    Each prompt is a short answered episode with another key (the distractor), then the
-    episode to answer. `encode` is the tokenizer's encode (the probe text's char tokenizer).
+    `encode` is the tokenizer's (the probe text's char tokenizer); `max_distance` sets the
+    episode length, as in training.
     """
     rng = random.Random(seed * 100_003 + distance)
     prompts, answers = [], []
     for _ in range(n):
-        key, other = rng.sample(KEYS, 2)
-        first = episode(rng, 4, other)
-        prompts.append(encode(first + other + END + episode(rng, distance, key)))
-        answers.append(encode(key)[0])
+        e = episode(rng, distance, episode_length(max_distance))
+        prompts.append(encode(e))
+        answers.append(encode(e[-1 - distance])[0])
     return torch.tensor(prompts), torch.tensor(answers)
 
 
 @torch.no_grad()
 def recall_accuracy(
-    model: torch.nn.Module, encode, distances: list[int], n: int = 200, seed: int = 0
+    model: torch.nn.Module,
+    encode: Callable[[str], list[int]],
+    distances: list[int],
+    n: int = 200,
+    seed: int = 0,
 ) -> dict[int, float]:
-    """Fraction of prompts where the model's most likely token after "?" is the key."""
+    """Fraction of episodes where the model's most likely token after "?" is the key."""
     was_training = model.training
     model.eval()
     accuracy = {}
     for d in distances:
-        idx, answers = recall_examples(encode, d, n, seed)
+        idx, answers = recall_examples(encode, d, n, max(distances), seed)
         logits = model(idx)[:, -1]
         accuracy[d] = float((logits.argmax(dim=-1) == answers).float().mean())
     model.train(was_training)
