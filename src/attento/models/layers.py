@@ -45,6 +45,12 @@ NORMS = ("layernorm", "rmsnorm")
 POS_ENCODINGS = ("learned", "sinusoidal", "rope")
 
 
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout that costs nothing when it does nothing (evaluation, or p = 0): generation
+    runs each layer once per token, so a skipped call is time saved on every token."""
+    return F.dropout(x, p, True) if training and p > 0 else x
+
+
 # --- positions -------------------------------------------------------------------------------
 
 
@@ -108,7 +114,7 @@ class Embeddings(Traced):
             self.pos = nn.Embedding(block_size, n_embd)
         elif pos_encoding == "sinusoidal":
             self.pos = SinusoidalPositions(block_size, n_embd)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout
 
     def forward(self, idx: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """idx (B, T) token ids, pos (B or 1, T) positions -> (B, T, C)."""
@@ -123,34 +129,49 @@ class Embeddings(Traced):
             x = x + p
         if tracing:
             self.record("sum", x)
-        return self.dropout(x)
+        return dropout(x, self.dropout, self.training)
 
 
 # --- attention -------------------------------------------------------------------------------
 
 
 class LayerCache:
-    """Keys and values (B, H, T, Dh) one attention layer has seen so far."""
+    """Keys and values (B, H, T, Dh) one attention layer has seen so far.
+
+    They live in buffers with room to spare (doubled when full), so appending one token's key
+    and value is a copy into place rather than a new concatenated tensor at every step."""
 
     def __init__(self) -> None:
-        self.k: torch.Tensor | None = None
-        self.v: torch.Tensor | None = None
+        self._k: torch.Tensor | None = None
+        self._v: torch.Tensor | None = None
+        self.length = 0
 
     @property
-    def length(self) -> int:
-        return 0 if self.k is None else self.k.size(2)
+    def k(self) -> torch.Tensor | None:
+        return None if self._k is None else self._k[:, :, : self.length]
+
+    @property
+    def v(self) -> torch.Tensor | None:
+        return None if self._v is None else self._v[:, :, : self.length]
 
     def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Append the new keys/values and return all of them."""
-        if self.k is not None and self.v is not None:
-            k = torch.cat((self.k, k), dim=2)
-            v = torch.cat((self.v, v), dim=2)
-        self.k, self.v = k, v
-        return k, v
+        start, end = self.length, self.length + k.size(2)
+        if self._k is None or self._v is None or end > self._k.size(2):
+            room = max(end, 2 * (self._k.size(2) if self._k is not None else 0), 64)
+            shape = (*k.shape[:2], room, k.size(3))
+            new_k, new_v = k.new_empty(shape), v.new_empty(shape)
+            if self._k is not None and self._v is not None:
+                new_k[:, :, :start] = self._k[:, :, :start]
+                new_v[:, :, :start] = self._v[:, :, :start]
+            self._k, self._v = new_k, new_v
+        self._k[:, :, start:end] = k
+        self._v[:, :, start:end] = v
+        self.length = end
+        return self._k[:, :, :end], self._v[:, :, :end]
 
     def crop(self, length: int) -> None:
-        if self.k is not None and self.v is not None:
-            self.k, self.v = self.k[:, :, :length], self.v[:, :, :length]
+        self.length = min(self.length, length)
 
 
 class KVCache:
@@ -203,7 +224,6 @@ class MultiHeadAttention(Traced):
         else:
             self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
-        self.resid_dropout = nn.Dropout(dropout)
 
     def forward(
         self,
@@ -215,16 +235,15 @@ class MultiHeadAttention(Traced):
         cache: LayerCache | None = None,
     ) -> torch.Tensor:
         B, T, C = x.shape
+        H, Dh = self.n_head, self.head_dim
         if self.cross:
             if source is None:
                 raise ValueError("cross-attention needs a source sequence")
-            q = self.q(x)
-            k, v = self.kv(source).split(C, dim=2)
-        else:
-            q, k, v = self.qkv(x).split(C, dim=2)
-        q, k, v = (
-            t.view(B, t.size(1), self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v)
-        )
+            q = self.q(x).view(B, T, H, Dh).transpose(1, 2)
+            Ts = source.size(1)
+            k, v = self.kv(source).view(B, Ts, 2, H, Dh).permute(2, 0, 3, 1, 4).unbind(0)
+        else:  # one projection, then split into (B, H, T, Dh) each
+            q, k, v = self.qkv(x).view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4).unbind(0)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if cache is not None:
@@ -243,7 +262,7 @@ class MultiHeadAttention(Traced):
         if tracing:
             self.record("heads", y)
             self.record("out", out)
-        return self.resid_dropout(out)
+        return dropout(out, self.dropout, self.training)
 
     def _p(self) -> float:
         return self.dropout if self.training else 0.0
@@ -299,7 +318,7 @@ class FeedForward(Traced):
         if self.gated:
             self.gate = nn.Linear(n_embd, hidden, bias=bias)
         self.proj = nn.Linear(hidden, n_embd, bias=bias)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gated:
@@ -313,7 +332,7 @@ class FeedForward(Traced):
             self.record("hidden", h)
             self.record("act", a)
             self.record("out", out)
-        return self.dropout(out)
+        return dropout(out, self.dropout, self.training)
 
 
 class Norm(Traced):
