@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: setup
-	$(VENV)/bin/attento tokenize "Nel mezzo del cammin di nostra vita" --tokenizer cl100k_base
+	$(VENV)/bin/attento explain
 
 test: setup
 	$(PY) -m pytest -m "not slow" -q
