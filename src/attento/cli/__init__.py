@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+def _one_line_warning(message: Warning | str, *args: object, **kwargs: object) -> str:
     return f"attento: warning: {message}\n"
 
 
