@@ -111,6 +111,7 @@ def read_weights(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
 
 def write_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     save_file(tensors, path, metadata={"format": "pt"})
+    path.chmod(0o644)  # safetensors creates the file owner-only; weights are meant to be shared
 
 
 def unique_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
