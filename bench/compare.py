@@ -58,8 +58,8 @@ def main() -> None:
     images = "\n".join(f"![{name}](../docs/img/{name})" for name in PLOTS)
     write_section(
         f"{SECTION}\n\n`{command.strip()}` (same as `attento compare --out DIR`; "
-        f"{datetime.date.today()}, torch {torch.__version__}, {torch.get_num_threads()} "
-        "threads on 2 CPU cores shared with other jobs, so absolute speeds are noisy; the "
+        f"{datetime.date.today()}, torch {torch.__version__}, {result.config.threads} torch "
+        "thread(s) on 2 CPU cores shared with other jobs, so absolute speeds are noisy; the "
         "ratios to GPT were measured in the same run)\n\n"
         f"{md}\n{images}\n"
     )
