@@ -21,7 +21,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from attento.compare import CompareConfig
+    from attento.compare.config import CompareConfig
 
     d = CompareConfig()
     p = sub.add_parser(

@@ -6,6 +6,16 @@
 - `report.py`: the markdown tables and the plots.
 """
 
-from attento.compare.run import CompareConfig, CompareResult, compare
+from typing import Any
+
+from attento.compare.config import CompareConfig
 
 __all__ = ["CompareConfig", "CompareResult", "compare"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("compare", "CompareResult"):  # these load torch, so only on first use
+        from attento.compare import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'attento.compare' has no attribute {name!r}")

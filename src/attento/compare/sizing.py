@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from attento.compare.config import ARCHS
 from attento.errors import UserError
 from attento.models.checkpoint_io import arch_class
-
-ARCHS = ("mlp", "rnn", "lstm", "gru", "cnn", "gpt")
 
 # arch -> (fixed shape, the setting that is the width)
 SHAPES: dict[str, tuple[dict[str, Any], str]] = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,7 +346,11 @@ class _Runner:
                     evaluated_at = state.step
                     self._checkpoint(raw_model, tokenizer, out, state, log, row, start)
                     eval_cost = time.perf_counter() - t_eval
-                    bar.write(f"step {state.step}: train loss {loss:.4f}, val loss {last_val:.4f}")
+                    if progress and world.is_main:  # on stderr: stdout stays clean for --json
+                        message = (
+                            f"step {state.step}: train loss {loss:.4f}, val loss {last_val:.4f}"
+                        )
+                        bar.write(message, file=sys.stderr)
                 else:
                     log.add(row, out if world.is_main else None)
                 window_steps, window_time = 0, 0.0
