@@ -26,7 +26,6 @@ pooler (a dense + tanh on [CLS] used for next-sentence prediction) is not part o
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +39,13 @@ from attento.data.masking import encode_with_masks, mask_token_id
 from attento.errors import UserError
 from attento.models import trace
 from attento.models.checkpoint_io import read_json, read_weights
+from attento.models.config import JSONConfig
 from attento.models.layers import ACTIVATIONS, Block, Embeddings, Norm
 from attento.models.trace import Traced, name_modules
 
 
 @dataclass
-class BertConfig:
+class BertConfig(JSONConfig):
     """The shape of a BERT; saved as the "model" entry of config.json."""
 
     vocab_size: int
@@ -85,22 +85,6 @@ class BertConfig:
     @property
     def ffn_dim(self) -> int:
         return 4 * self.n_embd if self.ffn_hidden is None else self.ffn_hidden
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BertConfig:
-        if not isinstance(d, dict):
-            raise UserError("a model config must be a JSON object")
-        fields = dataclasses.fields(cls)
-        unknown = sorted(set(d) - {f.name for f in fields})
-        if unknown:
-            raise UserError(f"unknown model setting(s): {', '.join(unknown)}")
-        missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in d]
-        if missing:
-            raise UserError(f"model config lacks: {', '.join(missing)}")
-        return cls(**d)
 
 
 class MLMHead(Traced):

@@ -21,13 +21,11 @@ pair it with the GPT-2 BPE tokenizer.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +34,7 @@ from torch import nn
 from attento.errors import UserError
 from attento.models import trace
 from attento.models.checkpoint_io import read_json, read_weights, write_safetensors
+from attento.models.config import JSONConfig
 from attento.models.layers import (
     ACTIVATIONS,
     NORMS,
@@ -50,7 +49,7 @@ from attento.models.trace import Traced, name_modules
 
 
 @dataclass
-class GPTConfig:
+class GPTConfig(JSONConfig):
     """Every choice that defines a GPT's shape; saved as the "model" entry of config.json."""
 
     vocab_size: int
@@ -114,23 +113,6 @@ class GPTConfig:
         if self.activation == "swiglu":
             return 8 * math.ceil(8 * self.n_embd / 3 / 8)
         return 4 * self.n_embd
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
-        if not isinstance(d, dict):
-            raise UserError("a model config must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"unknown model setting(s): {', '.join(unknown)}")
-        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
-        missing = [name for name in required if name not in d]
-        if missing:
-            raise UserError(f"model config lacks: {', '.join(missing)}")
-        return cls(**d)
 
 
 # Hugging Face GPT-2 names: activation, and our parameter -> theirs (Conv1D stores W transposed).

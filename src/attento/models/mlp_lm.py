@@ -20,19 +20,19 @@ back (this MLP and the causal CNN).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from attento.errors import UserError
+from attento.models.config import JSONConfig
 
 
 @dataclass
-class LMConfig:
+class LMConfig(JSONConfig):
     """Base of the attention-free model configs: `to_dict`/`from_dict` and checks."""
 
     POSITIVE: ClassVar[tuple[str, ...]] = ()  # integer settings that must be >= 1
@@ -47,23 +47,6 @@ class LMConfig:
             raise UserError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if not 0 <= dropout < 1:
             raise UserError(f"dropout must be in [0, 1), got {dropout!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LMConfig:
-        if not isinstance(d, dict):
-            raise UserError("a model config must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"unknown model setting(s): {', '.join(unknown)}")
-        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
-        missing = [name for name in required if name not in d]
-        if missing:
-            raise UserError(f"model config lacks: {', '.join(missing)}")
-        return cls(**d)
 
 
 class WindowCache:

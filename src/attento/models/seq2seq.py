@@ -24,9 +24,7 @@ greedily: start from BOS, append the most probable token, stop at EOS.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +32,7 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.models import trace
+from attento.models.config import JSONConfig
 from attento.models.layers import (
     ACTIVATIONS,
     Block,
@@ -46,7 +45,7 @@ from attento.models.trace import Traced, name_modules
 
 
 @dataclass
-class Seq2SeqConfig:
+class Seq2SeqConfig(JSONConfig):
     """The shape of an encoder–decoder; saved as the "model" entry of config.json."""
 
     vocab_size: int  # shared by source and target
@@ -85,22 +84,6 @@ class Seq2SeqConfig:
     @property
     def ffn_dim(self) -> int:
         return 4 * self.n_embd if self.ffn_hidden is None else self.ffn_hidden
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Seq2SeqConfig:
-        if not isinstance(d, dict):
-            raise UserError("a model config must be a JSON object")
-        fields = dataclasses.fields(cls)
-        unknown = sorted(set(d) - {f.name for f in fields})
-        if unknown:
-            raise UserError(f"unknown model setting(s): {', '.join(unknown)}")
-        missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in d]
-        if missing:
-            raise UserError(f"model config lacks: {', '.join(missing)}")
-        return cls(**d)
 
 
 class DecoderBlock(Traced):
