@@ -224,14 +224,16 @@ class BPETokenizer(Tokenizer):
     def _encode_ordinary(self, text: str) -> list[int]:
         """The pure-Python encoder: regex pre-split, then BPE per chunk with a cache."""
         cache = self._chunk_cache
+        cached = cache.get  # bound once: this loop runs once per chunk of the text
         ids: list[int] = []
+        extend = ids.extend
         for chunk in self._split.findall(text):
-            chunk_ids = cache.get(chunk)
+            chunk_ids = cached(chunk)
             if chunk_ids is None:
                 chunk_ids = self._merge_chunk(chunk.encode("utf-8"))
                 if len(cache) < _CACHE_LIMIT:
                     cache[chunk] = chunk_ids
-            ids += chunk_ids
+            extend(chunk_ids)
         return ids
 
     def _merge_chunk(self, chunk: bytes) -> list[int]:
