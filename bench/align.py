@@ -21,22 +21,10 @@ from pathlib import Path
 import torch
 
 from attento.align.demo import DemoSettings, report_markdown, run_demo
+from results import RESULTS, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 IMAGE = ROOT / "docs" / "img" / "align-ppo.png"
-SECTION = "## bench/align.py"
-
-
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if end == -1 else old[end:])
-    RESULTS.write_text(new.rstrip("\n") + "\n")
 
 
 def main() -> None:
@@ -61,7 +49,6 @@ def main() -> None:
         f" --threads {args.threads}`" if args.threads else "`"
     )
     text = (
-        f"{SECTION}\n\n"
         f"Command: {command} (same as `attento align-demo --out DIR`; "
         f"{time.strftime('%Y-%m-%d')}, {torch.get_num_threads()} torch thread(s), "
         "2 CPUs shared with other jobs)\n\n"
@@ -76,7 +63,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("align.py", text)
         IMAGE.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / "ppo.png", IMAGE)
         print(f"wrote {RESULTS} and {IMAGE}", file=sys.stderr)

@@ -20,22 +20,10 @@ import torch
 
 from attento.compare import CompareConfig, compare
 from attento.compare.report import PLOTS, markdown
+from results import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 IMAGES = ROOT / "docs" / "img"
-SECTION = "## bench/compare.py"
-
-
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if end == -1 else old[end:])
-    RESULTS.write_text(new.rstrip("\n") + "\n")
 
 
 def main() -> None:
@@ -57,11 +45,12 @@ def main() -> None:
     command = "python bench/compare.py " + " ".join(sys.argv[1:])
     images = "\n".join(f"![{name}](../docs/img/{name})" for name in PLOTS)
     write_section(
-        f"{SECTION}\n\n`{command.strip()}` (same as `attento compare --out DIR`; "
+        "compare.py",
+        f"`{command.strip()}` (same as `attento compare --out DIR`; "
         f"{datetime.date.today()}, torch {torch.__version__}, {result.config.threads} torch "
         "thread(s) on 2 CPU cores shared with other jobs, so absolute speeds are noisy; the "
         "ratios to GPT were measured in the same run)\n\n"
-        f"{md}\n{images}\n"
+        f"{md}\n{images}\n",
     )
 
 

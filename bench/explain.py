@@ -39,9 +39,8 @@ from attento.models import GPT, GPTConfig
 from attento.models.checkpoint_io import save_model
 from attento.models.trace import Trace
 from attento.tokenize import CharTokenizer
+from results import write_section
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-SECTION = "## bench/explain.py"
 TARGET_MS = 150.0
 
 
@@ -127,17 +126,11 @@ def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats:
     return "\n".join(lines)
 
 
-def write_section(body: str, command: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{SECTION}\n\nCommand: `{command}` ({time.strftime('%Y-%m-%d')}, "
-    section += f"{torch.get_num_threads()} torch thread(s), 2-CPU shared machine)\n\n{body}\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text)
+def command_line(command: str) -> str:
+    return (
+        f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, "
+        f"{torch.get_num_threads()} torch thread(s), 2-CPU shared machine)\n\n"
+    )
 
 
 def main() -> None:
@@ -153,7 +146,10 @@ def main() -> None:
     body = report(name, ms, facts, args.tokens, args.repeats)
     print(body)
     if not args.no_write:
-        write_section(body, "python " + " ".join(["bench/explain.py", *sys.argv[1:]]))
+        write_section(
+            "explain.py",
+            command_line("python " + " ".join(["bench/explain.py", *sys.argv[1:]])) + body,
+        )
 
 
 if __name__ == "__main__":

@@ -17,15 +17,13 @@ import argparse
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
 from attento.generate import generate
 from attento.models import GPT, GPTConfig
+from results import write_section
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-SECTION = "## bench/generate.py"
 CONFIGS = {"4x4x128": (4, 4, 128), "6x6x384": (6, 6, 384)}
 NEW_TOKENS, TOP_K, VOCAB, BLOCK = 200, 50, 65, 256
 
@@ -92,17 +90,6 @@ def table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if end == -1 else old[end:])
-    RESULTS.write_text(new.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -116,10 +103,11 @@ def main() -> None:
     if not args.no_write:
         command = "python bench/generate.py " + " ".join(sys.argv[1:])
         write_section(
-            f"{SECTION}\n\n`{command.strip()}` (torch {torch.__version__}, "
+            "generate.py",
+            f"`{command.strip()}` (torch {torch.__version__}, "
             f"{args.threads} thread(s), CPU time, best of {args.repeats}; batch 1, 1-token prompt, "
             f"{NEW_TOKENS} new tokens, top-k {TOP_K} sampling, vocab {VOCAB}, block {BLOCK})\n\n"
-            f"{md}\n"
+            f"{md}\n",
         )
 
 

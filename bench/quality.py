@@ -17,7 +17,6 @@ Needs a quiet machine: other work on the cores shrinks the number of steps and r
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
@@ -27,8 +26,8 @@ import torch
 
 from attento.train import preset, train
 from attento.train.config import TrainConfig
+from results import write_section
 
-REPO = Path(__file__).resolve().parents[1]
 REFERENCE = "1.543 (12,000 iterations, 10.6 min); 1.886 after 2,000 iterations (110 s)"
 GOAL = 1.47
 
@@ -64,18 +63,6 @@ def run(name: str, cfg: TrainConfig) -> dict:
         "minutes": wall / 60,
         "best": r.best_val_loss,
     }
-
-
-def write_section(body: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = f"## bench/quality.py\n\n{body}"
-    pattern = re.compile(r"^## bench/quality\.py\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main() -> int:
@@ -119,7 +106,7 @@ def main() -> int:
         body += f"\nattento / reference best loss: {ours / runs[1]['best']:.3f}x\n"
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section("quality.py", body)
     return 0
 
 

@@ -23,7 +23,6 @@ import contextlib
 import io
 import os
 import random
-import re
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch
 from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attento.train import optim
 from attento.train.config import TrainConfig
+from results import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 FILL_MASK_TEXT = "Nel mezzo del [MASK] di nostra vita"
@@ -235,18 +235,6 @@ def train_bert(minutes: float) -> tuple[list[str], str, str]:
     return shown, summary, run_cli(fill).rstrip()
 
 
-def write_section(body: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = f"## bench/seq2seq.py\n\n{body}\n"
-    pattern = re.compile(r"^## bench/seq2seq\.py\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="seq2seq time budget")
@@ -296,7 +284,7 @@ def main() -> int:
         ]
     body = "\n".join(lines)
     print(body)
-    write_section(body)
+    write_section("seq2seq.py", body)
     return 0
 
 

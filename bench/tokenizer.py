@@ -15,7 +15,6 @@ The markdown table is printed and written into bench/RESULTS.md.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import tiktoken  # noqa: E402
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 
 from attento.tokenize.bpe import ENDOFTEXT, GPT4_PATTERN, BPETokenizer, train_bpe  # noqa: E402
+from results import write_section  # noqa: E402
 
 REPEATS = 3
 VOCAB = 4096
@@ -231,29 +231,17 @@ def table(encode: list, train: list, megabytes: float) -> str:
     return "\n".join(lines)
 
 
-def write_section(body: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = (
-        "## bench/tokenizer.py\n\n"
-        f"Command: `.venv/bin/python bench/tokenizer.py` ({time.strftime('%Y-%m-%d')}, "
-        f"{os.cpu_count()} CPUs, shared machine)\n\n{body}\n"
-    )
-    pattern = re.compile(r"^## bench/tokenizer\.py\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main() -> int:
     text = (DATA / "tinyshakespeare.txt").read_text(encoding="utf-8")
     encode = encode_rows(text)
     train = train_rows(text)
     body = table(encode, train, len(text.encode("utf-8")) / 1e6)
     print(body)
-    write_section(body)
+    command = (
+        f"Command: `.venv/bin/python bench/tokenizer.py` ({time.strftime('%Y-%m-%d')}, "
+        f"{os.cpu_count()} CPUs, shared machine)\n\n"
+    )
+    write_section("tokenizer.py", command + body)
     return 0
 
 

@@ -19,12 +19,10 @@ Prints a markdown table and writes it with the command into bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -32,8 +30,8 @@ import torch.nn.functional as F
 from attento.models.gpt import GPT, GPTConfig
 from attento.train.config import TrainConfig
 from attento.train.optim import build_optimizer
+from results import write_section
 
-REPO = Path(__file__).resolve().parents[1]
 VOCAB = 65  # tinyshakespeare's characters
 
 
@@ -142,18 +140,6 @@ def bench_shape(s: Shape, rounds: int, compile: bool) -> dict:
     return {"shape": s, "tok_s": tok_s, "flops_per_token": flops}
 
 
-def write_section(body: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = f"## bench/train.py\n\n{body}"
-    pattern = re.compile(r"^## bench/train\.py\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="timing windows per model")
@@ -189,7 +175,7 @@ def main() -> int:
     )
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section("train.py", body)
     return 0
 
 
