@@ -12,7 +12,7 @@ ifeq ($(origin ATTENTO_DATA), undefined)
   endif
 endif
 
-.PHONY: setup run test test-slow test-all lint bench clean
+.PHONY: setup run test test-slow test-all lint screenshots clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,9 @@ test-slow: setup
 
 test-all: setup
 	$(PY) -m pytest -q
+
+screenshots: setup
+	ATTENTO_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/explain/test_browser.py -k screenshots
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench examples
