@@ -40,21 +40,9 @@ from attento.models.checkpoint_io import save_model
 from attento.models.trace import Trace
 from attento.tokenize import CharTokenizer
 from results import write_section
+from timing import best_times
 
 TARGET_MS = 150.0
-
-
-def best_times(fns: dict, repeats: int) -> dict[str, float]:
-    """Fastest of `repeats` runs of each function, taking turns so load bursts hit all alike."""
-    best = {name: float("inf") for name in fns}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def stand_in(directory: Path) -> Path:

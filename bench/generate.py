@@ -23,22 +23,10 @@ import torch
 from attento.generate import generate
 from attento.models import GPT, GPTConfig
 from results import write_section
+from timing import best_times
 
 CONFIGS = {"4x4x128": (4, 4, 128), "6x6x384": (6, 6, 384)}
 NEW_TOKENS, TOP_K, VOCAB, BLOCK = 200, 50, 65, 256
-
-
-def best_times(fns: dict, repeats: int) -> dict[str, float]:
-    """Fastest of `repeats` runs of each function, taking turns so load bursts hit all alike."""
-    best = {name: float("inf") for name in fns}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.process_time()
-            fn()
-            best[name] = min(best[name], time.process_time() - start)
-    return best
 
 
 def bench_config(shape: tuple[int, int, int], repeats: int) -> dict[str, float]:
@@ -72,7 +60,8 @@ def bench_config(shape: tuple[int, int, int], repeats: int) -> dict[str, float]:
                 pad_token_id=0,
             )
 
-    best = best_times({"cache": ours(True), "hf": theirs, "nocache": ours(False)}, repeats)
+    runs = {"cache": ours(True), "hf": theirs, "nocache": ours(False)}
+    best = best_times(runs, repeats, clock=time.process_time)
     return {name: NEW_TOKENS / seconds for name, seconds in best.items()}
 
 
