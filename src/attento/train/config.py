@@ -216,6 +216,23 @@ def bert_cpu() -> TrainConfig:
     )
 
 
+def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
+    """The one recipe both bundled models were trained with; only the text and tokens differ."""
+    return TrainConfig(
+        corpus=corpus,
+        tokenizer=tokenizer,
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
+        batch_size=16,
+        max_steps=2000,
+        learning_rate=2e-3,
+        min_lr=2e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_batches=20,
+        log_interval=25,
+    )
+
+
 def dante() -> TrainConfig:
     """The bundled `dante` model: Italian verse from the Divina Commedia, sub-word tokens.
 
@@ -223,37 +240,13 @@ def dante() -> TrainConfig:
     (so "cammin" is a piece, as the course describes), GPT-2's layout (learned positions,
     LayerNorm, GELU), 4 blocks of 4 heads: small enough to trace a prompt in milliseconds.
     """
-    return TrainConfig(
-        corpus="divina_commedia",
-        tokenizer="bpe:1024",
-        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
-        batch_size=16,
-        max_steps=2000,
-        learning_rate=2e-3,
-        min_lr=2e-4,
-        warmup_steps=100,
-        eval_interval=250,
-        eval_batches=20,
-        log_interval=25,
-    )
+    return _bundled("divina_commedia", "bpe:1024")
 
 
 def shakespeare() -> TrainConfig:
     """The bundled `shakespeare` model: English plays, one token per character, GPT-2 layout
     (learned positions, LayerNorm, GELU), so the explainer shows a character-level model too."""
-    return TrainConfig(
-        corpus="tinyshakespeare",
-        tokenizer="char",
-        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
-        batch_size=16,
-        max_steps=2000,
-        learning_rate=2e-3,
-        min_lr=2e-4,
-        warmup_steps=100,
-        eval_interval=250,
-        eval_batches=20,
-        log_interval=25,
-    )
+    return _bundled("tinyshakespeare", "char")
 
 
 PRESETS = {
