@@ -59,12 +59,14 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
     monkeypatch.setattr(CLMWindows, "train_batches", draw)
 
 
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
 def test_resume_is_bitwise_identical(
-    tmp_path: Path, corpus_file: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, corpus_file: Path, monkeypatch: pytest.MonkeyPatch, optimizer: str
 ) -> None:
     cfg = tiny_config(
         corpus=str(corpus_file),
         model=dict(block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.1),
+        optimizer=optimizer,
     )
     straight = tmp_path / "straight"
     train(cfg, straight, progress=False)

@@ -17,6 +17,7 @@ from typing import Any
 from attento.errors import UserError
 
 OBJECTIVES = ("clm", "mlm", "sft")  # sft: instruction tuning, batches from attento.align.sft
+OPTIMIZERS = ("adamw", "muon")  # muon: Muon on the blocks' matrices, AdamW on the rest
 # mlm: masked language modelling (BERT), batches from attento.data.masking
 
 
@@ -35,8 +36,10 @@ class TrainConfig:
     grad_accum: int = 1
     max_steps: int | None = 2000
     time_budget_min: float | None = None  # wall-clock budget; the lr schedule follows time then
-    learning_rate: float = 1e-3
+    optimizer: str = "adamw"
+    learning_rate: float = 1e-3  # AdamW's peak; the schedule scales muon_lr alike
     min_lr: float = 1e-4  # the cosine decays to this
+    muon_lr: float = 0.02  # peak learning rate of the Muon matrices (optimizer="muon")
     warmup_steps: int = 100
     weight_decay: float = 0.1  # on matrices only
     beta1: float = 0.9
@@ -80,6 +83,12 @@ class TrainConfig:
             raise UserError(
                 f"need 0 < min_lr <= learning_rate, got {self.min_lr} and {self.learning_rate}"
             )
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(
+                f"unknown optimizer {self.optimizer!r} (known: {', '.join(OPTIMIZERS)})"
+            )
+        if not self.muon_lr > 0:
+            raise UserError(f"muon_lr must be positive, got {self.muon_lr}")
         if self.warmup_steps < 0 or self.grad_clip < 0 or self.weight_decay < 0:
             raise UserError("warmup_steps, grad_clip and weight_decay cannot be negative")
 

@@ -238,7 +238,7 @@ class _Runner:
     def train_step(self, lr: float) -> tuple[float, float]:
         """One optimiser step; returns the batch's mean loss and the gradient norm."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         micro = self.batches.train_batches(
             self.cfg.batch_size, self.cfg.grad_accum, self.world.rank, self.world.size
         )
