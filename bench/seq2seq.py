@@ -1,31 +1,23 @@
-"""Encoder models at work: a 2017 encoder–decoder learns to spell numbers in Italian, and a
-small BERT pre-trained on Dante fills in a masked word.
+"""The 2017 encoder–decoder at work: it learns to spell numbers in Italian.
 
-1. Transduction, "347" -> "trecentoquarantasette", for every number below 10 000. The
-   numbers are split once into training, validation (training stops early once all of it
-   is right) and 1000 held-out test numbers the model never sees; the score is the share of
-   test numbers spelled exactly right by greedy decoding. The peer is a nearest-neighbour
-   lookup (the spelling of the closest training number), which scores characters, never
-   whole answers: spelling an unseen number takes the rules, not memory.
-2. Masked language modelling: `attento train --objective mlm` (preset bert-cpu, BPE with
-   [MASK]) on divina_commedia for --bert-minutes, then `attento fill-mask` on the first line
-   of the Commedia with its word hidden.
+Transduction, "347" -> "trecentoquarantasette", for every number below 10 000. The numbers
+are split once into training, validation (training stops early once all of it is right) and
+1000 held-out test numbers the model never sees; the score is the share of test numbers
+spelled exactly right by greedy decoding. The peer is a nearest-neighbour lookup (the
+spelling of the closest training number), which scores characters, never whole answers:
+spelling an unseen number takes the rules, not memory. (The encoder-only BERT has its own
+benchmark, bench/fill_mask.py.)
 
-Both results go into the `## bench/seq2seq.py` section of bench/RESULTS.md.
-
-    ATTENTO_DATA=../shared/data .venv/bin/python bench/seq2seq.py [--minutes 5] [--bert-minutes 4]
+    .venv/bin/python bench/seq2seq.py [--minutes 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import random
 import sys
 import time
-from pathlib import Path
 
 import torch
 
@@ -33,9 +25,6 @@ from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attento.train import optim
 from attento.train.config import TrainConfig
 from results import write_section
-
-REPO = Path(__file__).resolve().parents[1]
-FILL_MASK_TEXT = "Nel mezzo del [MASK] di nostra vita"
 
 # --- the task --------------------------------------------------------------------------------
 
@@ -206,49 +195,16 @@ def train_seq2seq(
     }
 
 
-# --- masked language modelling ---------------------------------------------------------------
-
-
-def run_cli(argv: list[str]) -> str:
-    from attento.cli import main
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = main(argv)
-    if code:
-        raise SystemExit(f"attento {' '.join(argv)} failed with status {code}")
-    return buffer.getvalue()
-
-
-def train_bert(minutes: float) -> tuple[list[str], str, str]:
-    out = REPO / "out" / "bench-bert-dante"
-    train = ["train", "--objective", "mlm", "--corpus", "divina_commedia"]
-    train += ["--time-budget", f"{minutes:g}", "--out", str(out)]
-    if out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    summary = run_cli(train)
-    fill = ["fill-mask", FILL_MASK_TEXT, "--model", str(out), "--k", "5"]
-    shown = [a if a != str(out) else "out/bench-bert-dante" for a in train]
-    summary = summary.strip().replace(str(REPO) + "/", "")
-    return shown, summary, run_cli(fill).rstrip()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="seq2seq time budget")
-    parser.add_argument("--bert-minutes", type=float, default=4.0, help="MLM time budget")
     parser.add_argument("--steps", type=int, default=600, help="seq2seq optimiser steps")
-    parser.add_argument("--skip-bert", action="store_true")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 suits small models on a busy CPU)"
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    command = "ATTENTO_DATA=../shared/data .venv/bin/python bench/seq2seq.py " + " ".join(
-        sys.argv[1:]
-    )
+    command = ".venv/bin/python bench/seq2seq.py " + " ".join(sys.argv[1:])
     r = train_seq2seq(args.minutes, args.steps)
     lines = [
         f"Command: `{command.strip()}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
@@ -268,20 +224,6 @@ def main() -> int:
         + ", ".join(f"{n} -> {g}" for n, g in r["examples"])
         + (". Wrong: " + ", ".join(f"{n} -> {g}" for n, g in r["wrong"]) if r["wrong"] else "."),
     ]
-    if not args.skip_bert:
-        train, summary, fill = train_bert(args.bert_minutes)
-        lines += [
-            "",
-            "Masked language modelling on divina_commedia (preset bert-cpu: BPE 2000 + [MASK], "
-            "2 post-norm layers x 128, 64-token windows, 1 thread):",
-            "",
-            "```",
-            "$ attento " + " ".join(train),
-            summary,
-            f'$ attento fill-mask "{FILL_MASK_TEXT}" --model out/bench-bert-dante --k 5',
-            fill,
-            "```",
-        ]
     body = "\n".join(lines)
     print(body)
     write_section("seq2seq.py", body)
