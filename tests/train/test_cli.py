@@ -57,7 +57,10 @@ def test_train_prints_json_and_resumes(
 def test_bad_input_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
 ) -> None:
-    code = main(["train", "--preset", "tiny", "--out", str(tmp_path / "run"), *argv])
+    corpus = tmp_path / "corpus.txt"  # a local text, so no case depends on the shared corpora
+    corpus.write_text("To be, or not to be, that is the question.\n" * 100)
+    base = ["train", "--preset", "tiny", "--corpus", str(corpus), "--out", str(tmp_path / "run")]
+    code = main([*base, *argv])  # a case's own --corpus comes later and wins
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
