@@ -58,8 +58,14 @@ def setup(device: str = "auto") -> World:
     return World(rank, size, dev)
 
 
-def teardown(world: World) -> None:
+def teardown(world: World, finished: bool = False) -> None:
+    """Leave the process group. After a finished run, wait for every process first, so no
+    process tears gloo down while a peer still works (a CI run once saw a worker die at exit
+    with "terminate called without an active exception"). After an error nobody waits: the
+    peer may be gone."""
     if world.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

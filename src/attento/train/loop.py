@@ -134,10 +134,13 @@ def train(
     """
     out = Path(out)
     world = distributed.setup(cfg.device if cfg is not None else "auto")
+    finished = False
     try:
-        return _train(cfg, out, world, resume, progress, text, init, batches)
+        result = _train(cfg, out, world, resume, progress, text, init, batches)
+        finished = True
+        return result
     finally:
-        distributed.teardown(world)
+        distributed.teardown(world, finished)
 
 
 def _train(
