@@ -148,8 +148,8 @@ def cpu() -> TrainConfig:
     - no dropout, although with Muon the training loss runs ahead of the validation loss
       (1.23 vs 1.51 at step 4,000): dropout 0.1 cost a quarter of the steps and ended at
       1.604; batch 16 instead of 8 ended at 1.503;
-    - min_lr 3e-4: a floor of 3e-5 ended at 1.491, and weight decay on the Muon matrices
-      (0.1, decoupled) at 1.508;
+    - min_lr 3e-4 (a floor of 3e-5 ended at 1.491) and no weight decay on the Muon matrices
+      (0.1, decoupled, ended at 1.508);
     - float32 and no torch.compile: on a 2-core AVX2 CPU, bf16 autocast was
       10x slower and compile cost ~2 minutes for a ~5-8% faster step (measured);
     - few evaluations (each is time not spent learning): 40 batches (~40k tokens) every
