@@ -76,3 +76,12 @@ def test_muon_needs_transformer_blocks_and_a_known_name() -> None:
         TrainConfig(optimizer="sgd")
     with pytest.raises(UserError, match="muon_lr"):
         TrainConfig(optimizer="muon", muon_lr=0)
+
+
+def test_a_batch_is_orthogonalised_as_each_matrix_alone() -> None:
+    gen = torch.Generator().manual_seed(1)
+    for shape in [(3, 96, 32), (2, 32, 64)]:
+        batch = torch.randn(*shape, generator=gen)
+        together = orthogonalize(batch)
+        for g, o in zip(batch, together, strict=True):
+            torch.testing.assert_close(o, orthogonalize(g), atol=1e-6, rtol=1e-5)

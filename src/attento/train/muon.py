@@ -13,6 +13,11 @@ coefficients (3.4445, -4.7750, 2.0315) push every singular value towards 1 in fi
 √max(1, rows/cols) so that tall matrices (the fused q/k/v projection) move as much per
 entry as square ones.
 
+The iterations are most of Muon's cost. Every block has matrices of the same four shapes, so
+the step stacks the matrices of one shape and orthogonalises them as one batch, with the
+scalings folded into the products (`baddbmm`): on a 2-core CPU that halves the time of the
+step compared with one small product after another (measured on the cpu preset).
+
 Muon is for the hidden matrices of the transformer blocks only. The token table (and the
 output layer tied to it) is a lookup, not a linear map of a dense input, and vectors (biases,
 norm gains) have no directions to orthogonalise: those stay with AdamW. `Optimizers` drives
@@ -21,6 +26,7 @@ both as one optimiser, so the training loop, the lr schedule and checkpoints nee
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import torch
@@ -29,16 +35,21 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def orthogonalize(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
-    """≈ U Vᵀ for g = U S Vᵀ (Newton–Schulz, quintic); works on the wide orientation."""
+    """≈ U Vᵀ for g = U S Vᵀ (Newton–Schulz, quintic), for one matrix or a batch (..., m, n).
+
+    Works on the wide orientation, where A = X Xᵀ is the smaller product."""
     a, b, c = NS_COEFFICIENTS
-    x = g / (g.norm() + 1e-7)
-    tall = x.size(0) > x.size(1)
+    x = g / (torch.linalg.matrix_norm(g, keepdim=True) + 1e-7)
+    tall = x.size(-2) > x.size(-1)
     if tall:
-        x = x.T  # X Xᵀ is then the small (rows x rows) product
+        x = x.mT
+    batch = x.reshape(-1, *x.shape[-2:])
     for _ in range(steps):
-        A = x @ x.T
-        x = a * x + (b * A + c * A @ A) @ x
-    return x.T if tall else x
+        A = batch @ batch.mT
+        B = torch.baddbmm(A, A, A, beta=b, alpha=c)  # b·A + c·A²
+        batch = torch.baddbmm(batch, B, batch, beta=a)  # a·X + B·X
+    x = batch.view(x.shape)
+    return x.mT if tall else x
 
 
 class Muon(torch.optim.Optimizer):
@@ -53,16 +64,23 @@ class Muon(torch.optim.Optimizer):
     def step(self) -> None:
         for group in self.param_groups:
             beta = group["momentum"]
+            by_shape: dict[torch.Size, list[torch.Tensor]] = defaultdict(list)
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "momentum" not in state:
-                    state["momentum"] = torch.zeros_like(p)
-                buf = state["momentum"]
-                buf.lerp_(p.grad, 1 - beta)
-                update = orthogonalize(p.grad.lerp(buf, beta), group["ns_steps"])
-                p.add_(update, alpha=-group["lr"] * max(1.0, p.size(0) / p.size(1)) ** 0.5)
+                if p.grad is not None:
+                    by_shape[p.shape].append(p)
+            for shape, params in by_shape.items():
+                updates = []
+                for p in params:
+                    state = self.state[p]
+                    if "momentum" not in state:
+                        state["momentum"] = torch.zeros_like(p)
+                    buf = state["momentum"]
+                    buf.lerp_(p.grad, 1 - beta)
+                    updates.append(p.grad.lerp(buf, beta))
+                ortho = orthogonalize(torch.stack(updates), group["ns_steps"])
+                scale = -group["lr"] * max(1.0, shape[0] / shape[1]) ** 0.5
+                for p, update in zip(params, ortho, strict=True):
+                    p.add_(update, alpha=scale)
 
 
 class Optimizers:
