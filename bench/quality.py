@@ -56,7 +56,8 @@ def run(name: str, cfg: TrainConfig) -> dict:
     m = cfg.model
     return {
         "name": name,
-        "shape": f"{m['n_layer']}x{m['n_embd']}, block {m['block_size']}, batch {cfg.batch_size}",
+        "shape": f"{m['n_layer']}x{m['n_embd']}, {m['n_head']} heads, "
+        f"block {m['block_size']}, batch {cfg.batch_size}",
         "steps": r.steps,
         "tokens": r.steps * cfg.batch_size * cfg.grad_accum * m["block_size"],
         "tok_s": r.tokens_per_s,
