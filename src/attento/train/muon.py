@@ -15,8 +15,8 @@ entry as square ones.
 
 The iterations are most of Muon's cost. Every block has matrices of the same four shapes, so
 the step stacks the matrices of one shape and orthogonalises them as one batch, with the
-scalings folded into the products (`baddbmm`): on a 2-core CPU that halves the time of the
-step compared with one small product after another (measured on the cpu preset).
+scalings folded into the products (`baddbmm`): on a 2-core CPU that cuts the step from 36 to
+24 ms compared with one small product after another (measured on the cpu preset).
 
 Muon is for the hidden matrices of the transformer blocks only. The token table (and the
 output layer tied to it) is a lookup, not a linear map of a dense input, and vectors (biases,
