@@ -3,15 +3,18 @@
 Both models get the identical GPT-2 configuration (learned positions, LayerNorm, tanh-GELU,
 biases, tied embeddings, no dropout), the same random batches of token ids and AdamW with
 the same settings; the loss is the same cross-entropy over every position. A training step
-is forward + backward + gradient clipping + optimiser step. Timing windows alternate
-between the two models (after a few warm-up steps each), so both see the same machine load;
-the median window gives tokens/s.
+is forward + backward + gradient clipping + optimiser step. Each round times one window of
+each model, back to back and in alternating order (after a few warm-up steps each), so both
+see the same machine load. The speed-up is the median over rounds of that round's ratio:
+the load of a shared machine drifts by more than 10% within a minute, and a ratio of
+neighbouring windows cancels most of the drift that a ratio of two medians keeps. The
+spread (lowest and highest round) is printed with it; tokens/s are the median windows.
 
 Model FLOPs utilisation (MFU) = tokens/s x training FLOPs per token (6·params + attention,
 PaLM appendix B) / the peak of this CPU, measured in the same run as the best of several
 large fp32 matrix multiplications.
 
-    .venv/bin/python bench/train.py [--rounds 5] [--compile] [--no-write]
+    .venv/bin/python bench/train.py [--rounds 9] [--compile] [--no-write]
 
 Prints a markdown table and writes it with the command into bench/RESULTS.md.
 """
@@ -131,18 +134,19 @@ def bench_shape(s: Shape, rounds: int, compile: bool) -> dict:
     for step in runs.values():  # warm-up (and compilation)
         window(step, 3)
     times: dict[str, list[float]] = {k: [] for k in runs}
-    for _ in range(rounds):
-        for name, step in runs.items():
-            times[name].append(window(step, s.steps))
+    for r in range(rounds):
+        for name in sorted(runs, reverse=r % 2 == 1):
+            times[name].append(window(runs[name], s.steps))
     tokens = s.batch * s.block * s.steps
     tok_s = {k: tokens / statistics.median(v) for k, v in times.items()}
+    ratios = [h / a for a, h in zip(times["attento"], times["HF"], strict=True)]
     flops = GPT(GPTConfig(VOCAB, s.block, s.n_layer, s.n_head, s.n_embd)).estimate_flops_per_token()
-    return {"shape": s, "tok_s": tok_s, "flops_per_token": flops}
+    return {"shape": s, "tok_s": tok_s, "ratios": ratios, "flops_per_token": flops}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="timing windows per model")
+    parser.add_argument("--rounds", type=int, default=9, help="timing windows per model")
     parser.add_argument("--compile", action="store_true", help="torch.compile attento's model")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
@@ -151,27 +155,31 @@ def main() -> int:
     results = [bench_shape(s, args.rounds, args.compile) for s in SHAPES]
     peak = max(peak, matmul_peak())  # again at the end: the best the machine showed
     lines = [
-        "| shape | attento tokens/s | HF tokens/s | attento / HF | attento MFU | HF MFU |",
+        "| shape | attento tokens/s | HF tokens/s | attento / HF (rounds' range) "
+        "| attento MFU | HF MFU |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         a, h = r["tok_s"]["attento"], r["tok_s"]["HF"]
         mfu = [t * r["flops_per_token"] / peak for t in (a, h)]
+        ratio, low, high = statistics.median(r["ratios"]), min(r["ratios"]), max(r["ratios"])
         lines.append(
-            f"| {r['shape'].name} | {a:,.0f} | {h:,.0f} | {a / h:.2f}x | "
+            f"| {r['shape'].name} | {a:,.0f} | {h:,.0f} | {ratio:.2f}x ({low:.2f}-{high:.2f}) | "
             f"{mfu[0]:.1%} | {mfu[1]:.1%} |"
         )
     threads = torch.get_num_threads()
-    flags = (f" --rounds {args.rounds}" if args.rounds != 5 else "") + (
+    flags = (f" --rounds {args.rounds}" if args.rounds != 9 else "") + (
         " --compile" if args.compile else ""
     )
     command = f"`.venv/bin/python bench/train.py{flags}`"
     body = (
         f"Command: {command} ({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, "
         f"{threads} threads, shared machine)\n\n"
-        "Training step (forward, backward, clip, AdamW) of the same GPT-2 configuration, vocab 65, "
-        f"median of {args.rounds} interleaved windows. Matmul peak measured in the same run: "
-        f"{peak / 1e9:.1f} GFLOP/s (fp32, 2048³).\n\n" + "\n".join(lines) + "\n"
+        "Training step (forward, backward, clip, AdamW) of the same GPT-2 configuration, "
+        f"vocab 65; {args.rounds} rounds of back-to-back windows, median round. Matmul peak "
+        f"measured in the same run: {peak / 1e9:.1f} GFLOP/s (fp32, 2048³).\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
     print(body)
     if not args.no_write:

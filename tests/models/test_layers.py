@@ -17,6 +17,7 @@ from attento.models.layers import (
     RotaryEmbedding,
     SinusoidalPositions,
     apply_rope,
+    gelu_tanh,
 )
 from attento.models.trace import Trace
 
@@ -170,6 +171,20 @@ def test_feed_forward_activations():
     ff = FeedForward(8, 16, "swiglu", bias=False)
     expected = ff.proj(F.silu(x @ ff.gate.weight.T) * (x @ ff.fc.weight.T))
     assert torch.allclose(ff(x), expected, atol=1e-6)
+
+
+def test_sigmoid_form_of_gpt2_gelu_matches_torch_in_value_and_gradient():
+    """gelu_tanh computes x·σ(2z) with its own backward; torch's kernel uses tanh."""
+    x = torch.cat([torch.randn(10_000) * 3, torch.linspace(-1e4, 1e4, 101)]).requires_grad_()
+    grad = torch.randn_like(x)
+    ours = gelu_tanh(x)
+    ref = F.gelu(x, approximate="tanh")
+    assert torch.allclose(ours, ref, rtol=1e-6, atol=1e-6)
+    (d_ours,) = torch.autograd.grad(ours, x, grad)
+    (d_ref,) = torch.autograd.grad(ref, x, grad)
+    assert torch.allclose(d_ours, d_ref, rtol=1e-5, atol=1e-5)
+    x64 = (torch.randn(40, dtype=torch.float64) * 3).requires_grad_()
+    assert torch.autograd.gradcheck(gelu_tanh, x64)
 
 
 def test_block_is_pre_norm_residual():
