@@ -9,6 +9,7 @@ see the same machine load. The speed-up is the median over rounds of that round'
 the load of a shared machine drifts by more than 10% within a minute, and a ratio of
 neighbouring windows cancels most of the drift that a ratio of two medians keeps. The
 spread (lowest and highest round) is printed with it; tokens/s are the median windows.
+Both run in this one process with the allocator settings `attento train` makes (malloc.py).
 
 Model FLOPs utilisation (MFU) = tokens/s x training FLOPs per token (6·params + attention,
 PaLM appendix B) / the peak of this CPU, measured in the same run as the best of several
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 
 from attento.models.gpt import GPT, GPTConfig
 from attento.train.config import TrainConfig
+from attento.train.malloc import keep_freed_memory
 from attento.train.optim import build_optimizer
 from results import write_section
 
@@ -151,6 +153,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
 
+    keep_freed_memory()  # as `attento train` does; one process, so for both models
     peak = matmul_peak()
     results = [bench_shape(s, args.rounds, args.compile) for s in SHAPES]
     peak = max(peak, matmul_peak())  # again at the end: the best the machine showed

@@ -33,6 +33,7 @@ from attento.errors import UserError
 from attento.train import checkpoint, distributed, optim
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, TrainLog
+from attento.train.malloc import keep_freed_memory
 
 
 @dataclass
@@ -133,6 +134,7 @@ def train(
     of a fresh model, and `batches`, its own batch source, instead of the corpus.
     """
     out = Path(out)
+    keep_freed_memory()  # a step reuses the last step's pages instead of faulting in new ones
     world = distributed.setup(cfg.device if cfg is not None else "auto")
     finished = False
     try:
