@@ -205,7 +205,13 @@ def main() -> int:
         f"Command: {command} ({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, "
         f"{threads} threads, shared machine)\n\n"
         "Training step (forward, backward, clip, AdamW) of the same GPT-2 configuration, "
-        f"vocab 65; {args.rounds} rounds of back-to-back windows, median round. Matmul peak "
+        f"vocab 65; {args.rounds} rounds of back-to-back windows, median round."
+        + (
+            " attento's model is torch.compile'd (compilation in warm-up), HF's is not."
+            if args.compile
+            else ""
+        )
+        + " Matmul peak "
         f"measured in the same run: {peak / 1e9:.1f} GFLOP/s (fp32, 2048³).\n\n"
         + "\n".join(lines)
         + "\n"
