@@ -197,28 +197,26 @@ def main() -> int:
             f"{mfu[0]:.1%} | {mfu[1]:.1%} | {r['floor']:.2f}x |"
         )
     threads = torch.get_num_threads()
-    flags = (f" --rounds {args.rounds}" if args.rounds != 9 else "") + (
-        " --compile" if args.compile else ""
-    )
+    compiled = " --compile" if args.compile else ""
+    flags = (f" --rounds {args.rounds}" if args.rounds != 9 else "") + compiled
     command = f"`.venv/bin/python bench/train.py{flags}`"
+    compile_note = (
+        " attento's model is torch.compile'd (compilation in warm-up), HF's is not."
+        if args.compile
+        else ""
+    )
     body = (
         f"Command: {command} ({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, "
         f"{threads} threads, shared machine)\n\n"
         "Training step (forward, backward, clip, AdamW) of the same GPT-2 configuration, "
-        f"vocab 65; {args.rounds} rounds of back-to-back windows, median round."
-        + (
-            " attento's model is torch.compile'd (compilation in warm-up), HF's is not."
-            if args.compile
-            else ""
-        )
-        + " Matmul peak "
-        f"measured in the same run: {peak / 1e9:.1f} GFLOP/s (fp32, 2048³).\n\n"
+        f"vocab 65; {args.rounds} rounds of back-to-back windows, median round.{compile_note} "
+        f"Matmul peak measured in the same run: {peak / 1e9:.1f} GFLOP/s (fp32, 2048³).\n\n"
         + "\n".join(lines)
         + "\n"
     )
     print(body)
     if not args.no_write:
-        write_section(f"train.py{' --compile' if args.compile else ''}", body)
+        write_section(f"train.py{compiled}", body)  # a compiled run has its own section
     return 0
 
 

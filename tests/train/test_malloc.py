@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
+
+from attento.train.malloc import has_glibc
 
 STEPS = """
 import resource, sys, torch
@@ -32,9 +33,7 @@ def page_faults(mode: str) -> int:
     return int(run.stdout)
 
 
-@pytest.mark.skipif(
-    not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"), reason="needs glibc"
-)
+@pytest.mark.skipif(not has_glibc(), reason="needs glibc")
 def test_freed_memory_is_reused_without_page_faults():
     assert page_faults("default") > 1000  # glibc trims its heap, so pages come back fresh
     assert page_faults("keep") < 100

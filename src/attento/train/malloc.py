@@ -24,15 +24,19 @@ _MMAP_THRESHOLD_MAX = 32 << 20  # the highest glibc accepts on 64-bit systems
 _TRIM_THRESHOLD = 1 << 30
 
 
+def has_glibc() -> bool:
+    """Whether this process runs on glibc, whose malloc `mallopt` tunes."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system, or not glibc's names
+        return False
+
+
 def keep_freed_memory() -> bool:
     """Tell glibc to keep freed blocks up to 32 MiB, and up to 1 GiB of free heap, mapped.
 
     Returns whether the allocator took the settings (False where there is no glibc)."""
-    try:
-        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    except (AttributeError, ValueError, OSError):  # not a POSIX system, or not glibc's names
-        return False
-    if not libc.startswith("glibc"):
+    if not has_glibc():
         return False
     mallopt = ctypes.CDLL(None).mallopt
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
