@@ -5,8 +5,9 @@ The run folder OUT is itself a model folder (`attento.load_model(OUT)` works), h
     config.json, model.safetensors, tokenizer.json (+ data)  the model, via checkpoint_io
     train_config.json    the TrainConfig of the run
     train_state.json     step, best validation loss, elapsed time, Python RNG (JSON scalars)
-    train_state.pt       optimiser moments, torch/numpy RNG, data sampler (tensors only;
-                         read back with torch.load(weights_only=True), which never unpickles code)
+    train_state.pt       optimiser moments, torch/numpy RNG (each process's torch RNG in a
+                         distributed run), data sampler (tensors only; read back with
+                         torch.load(weights_only=True), which never unpickles code)
     log.csv, loss.png    the log and the loss curve
     best/                the model with the lowest validation loss so far (model files only)
 
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from attento.errors import UserError
+from attento.train import distributed
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, PLOT_FILE, TrainLog
 
@@ -119,6 +121,36 @@ def set_rng_states(scalars: dict[str, Any], tensors: dict[str, torch.Tensor]) ->
         torch.cuda.set_rng_state_all(list(tensors["cuda"]))
 
 
+def rank_rng_states(world: distributed.World) -> dict[str, torch.Tensor]:
+    """Every process's torch generators, for process 0 to save (all processes must call it).
+
+    In a distributed run each process draws its own dropout masks, so resuming bit for bit
+    needs every process's stream, not only process 0's."""
+    if not world.distributed:
+        return {}
+    states = {"torch_ranks": distributed.gather(world, torch.get_rng_state())}
+    if world.device.type == "cuda":
+        own = torch.cuda.get_rng_state(world.device)
+        states["cuda_ranks"] = distributed.gather(world, own)
+    return states
+
+
+def set_rank_rng_states(
+    tensors: dict[str, torch.Tensor], world: distributed.World, reseed: int
+) -> None:
+    """Continue this process's own torch streams. A checkpoint from a world of another size
+    has none for it: then the process starts a fresh stream from `reseed` + its rank."""
+    ranks = tensors.get("torch_ranks")
+    if ranks is None or len(ranks) != world.size:
+        if world.rank:
+            torch.manual_seed(reseed + world.rank)
+        return
+    # clone: torch 2.13's set_rng_state crashes (SIGSEGV) on a row view of the stacked states
+    torch.set_rng_state(ranks[world.rank].clone())
+    if "cuda_ranks" in tensors and world.device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["cuda_ranks"][world.rank].clone(), world.device)
+
+
 def _to_json(x: Any) -> Any:
     return [_to_json(v) for v in x] if isinstance(x, (tuple, list)) else x
 
@@ -137,8 +169,11 @@ def save_checkpoint(
     sampler_state: dict[str, torch.Tensor],
     log: TrainLog,
     is_best: bool,
+    rank_rng: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write the whole checkpoint to a temporary sibling, then swap it in for OUT."""
+    """Write the whole checkpoint to a temporary sibling, then swap it in for OUT.
+
+    `rank_rng` holds every process's generators in a distributed run (`rank_rng_states`)."""
     from attento.models.checkpoint_io import save_model
 
     recover(out)
@@ -146,6 +181,7 @@ def save_checkpoint(
     tmp.mkdir(parents=True)
     save_model(model, tokenizer, tmp)
     rng_scalars, rng_tensors = rng_states()
+    rng_tensors.update(rank_rng or {})
     torch.save(
         {"optimizer": optimizer.state_dict(), "sampler": sampler_state, "rng": rng_tensors},
         tmp / STATE_TENSORS,

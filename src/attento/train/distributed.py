@@ -86,6 +86,16 @@ def total(world: World, value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def gather(world: World, value: torch.Tensor) -> torch.Tensor:
+    """Every process's `value`, stacked in rank order: shape (world.size, *value.shape)."""
+    if not world.distributed:
+        return value[None]
+    local = value.to(world.device)  # NCCL moves only GPU tensors
+    parts = [torch.empty_like(local) for _ in range(world.size)]
+    dist.all_gather(parts, local)
+    return torch.stack(parts).to(value.device)
+
+
 def from_main(world: World, value: float) -> float:
     """Process 0's `value` everywhere (e.g. its clock, so all processes stop together)."""
     if not world.distributed:

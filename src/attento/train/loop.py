@@ -202,8 +202,8 @@ def _train(
         optimizer.load_state_dict(ckpt.tensors["optimizer"])
         batches.load_state_dict(ckpt.tensors["sampler"])
         checkpoint.set_rng_states(ckpt.rng_scalars, ckpt.tensors["rng"])
-        if world.rank:  # other processes keep their own dropout streams
-            torch.manual_seed(cfg.seed + world.rank + ckpt.state.step)
+        if world.distributed:
+            checkpoint.set_rank_rng_states(ckpt.tensors["rng"], world, cfg.seed + ckpt.state.step)
         state = ckpt.state
         log = TrainLog.read(out, state.step)
         if world.is_main:
@@ -395,6 +395,7 @@ class _Runner:
         is_best = row["val_loss"] < state.best_val_loss
         if is_best:
             state.best_val_loss = row["val_loss"]
+        rank_rng = checkpoint.rank_rng_states(self.world)
         if self.world.is_main:
             log.add(row)
             state.elapsed_s = time.perf_counter() - start
@@ -408,6 +409,7 @@ class _Runner:
                 self.batches.state_dict(),
                 log,
                 is_best and self.cfg.save_best,
+                rank_rng,
             )
         self.saved_step = state.step
         state.elapsed_s = distributed.from_main(self.world, time.perf_counter() - start)
