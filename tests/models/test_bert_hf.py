@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from attento.errors import UserError
-from attento.models.bert import Bert, mean_pool
+from attento.models.bert import Bert, BertConfig, mean_pool
 from attento.models.trace import Trace
 from attento.tokenize import load_tokenizer
 
@@ -105,6 +105,38 @@ def test_masked_lm_head_matches_bert_for_masked_lm(tmp_path):
     real = mask.bool()
     assert (logits - ref.logits)[real].abs().max() < 1e-5
     assert abs(loss.item() - ref.loss.item()) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("mlm_head", "activation"), [(True, "gelu"), (True, "gelu_tanh"), (False, "relu")]
+)
+def test_export_hf_loads_in_transformers(tmp_path, mlm_head, activation):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(1)
+    config = BertConfig(99, 24, 2, 4, 32, ffn_hidden=48, activation=activation, mlm_head=mlm_head)
+    ours = Bert(config).eval()
+    with torch.no_grad():  # random biases and norms, so every weight's place is checked
+        for p in ours.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    ours.export_hf(tmp_path)
+    ids = torch.randint(0, 99, (3, 10))
+    types = torch.randint(0, 2, (3, 10))
+    mask = torch.ones(3, 10, dtype=torch.long)
+    mask[1, 7:] = 0
+    real = mask.bool()
+    inputs = dict(input_ids=ids, token_type_ids=types, attention_mask=mask)
+    with torch.no_grad():
+        if mlm_head:
+            hf = transformers.BertForMaskedLM.from_pretrained(tmp_path).eval()
+            ref, got = hf(**inputs).logits, ours(ids, token_type_ids=types, attention_mask=mask)
+        else:
+            hf = transformers.BertModel.from_pretrained(tmp_path).eval()
+            ref = hf(**inputs).last_hidden_state
+            got = ours.encode(ids, types, mask)
+        assert (got - ref)[real].abs().max() < 1e-5
+        back = Bert.from_hf(tmp_path).eval()  # and back again
+        assert back.config == ours.config
+        assert torch.equal(back.encode(ids, types, mask), ours.encode(ids, types, mask))
 
 
 def test_from_hf_refuses_other_models(tmp_path, minilm_path):

@@ -20,12 +20,15 @@ Sentence embeddings (sentence-transformers, e.g. all-MiniLM-L6-v2, a 6-layer BER
 the token vectors of the real tokens (`mean_pool`) and scale the result to length 1: texts
 with similar meaning then have a high cosine similarity (see `attento.embeddings`).
 
-`Bert.from_hf(dir)` reads a Hugging Face BERT folder (config.json + model.safetensors); the
-pooler (a dense + tanh on [CLS] used for next-sentence prediction) is not part of this model.
+`Bert.from_hf(dir)` reads a Hugging Face BERT folder (config.json + model.safetensors) and
+`export_hf(dir)` writes one that `transformers` loads (BertForMaskedLM, or BertModel for an
+encoder without the MLM head). The pooler (a dense + tanh on [CLS] used for next-sentence
+prediction) is not part of this model: a BertModel loaded from an export initialises it anew.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +41,7 @@ from torch import nn
 from attento.data.masking import encode_with_masks, mask_token_id
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.checkpoint_io import read_json, read_weights
+from attento.models.checkpoint_io import read_json, read_weights, write_safetensors
 from attento.models.config import JSONConfig
 from attento.models.layers import ACTIVATIONS, Block, Embeddings, Norm
 from attento.models.trace import Traced, name_modules
@@ -251,6 +254,45 @@ class Bert(Traced):
                 param.copy_(tensor)
         return model
 
+    def export_hf(self, directory: str | Path) -> Path:
+        """Write config.json + model.safetensors: BertForMaskedLM with the MLM head, else
+        BertModel. The tokenizer is not exported; padding is left unmarked (pad_token_id
+        None), since attento's tokenizers do not reserve an id for it."""
+        c = self.config
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        hf = {
+            "architectures": ["BertForMaskedLM" if c.mlm_head else "BertModel"],
+            "model_type": "bert",
+            "vocab_size": c.vocab_size,
+            "max_position_embeddings": c.block_size,
+            "num_hidden_layers": c.n_layer,
+            "num_attention_heads": c.n_head,
+            "hidden_size": c.n_embd,
+            "intermediate_size": c.ffn_dim,
+            "type_vocab_size": c.type_vocab_size,
+            "hidden_act": {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh"}.get(
+                c.activation, c.activation
+            ),
+            "layer_norm_eps": c.norm_eps,
+            "hidden_dropout_prob": c.dropout,
+            "attention_probs_dropout_prob": c.dropout,
+            "position_embedding_type": "absolute",
+            "pad_token_id": None,
+            "tie_word_embeddings": True,
+        }
+        (directory / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
+        tensors = {}
+        for name, param in self.state_dict().items():
+            if name == "mlm.decoder.weight":
+                continue  # tied to the word embeddings
+            keys = _hf_keys(name)
+            for key, part in zip(keys, param.chunk(len(keys)), strict=True):
+                prefix = "bert." if c.mlm_head and not key.startswith("cls.") else ""
+                tensors[prefix + key] = part.detach().cpu().contiguous()
+        write_safetensors(tensors, directory / "model.safetensors")
+        return directory
+
 
 HF_ACTIVATIONS = {
     "gelu": "gelu",
@@ -282,18 +324,22 @@ def _legacy_name(key: str) -> str:
     )
 
 
-def _hf_tensor(name: str, weights: dict[str, torch.Tensor], source: Path) -> torch.Tensor:
-    """The HF tensor(s) for our parameter `name`; q, k and v are stacked into one qkv."""
+def _hf_keys(name: str) -> list[str]:
+    """The HF name(s) of our parameter `name`: three for qkv, which HF keeps as q, k and v."""
     qkv = re.fullmatch(r"blocks\.(\d+)\.attn\.qkv\.(\w+)", name)
     if qkv:
         i, kind = qkv.groups()
-        keys = [f"encoder.layer.{i}.attention.self.{p}.{kind}" for p in ("query", "key", "value")]
-    else:
-        keys = [re.sub(p, r, name) for p, r in HF_NAMES if re.fullmatch(p, name)]
+        return [f"encoder.layer.{i}.attention.self.{p}.{kind}" for p in ("query", "key", "value")]
+    return [re.sub(p, r, name) for p, r in HF_NAMES if re.fullmatch(p, name)]
+
+
+def _hf_tensor(name: str, weights: dict[str, torch.Tensor], source: Path) -> torch.Tensor:
+    """Our parameter `name` from HF weights; q, k and v are stacked into one qkv."""
+    keys = _hf_keys(name)
     for key in keys:
         if key not in weights:
             raise UserError(f"{source} lacks the tensor {key!r}")
-    return torch.cat([weights[k] for k in keys]) if qkv else weights[keys[0]]
+    return torch.cat([weights[k] for k in keys])
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
