@@ -117,6 +117,18 @@ def test_sinusoidal_table_follows_the_paper():
             assert table[pos, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
 
 
+def test_gpt_scales_token_vectors_beside_sinusoids_as_the_paper_does():
+    # Vaswani et al. 3.4: "In the embedding layers, we multiply those weights by sqrt(d_model)."
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(50, 20, 1, 2, 16, pos_encoding="sinusoidal")).eval()
+    idx = torch.randint(0, 50, (2, 7))
+    pos = torch.arange(7)[None]
+    expected = model.embed.tok(idx) * 4.0 + SinusoidalPositions(20, 16).table[:7]
+    assert torch.allclose(model.embed(idx, pos), expected, atol=1e-6)
+    learned = GPT(GPTConfig(50, 20, 1, 2, 16)).eval()  # learned tables share one scale
+    assert torch.equal(learned.embed(idx, pos), learned.embed.tok(idx) + learned.embed.pos(pos))
+
+
 def test_rope_equals_complex_rotation_and_depends_on_relative_position():
     # RoPE as the paper writes it: pair (x_j, x_{j+d/2}) as a complex number, times e^{i·p·θ_j}.
     ours = RotaryEmbedding(16)

@@ -154,7 +154,10 @@ class GPT(Traced):
         super().__init__()
         self.config = config
         c = config
-        self.embed = Embeddings(c.vocab_size, c.n_embd, c.block_size, c.pos_encoding, c.dropout)
+        tok_scale = math.sqrt(c.n_embd) if c.pos_encoding == "sinusoidal" else 1.0
+        self.embed = Embeddings(
+            c.vocab_size, c.n_embd, c.block_size, c.pos_encoding, c.dropout, tok_scale
+        )
         self.rope = RotaryEmbedding(c.head_dim, c.rope_base) if c.pos_encoding == "rope" else None
         self.blocks = nn.ModuleList(
             Block(

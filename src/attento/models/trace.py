@@ -13,7 +13,8 @@ attention weights.
 Names recorded by a GPT (B batch, T new tokens, Tk = tokens attended to, i.e. cache + T,
 C = n_embd, H = n_head, Dh = C / H, F = ffn_hidden, V = vocab_size):
 
-- `embed.tok`                  (B, T, C)   token embeddings (one row of the table per token)
+- `embed.tok`                  (B, T, C)   token embeddings (one row of the table per token;
+                                           times √C beside sinusoidal positions)
 - `embed.pos`                  (B, T, C)   position vectors added to them (absent with RoPE,
                                            which rotates q and k instead)
 - `embed.sum`                  (B, T, C)   their sum: what enters the first block
