@@ -64,3 +64,12 @@ def test_a_busy_port_is_one_line_and_exit_2(capsys, models_dir):
         )
     assert code == 2
     assert "already in use" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "http"])
+def test_a_port_outside_the_range_is_a_usage_error(capsys, port):
+    with pytest.raises(SystemExit) as exit_:
+        main(["explain", "--no-browser", "--port", port])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "is not a port number (1-65535)" in err and "Traceback" not in err

@@ -26,9 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--models-dir", default=None, help="also list the checkpoints in this folder")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--port", type=port_number, default=8000, help="port (default: %(default)s)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.set_defaults(func=run_explain)
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1-65535 (argparse turns the error into one line)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
 
 
 def check_port(host: str, port: int) -> None:
