@@ -256,8 +256,9 @@ class Bert(Traced):
 
     def export_hf(self, directory: str | Path) -> Path:
         """Write config.json + model.safetensors: BertForMaskedLM with the MLM head, else
-        BertModel. The tokenizer is not exported; padding is left unmarked (pad_token_id
-        None), since attento's tokenizers do not reserve an id for it."""
+        BertModel. The tokenizer is not exported, so pad_token_id is left None: HF uses it
+        only to freeze that embedding row in training, and attento's character and BPE
+        tokenizers have no padding token."""
         c = self.config
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
