@@ -39,3 +39,29 @@ def test_tokenize_reads_stdin(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("cab\n"))
     assert main(["tokenize", "-", "--tokenizer", str(tmp_path / "tok"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tokens"] == ["c", "a", "b", "\n"]
+
+
+OUT_COMMANDS = [
+    ["train-tokenizer", "--corpus", "x.txt", "--vocab-size", "300"],
+    ["train", "--preset", "tiny", "--max-steps", "1"],
+    ["sft", "--model", "m", "--data", "d.json"],
+    ["reward", "--model", "m", "--data", "d.json"],
+    ["ppo", "--model", "m", "--reward", "r", "--data", "d.json"],
+    ["dpo", "--model", "m", "--data", "d.json"],
+    ["align-demo", "--quick"],
+    ["compare"],
+    ["nn-demo"],
+]
+
+
+@pytest.mark.parametrize("argv", OUT_COMMANDS, ids=lambda argv: argv[0])
+@pytest.mark.parametrize("inside", [False, True], ids=["file", "inside-file"])
+def test_out_on_a_file_is_one_line_before_any_work(tmp_path, capsys, argv, inside):
+    """A file where --out wants a folder fails at once, not with a traceback after training."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    out = blocker / "run" if inside else blocker
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attento: error: --out ") and err.count("\n") == 1
+    assert str(blocker) in err and "is a file" in err

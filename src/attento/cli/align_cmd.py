@@ -7,7 +7,7 @@ import contextlib
 import sys
 from dataclasses import asdict
 
-from attento.cli.common import add_json_flag, print_json
+from attento.cli.common import add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
 
 ORDER = 70
@@ -134,6 +134,7 @@ def _chat_model(path: str):
 def run_sft(args: argparse.Namespace) -> int:
     from attento.align.sft import SFTSettings, sft
 
+    check_out_folder(args.out)
     settings = SFTSettings(
         max_steps=args.steps,
         batch_size=args.batch_size,
@@ -168,6 +169,7 @@ def run_reward(args: argparse.Namespace) -> int:
     from attento.align.reward import RewardSettings, train_reward_model
     from attento.models.checkpoint_io import save_model
 
+    check_out_folder(args.out)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     settings = RewardSettings(args.steps, args.batch_size, args.lr, seed=args.seed)
@@ -191,6 +193,7 @@ def run_ppo(args: argparse.Namespace) -> int:
     from attento.align.reward import RewardModel
     from attento.models.checkpoint_io import load_model, save_model
 
+    check_out_folder(args.out)
     prompts = load_prompts(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     rm, _ = load_model(args.reward)
@@ -226,6 +229,7 @@ def run_dpo(args: argparse.Namespace) -> int:
     from attento.align.dpo import DPOSettings, dpo
     from attento.models.checkpoint_io import save_model
 
+    check_out_folder(args.out)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     settings = DPOSettings(args.beta, args.steps, args.batch_size, args.lr, seed=args.seed)
@@ -246,6 +250,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from attento.align.demo import DemoSettings, run_demo
 
+    check_out_folder(args.out)
     if args.threads is not None:
         if args.threads < 1:
             raise UserError("--threads must be at least 1")

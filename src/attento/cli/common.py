@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from attento.errors import UserError
@@ -27,6 +28,18 @@ def read_text_arg(text: str) -> str:
             raise UserError("no text on standard input")
         return data
     return text
+
+
+def check_out_folder(out: str) -> Path:
+    """`--out` as a folder that can be created, checked before any work so that a file in
+    the way fails in one line at once rather than with a traceback after training."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder: give a new folder")
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not path.exists() and not existing.is_dir():
+        raise UserError(f"--out {out}: {existing} is a file, so no folder can go inside it")
+    return path
 
 
 def use_color(stream: Any = sys.stdout) -> bool:

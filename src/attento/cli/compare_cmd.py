@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import sys
 
-from attento.cli.common import add_json_flag, print_json
+from attento.cli.common import add_json_flag, check_out_folder, print_json
 
 ORDER = 75
 
@@ -76,6 +76,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from attento.compare import CompareConfig, compare
     from attento.compare.run import estimated_minutes
 
+    check_out_folder(args.out)
     cfg = CompareConfig(
         corpus=args.corpus,
         archs=tuple(a.strip() for a in args.archs.split(",") if a.strip()),

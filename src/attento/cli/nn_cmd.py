@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from attento.cli.common import add_json_flag, print_json
+from attento.cli.common import add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
 
 ORDER = 80
@@ -99,6 +99,7 @@ def run_nn_demo(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.points < 2:
         raise UserError("--steps must be at least 1 and --points at least 2")
+    check_out_folder(args.out)
     summary = run_xor_spirals(
         args.out, steps=args.steps, n_per_class=args.points, seed=args.seed, progress=True
     )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from attento.cli.common import add_json_flag, print_json, read_text_arg, use_color
+from attento.cli.common import (
+    add_json_flag,
+    check_out_folder,
+    print_json,
+    read_text_arg,
+    use_color,
+)
 from attento.tokenize import load_tokenizer
 
 ORDER = 10
@@ -83,6 +89,7 @@ def run_train_tokenizer(args: argparse.Namespace) -> int:
     from attento.data import load_corpus
     from attento.tokenize.bpe import train_bpe
 
+    check_out_folder(args.out)
     text = load_corpus(args.corpus)
     tok = train_bpe(
         text, args.vocab_size, pattern=args.pattern, trainer=args.trainer, progress=True

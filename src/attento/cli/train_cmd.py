@@ -10,7 +10,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from attento.cli.common import add_json_flag, print_json
+from attento.cli.common import add_json_flag, check_out_folder, print_json
 
 ORDER = 30
 
@@ -104,6 +104,7 @@ def build_config(args: argparse.Namespace):
 def run_train(args: argparse.Namespace) -> int:
     from attento.train import train
 
+    check_out_folder(args.out)
     result = train(build_config(args), args.out, resume=args.resume, progress=True)
     if args.json:
         print_json(
