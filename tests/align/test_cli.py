@@ -144,3 +144,32 @@ def test_demo_quick_writes_a_report(tmp_path, capsys):
     assert (out / "report.md").read_text().startswith("| measure | value |")
     assert (out / "ppo.png").is_file() and (out / "data" / "sft.jsonl").is_file()
     assert main(["align-demo", "--out", str(out), "--quick"]) == 2  # not over a used folder
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sft", "--steps", "0"], "max_steps must be a positive integer, got 0"),
+        (["sft", "--lr", "-1"], "learning_rate must be a positive number, got -1.0"),
+        (["reward", "--steps", "0"], "steps must be a positive integer, got 0"),
+        (["reward", "--batch-size", "0"], "batch_size must be a positive integer, got 0"),
+        (["reward", "--lr", "-1"], "learning_rate must be a positive number, got -1.0"),
+        (["dpo", "--batch-size", "-3"], "batch_size must be a positive integer, got -3"),
+        (["dpo", "--lr", "nan"], "learning_rate must be a positive number, got nan"),
+        (["ppo", "--steps", "0"], "steps must be a positive integer, got 0"),
+        (["ppo", "--batch-size", "0"], "batch_size must be a positive integer, got 0"),
+        (["ppo", "--max-new-tokens", "0"], "max_new_tokens must be a positive integer, got 0"),
+        (["ppo", "--lr", "-1"], "learning_rate must be a positive number, got -1.0"),
+        (["ppo", "--kl-coef", "-1"], "kl_coef cannot be negative, got -1.0"),
+    ],
+)
+def test_bad_settings_are_one_line_before_loading(tmp_path, capsys, argv, message):
+    """Zero steps, an empty batch or a negative rate fail at once: no IndexError or torch
+    ValueError from inside training, and no silent run that learns nothing."""
+    command, *flags = argv
+    paths = ["--model", "m", "--data", "d.json", "--out", str(tmp_path / "o")]
+    if command == "ppo":
+        paths += ["--reward", "r"]
+    assert main([command, *paths, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"attento: error: {message}") and err.count("\n") == 1

@@ -27,6 +27,7 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference
 from attento.align.losses import dpo_loss, token_logprobs
+from attento.align.settings import check_settings
 from attento.align.sft import pad_rows
 from attento.errors import UserError
 from attento.models.gpt import GPT
@@ -64,6 +65,9 @@ class DPOSettings:
     learning_rate: float = 1e-4
     val_fraction: float = 0.1
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_settings(self, ("steps", "batch_size"), ("beta", "learning_rate"))
 
 
 @dataclass
@@ -111,8 +115,6 @@ def dpo(
     s = settings or DPOSettings()
     if len(preferences) < 2:
         raise UserError("DPO needs at least two preference pairs (one held out)")
-    if not s.beta > 0:
-        raise UserError(f"beta must be positive, got {s.beta}")
     torch.manual_seed(s.seed)
     block = policy.config.block_size
     pairs = [encode_preference(chat, p, block) for p in preferences]

@@ -43,6 +43,8 @@ from attento.align.losses import (
 )
 from attento.align.reward import RewardModel
 from attento.align.rollout import Judge, Rollout, answer_logprobs, sample
+from attento.align.settings import check_settings
+from attento.errors import UserError
 from attento.models.gpt import GPT
 
 
@@ -91,6 +93,14 @@ class PPOSettings:
     normalize_scores: bool = True  # reward-model scores of the reference's answers: mean 0, std 1
     temperature: float = 1.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        counts = ("steps", "batch_size", "mini_batch_size", "ppo_epochs", "max_new_tokens")
+        check_settings(self, counts, ("learning_rate", "temperature"))
+        if not self.kl_coef >= 0:
+            raise UserError(
+                f"kl_coef cannot be negative, got {self.kl_coef}: 0 turns the KL penalty off"
+            )
 
 
 @dataclass

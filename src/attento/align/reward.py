@@ -24,6 +24,7 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference
 from attento.align.losses import bradley_terry_loss
+from attento.align.settings import check_settings
 from attento.errors import UserError
 from attento.models.checkpoint_io import register_arch
 from attento.models.gpt import GPT, GPTConfig
@@ -117,6 +118,9 @@ class RewardSettings:
     weight_decay: float = 0.0
     val_fraction: float = 0.1
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_settings(self, ("steps", "batch_size"), ("learning_rate",))
 
 
 @dataclass

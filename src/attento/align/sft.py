@@ -28,6 +28,7 @@ import torch
 from attento.align.chat import IGNORE, ChatFormat, Message, add_chat_tokens
 from attento.align.data import load_conversations
 from attento.align.lora import LoRAGPT, merge_lora
+from attento.align.settings import check_settings
 from attento.errors import UserError
 from attento.models.checkpoint_io import load_model, save_model
 from attento.train import TrainConfig, TrainResult, train
@@ -128,6 +129,10 @@ class SFTSettings:
     lora_r: int | None = None
     lora_alpha: float = 16.0
     seed: int = 1337
+
+    def __post_init__(self) -> None:
+        counts = ("max_steps", "batch_size", "eval_interval", "eval_batches")
+        check_settings(self, counts, ("learning_rate",))
 
 
 def prepare(model, tokenizer, lora_r: int | None, lora_alpha: float, seed: int = 0):

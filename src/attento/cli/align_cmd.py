@@ -170,9 +170,9 @@ def run_reward(args: argparse.Namespace) -> int:
     from attento.models.checkpoint_io import save_model
 
     check_out_folder(args.out)
+    settings = RewardSettings(args.steps, args.batch_size, args.lr, seed=args.seed)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
-    settings = RewardSettings(args.steps, args.batch_size, args.lr, seed=args.seed)
     rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
     save_model(rm, tokenizer, args.out)
     if args.json:
@@ -194,11 +194,6 @@ def run_ppo(args: argparse.Namespace) -> int:
     from attento.models.checkpoint_io import load_model, save_model
 
     check_out_folder(args.out)
-    prompts = load_prompts(args.data)
-    model, tokenizer, chat = _chat_model(args.model)
-    rm, _ = load_model(args.reward)
-    if not isinstance(rm, RewardModel):
-        raise UserError(f"{args.reward} is not a reward model (train one with `attento reward`)")
     settings = PPOSettings(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -208,6 +203,11 @@ def run_ppo(args: argparse.Namespace) -> int:
         kl_coef=args.kl_coef,
         seed=args.seed,
     )
+    prompts = load_prompts(args.data)
+    model, tokenizer, chat = _chat_model(args.model)
+    rm, _ = load_model(args.reward)
+    if not isinstance(rm, RewardModel):
+        raise UserError(f"{args.reward} is not a reward model (train one with `attento reward`)")
     policy, logs = ppo(model, rm, chat, prompts, settings, progress=not args.json)
     out = Path(args.out)
     save_model(policy, tokenizer, out)
@@ -230,9 +230,9 @@ def run_dpo(args: argparse.Namespace) -> int:
     from attento.models.checkpoint_io import save_model
 
     check_out_folder(args.out)
+    settings = DPOSettings(args.beta, args.steps, args.batch_size, args.lr, seed=args.seed)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
-    settings = DPOSettings(args.beta, args.steps, args.batch_size, args.lr, seed=args.seed)
     policy, report = dpo(model, chat, prefs, settings, progress=not args.json)
     save_model(policy, tokenizer, args.out)
     if args.json:
