@@ -76,6 +76,16 @@ def test_chat_command_streams_from_stdin(chat_dir, monkeypatch, capsys):
     assert capsys.readouterr().out == f"> {expected}\n> \n"
 
 
+def test_chat_negative_max_new_tokens_fails_before_reading_input(chat_dir, monkeypatch, capsys):
+    """Was a RuntimeError traceback from the decoder once the first question was typed."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("1+2=\n"))
+    assert main(["chat", "--model", str(chat_dir), "--max-new-tokens", "-1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("attento: error: max_new_tokens must be >= 0, got -1")
+    assert captured.err.count("\n") == 1
+
+
 def test_chat_without_chat_tokens_is_a_user_error(base_dir, capsys):
     assert main(["chat", "--model", str(base_dir)]) == 2
     assert "no chat tokens" in capsys.readouterr().err

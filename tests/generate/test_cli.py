@@ -78,6 +78,23 @@ def test_bad_input_is_one_line_exit_2(checkpoint, capsys, extra, message):
     assert err.startswith("attento: error:") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("prompt", "extra", "message"),
+    [
+        ("nel", ["--max-new-tokens", "-1"], "max_new_tokens"),
+        ("nel €", [], "'€' (U+20AC) is not in this tokenizer's vocabulary"),
+    ],
+)
+def test_generate_prints_no_prompt_before_an_error(checkpoint, capsys, prompt, extra, message):
+    """The prompt is echoed before the continuation, so checking it lazily glued the error to
+    it ("nelattento: error: ..."): now the error comes alone."""
+    assert main(["generate", "--model", str(checkpoint), "--prompt", prompt, *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("attento: error:") and message in captured.err
+    assert captured.err.count("\n") == 1
+
+
 def test_missing_model_is_a_user_error(tmp_path, capsys):
     assert main(["next-token", "--model", str(tmp_path / "none"), "--prompt", "a"]) == 2
     assert "not found" in capsys.readouterr().err

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from attento.align.chat import ChatFormat, Message
-from attento.generate.loop import Decoder, StopRule
+from attento.generate.loop import Decoder, StopRule, check_max_new_tokens
 from attento.generate.sampling import SamplingConfig, make_generators, pick
 
 
@@ -65,6 +65,7 @@ def chat_loop(
     sampling: SamplingConfig | None = None,
 ) -> list[Message]:
     """Read a line, stream the answer, repeat; returns the conversation."""
+    check_max_new_tokens(max_new_tokens)  # now, not after the user has typed a question
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     start: list[Message] = [{"role": "system", "content": system}] if system else []

@@ -170,7 +170,8 @@ class StopRule:
         return piece
 
 
-def _check_length(max_new_tokens: int) -> None:
+def check_max_new_tokens(max_new_tokens: int) -> None:
+    """A token budget must be a whole number >= 0 (0: just the prompt)."""
     if isinstance(max_new_tokens, bool) or int(max_new_tokens) != max_new_tokens:
         raise UserError(f"max_new_tokens must be an integer, got {max_new_tokens!r}")
     if max_new_tokens < 0:
@@ -222,7 +223,7 @@ def generate(
     `eot_id` (default: `tokenizer.eot_id`) and `stop` strings (need `tokenizer`) end a row
     early; `valid` (B, T) marks the real tokens of left-padded prompts.
     """
-    _check_length(max_new_tokens)
+    check_max_new_tokens(max_new_tokens)
     config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
     if stop and tokenizer is None:
         raise UserError("stop strings need the tokenizer to read the generated text")
@@ -271,12 +272,25 @@ def stream(
 ) -> Iterator[tuple[int, str]]:
     """Yield (token id, text piece) for each new token as soon as it is chosen.
 
-    Joining the pieces gives the decoded continuation, whole characters only.
+    Joining the pieces gives the decoded continuation, whole characters only. The settings
+    and the prompt are checked when `stream` is called, not at the first token, so a caller
+    that prints the prompt first never prints it before an error.
     """
-    _check_length(max_new_tokens)
+    check_max_new_tokens(max_new_tokens)
     config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
     idx = torch.tensor([encode_prompt(tokenizer, prompt)], dtype=torch.long)
     rule = StopRule(tokenizer, tokenizer.eot_id, stop)
+    return _stream(model, idx, max_new_tokens, config, use_cache, rule)
+
+
+def _stream(
+    model: nn.Module,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    config: SamplingConfig,
+    use_cache: bool,
+    rule: StopRule,
+) -> Iterator[tuple[int, str]]:
     steps = _tokens(model, idx, max_new_tokens, config, use_cache, None)
     for step, token in enumerate(steps):
         t = int(token.item())
