@@ -64,3 +64,25 @@ def test_bad_input_is_one_line(
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("gpu", "unknown device 'gpu': use cpu, cuda, cuda:N or auto"),
+        ("cuda", "device 'cuda': torch sees no CUDA GPU here; use cpu or auto"),
+        ("cuda:1", "device 'cuda:1': torch sees no CUDA GPU here; use cpu or auto"),
+    ],
+)
+def test_bad_device_is_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    device: str,
+    message: str,
+) -> None:
+    """Were torch's RuntimeError and "Torch not compiled with CUDA enabled" tracebacks."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # the same on a GPU machine
+    argv = ["train", "--preset", "tiny", "--max-steps", "1", "--device", device]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"attento: error: {message}\n"
