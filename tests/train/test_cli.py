@@ -52,6 +52,7 @@ def test_train_prints_json_and_resumes(
         (["--time-budget", "-1"], "positive number of minutes"),
         (["--tokenizer", "bpe:lots"], "bpe:N"),
         (["--corpus", "no-such-corpus"], "neither a file nor a known name"),
+        (["--objective", "mlm", "--arch", "bert"], "--arch bert has no default shape"),
     ],
 )
 def test_bad_input_is_one_line(

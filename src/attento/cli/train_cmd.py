@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from attento.cli.common import add_json_flag, check_out_folder, print_json
+from attento.errors import UserError
 
 ORDER = 30
 
@@ -94,11 +95,36 @@ def build_config(args: argparse.Namespace):
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.arch is not None and args.arch != cfg.arch:
+        check_default_shape(args.arch)
         changes.update(arch=args.arch, model={"block_size": cfg.model["block_size"]})
     if args.max_steps is not None or args.time_budget is not None:
         # either limit replaces the preset's way of stopping; with both, the first reached wins
         changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget)
     return cfg.replace(**changes)
+
+
+def check_default_shape(arch: str) -> None:
+    """--arch swaps in the arch's default shape; GPT and BERT have none (their size is the
+    preset's whole point), which would end in "model config lacks: n_layer, ..."."""
+    from attento.models.checkpoint_io import ARCHS, arch_class
+    from attento.train.config import PRESETS
+
+    if arch not in ARCHS:
+        return  # train() names the known architectures
+    fields = dataclasses.fields(arch_class(arch).config_class)
+    needs = [
+        f.name
+        for f in fields
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f.name not in ("vocab_size", "block_size")
+    ]
+    if needs:
+        presets = [name for name, make in PRESETS.items() if make().arch == arch]
+        raise UserError(
+            f"--arch {arch} has no default shape ({', '.join(needs)}): "
+            f"choose a preset of that arch instead, e.g. --preset {presets[0]}"
+        )
 
 
 def run_train(args: argparse.Namespace) -> int:
