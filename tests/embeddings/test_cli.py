@@ -67,6 +67,38 @@ def test_user_errors_are_one_line(capsys, tmp_path):
     assert code == 2 and "at least 3" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["neighbours", "king", "--candidates", "king", "King"], "no candidate words are left"),
+        (["analogy", "a", "b", "c", "--candidates", "a", "b", "c"], "no candidate words are left"),
+    ],
+)
+def test_no_candidates_left_is_one_line(capsys, argv, message):
+    """Was "ValueError: max() arg is an empty sequence" from printing an empty list."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(f"attento: error: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (".", "is a folder: give an image file name"),
+        ("map.txt", "end the file name in an image type"),
+        ("map", "end the file name in an image type"),
+        ("blocker/map.png", "is a file, not a folder"),
+    ],
+)
+def test_embed_map_out_must_be_an_image_file(capsys, tmp_path, name, message):
+    """A folder or an extensionless name was silently saved as NAME.png beside it, and .txt
+    was a matplotlib ValueError traceback."""
+    (tmp_path / "blocker").write_text("x")
+    code, _, err = run(capsys, "embed-map", "a", "b", "c", "--out", str(tmp_path / name))
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [tmp_path / "blocker"]
+
+
 def test_missing_minilm_package_is_a_clear_error(capsys, monkeypatch):
     monkeypatch.setattr(embedder_module, "MINILM_PACKAGE", "attento_test_no_such_package")
     embedder_module._load.cache_clear()

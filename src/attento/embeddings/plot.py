@@ -50,6 +50,7 @@ def embedding_map(
     words = list(dict.fromkeys(words))
     if len(words) < 3:
         raise UserError("a map needs at least 3 different words")
+    out_png = _image_path(out_png, FigureCanvasAgg.get_supported_filetypes())
     embedder = load_embedder() if embedder is None else embedder
     coords, kept = pca_2d(unit(embedder.embed(words).astype(np.float64)))
     fig = Figure(figsize=(7, 5.5), dpi=100)
@@ -63,8 +64,29 @@ def embedding_map(
     ax.set_title(title or f"{embedder.name}: {len(words)} words ({kept:.0%} of the spread)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    out_png = Path(out_png)
-    if not out_png.parent.is_dir():
-        raise UserError(f"folder {out_png.parent} not found")
-    fig.savefig(out_png)
+    try:
+        fig.savefig(out_png)
+    except OSError as e:
+        raise UserError(f"cannot write {out_png}: {e.strerror or e}") from None
     return coords
+
+
+def _image_path(path: str | Path, formats: dict[str, str]) -> Path:
+    """Check the output path before any embedding: matplotlib would save "out" as "out.png"
+    (and a folder "maps" as "maps.png") without saying so, and fail on ".txt" with a
+    traceback."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: give an image file name, e.g. {path / 'map.png'}")
+    if not path.parent.is_dir():
+        where = (
+            f"{path.parent} is a file, not a folder"
+            if path.parent.exists()
+            else f"folder {path.parent} not found"
+        )
+        raise UserError(f"{where}: give an image path in an existing folder")
+    if path.suffix[1:].lower() not in formats:
+        raise UserError(
+            f"{path}: end the file name in an image type, such as .png, .svg, .pdf or .jpg"
+        )
+    return path

@@ -83,6 +83,8 @@ def _search(
     skip = {w.lower() for w in exclude}
     ranked = [int(i) for i in np.argsort(-scores, kind="stable")]
     found = [(words[i], float(scores[i])) for i in ranked if words[i].lower() not in skip]
+    if not found:
+        raise UserError("no candidate words are left once the query words are left out")
     return found[:k]
 
 
