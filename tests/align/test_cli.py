@@ -146,6 +146,17 @@ def test_bad_data_is_one_line_on_stderr(
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_data_folder_is_named_a_folder(tmp_path, capsys):
+    """Was "data file DIR not found" for a folder that plainly exists."""
+    argv = ["sft", "--model", "m", "--data", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"attento: error: data file {tmp_path} is a folder: give a .json or .jsonl file in it\n"
+    )
+
+
 def test_demo_quick_writes_a_report(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["align-demo", "--out", str(out), "--quick", "--json"]) == 0

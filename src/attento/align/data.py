@@ -51,6 +51,8 @@ class Preference:
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """The JSON objects of a .json array or a .jsonl file (either may be gzipped)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"data file {path} is a folder: give a .json or .jsonl file in it")
     if not path.is_file():
         raise UserError(f"data file {path} not found")
     raw = path.read_bytes()
