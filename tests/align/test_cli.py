@@ -151,10 +151,8 @@ def test_data_folder_is_named_a_folder(tmp_path, capsys):
     argv = ["sft", "--model", "m", "--data", str(tmp_path), "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert (
-        err
-        == f"attento: error: data file {tmp_path} is a folder: give a .json or .jsonl file in it\n"
-    )
+    assert err.startswith("attento: error: ") and err.count("\n") == 1
+    assert f"{tmp_path} is a folder" in err
 
 
 def test_demo_quick_writes_a_report(tmp_path, capsys):

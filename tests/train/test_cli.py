@@ -70,9 +70,9 @@ def test_bad_input_is_one_line(
 @pytest.mark.parametrize(
     ("device", "message"),
     [
-        ("gpu", "unknown device 'gpu': use cpu, cuda, cuda:N or auto"),
-        ("cuda", "device 'cuda': torch sees no CUDA GPU here; use cpu or auto"),
-        ("cuda:1", "device 'cuda:1': torch sees no CUDA GPU here; use cpu or auto"),
+        ("gpu", "unknown device 'gpu'"),
+        ("cuda", "no CUDA GPU"),
+        ("cuda:1", "no CUDA GPU"),
     ],
 )
 def test_bad_device_is_one_line(
@@ -86,4 +86,5 @@ def test_bad_device_is_one_line(
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # the same on a GPU machine
     argv = ["train", "--preset", "tiny", "--max-steps", "1", "--device", device]
     assert main([*argv, "--out", str(tmp_path / "run")]) == 2
-    assert capsys.readouterr().err == f"attento: error: {message}\n"
+    err = capsys.readouterr().err
+    assert err.startswith("attento: error: ") and message in err and err.count("\n") == 1
