@@ -155,6 +155,26 @@ def test_data_folder_is_named_a_folder(tmp_path, capsys):
     assert f"{tmp_path} is a folder" in err
 
 
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+def test_out_never_overwrites_the_input_model_or_a_training_run(
+    tmp_path, chat_dir, capsys, command
+):
+    """These commands save a model over whatever --out holds: a reward model silently
+    replaced the checkpoint of a training run, or the very model that was read."""
+    from attento.train.checkpoint import STATE_JSON
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / STATE_JSON).write_text("{}")
+    extra = ["--reward", "r"] if command == "ppo" else []
+    for out, message in [(chat_dir, "is the model being read"), (run, "holds a training run")]:
+        argv = [command, "--model", str(chat_dir), "--data", "d.json", *extra]
+        assert main([*argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("attento: error: --out") and message in err
+        assert err.count("\n") == 1
+
+
 def test_demo_quick_writes_a_report(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["align-demo", "--out", str(out), "--quick", "--json"]) == 0

@@ -7,7 +7,12 @@ import contextlib
 import sys
 from dataclasses import asdict
 
-from attento.cli.common import add_json_flag, check_out_folder, print_json
+from attento.cli.common import (
+    add_json_flag,
+    check_new_model_folder,
+    check_out_folder,
+    print_json,
+)
 from attento.errors import UserError
 
 ORDER = 70
@@ -169,7 +174,7 @@ def run_reward(args: argparse.Namespace) -> int:
     from attento.align.reward import RewardSettings, train_reward_model
     from attento.models.checkpoint_io import save_model
 
-    check_out_folder(args.out)
+    check_new_model_folder(args.out, args.model)
     settings = RewardSettings(args.steps, args.batch_size, args.lr, seed=args.seed)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
@@ -193,7 +198,7 @@ def run_ppo(args: argparse.Namespace) -> int:
     from attento.align.reward import RewardModel
     from attento.models.checkpoint_io import load_model, save_model
 
-    check_out_folder(args.out)
+    check_new_model_folder(args.out, args.model, args.reward)
     settings = PPOSettings(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -229,7 +234,7 @@ def run_dpo(args: argparse.Namespace) -> int:
     from attento.align.dpo import DPOSettings, dpo
     from attento.models.checkpoint_io import save_model
 
-    check_out_folder(args.out)
+    check_new_model_folder(args.out, args.model)
     settings = DPOSettings(args.beta, args.steps, args.batch_size, args.lr, seed=args.seed)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)

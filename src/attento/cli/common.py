@@ -42,5 +42,23 @@ def check_out_folder(out: str) -> Path:
     return path
 
 
+def check_new_model_folder(out: str, *sources: str) -> Path:
+    """`--out` for a command that saves a model over whatever the folder holds: refuse the
+    losses that cannot be undone, an input model and a training run's checkpoint."""
+    from attento.train.checkpoint import has_checkpoint
+
+    path = check_out_folder(out)
+    if not path.is_dir():
+        return path
+    for source in sources:
+        if Path(source).is_dir() and path.resolve() == Path(source).resolve():
+            raise UserError(f"--out {out} is the model being read: give a new folder to keep it")
+    if has_checkpoint(path):
+        raise UserError(
+            f"--out {out} holds a training run: give a new folder, or its checkpoint is overwritten"
+        )
+    return path
+
+
 def use_color(stream: Any = sys.stdout) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
