@@ -95,6 +95,20 @@ def test_generate_prints_no_prompt_before_an_error(checkpoint, capsys, prompt, e
     assert captured.err.count("\n") == 1
 
 
+@pytest.mark.parametrize("command", ["generate", "next-token"])
+def test_an_encoder_is_not_a_generator(tmp_path, capsys, command):
+    """Was "AttributeError: 'Bert' object has no attribute 'new_cache'"."""
+    from attento.models.bert import Bert, BertConfig
+
+    tok = CharTokenizer.from_text(TEXT)
+    bert = Bert(BertConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=1, n_embd=8))
+    folder = save_model(bert, tok, tmp_path / "bert")
+    assert main([command, "--model", str(folder), "--prompt", "nel"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("attento: error:") and "fill-mask" in captured.err
+
+
 def test_missing_model_is_a_user_error(tmp_path, capsys):
     assert main(["next-token", "--model", str(tmp_path / "none"), "--prompt", "a"]) == 2
     assert "not found" in capsys.readouterr().err

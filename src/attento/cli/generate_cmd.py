@@ -60,6 +60,11 @@ def _load(name: str):
     from attento.models.checkpoint_io import load_model
 
     model, tokenizer = load_model(name)
+    if not hasattr(model, "new_cache"):  # what every left-to-right language model here has
+        raise UserError(
+            f"{name} holds a {type(model).__name__}, which cannot continue text: give a "
+            "language model such as dante (a BERT fills in [MASK]s with `attento fill-mask`)"
+        )
     if tokenizer is None:
         raise UserError(f"the model {name} has no tokenizer saved with it")
     return model, tokenizer
