@@ -72,3 +72,18 @@ def test_train_tokenizer_bad_size_is_one_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "vocab_size" in err and "Traceback" not in err
+
+
+def test_train_tokenizer_keeps_a_models_tokenizer(tmp_path, capsys):
+    """Writing over a model folder's tokenizer silently broke the model (its ids changed)."""
+    from attento.models.checkpoint_io import CONFIG
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / CONFIG).write_text("{}")
+    (model / "tokenizer.json").write_text("{}")
+    argv = ["train-tokenizer", "--corpus", "c.txt", "--vocab-size", "300", "--out", str(model)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attento: error: --out") and "holds a model" in err
+    assert err.count("\n") == 1 and (model / "tokenizer.json").read_text() == "{}"

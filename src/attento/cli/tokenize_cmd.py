@@ -11,6 +11,7 @@ from attento.cli.common import (
     read_text_arg,
     use_color,
 )
+from attento.errors import UserError
 from attento.tokenize import load_tokenizer
 
 ORDER = 10
@@ -85,11 +86,23 @@ def run_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_tokenizer_out(out: str) -> None:
+    """A model folder keeps its tokenizer beside the weights: a new one there would silently
+    break the model (different ids), so only a new folder or a tokenizer's own will do."""
+    from attento.models.checkpoint_io import CONFIG
+
+    if (check_out_folder(out) / CONFIG).is_file():
+        raise UserError(
+            f"--out {out} holds a model: give a new folder, as a new tokenizer would no longer "
+            "match the model's ids"
+        )
+
+
 def run_train_tokenizer(args: argparse.Namespace) -> int:
     from attento.data import load_corpus
     from attento.tokenize.bpe import train_bpe
 
-    check_out_folder(args.out)
+    check_tokenizer_out(args.out)
     text = load_corpus(args.corpus)
     tok = train_bpe(
         text, args.vocab_size, pattern=args.pattern, trainer=args.trainer, progress=True
