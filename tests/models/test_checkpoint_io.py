@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -55,7 +57,7 @@ def test_untied_weights_round_trip(tmp_path):
 
 def test_missing_and_bad_json(saved, tmp_path):
     _, _, folder = saved
-    with pytest.raises(UserError, match=r"config\.json not found"):
+    with pytest.raises(UserError, match=r"is not a model folder \(it has no config\.json\)"):
         load_model(tmp_path)
     (folder / "config.json").write_text("{not json")
     with pytest.raises(UserError, match=r"config\.json is not valid JSON"):
@@ -114,3 +116,25 @@ def test_bare_names_look_in_the_bundled_folder(tmp_path, monkeypatch, saved):
         attento.load_model("tiny")
     with pytest.raises(UserError, match="not found"):
         attento.load_model(str(tmp_path / "nowhere"))
+
+
+def test_every_saved_arch_opens_in_a_fresh_process(tmp_path):
+    """A reward model or a LoRA model opens without importing attento.align first: every
+    arch is listed up front, not registered by the module that defines it."""
+    from attento.align.lora import LoRAGPT
+    from attento.align.reward import RewardModel
+
+    config = GPTConfig(20, 8, 1, 2, 8)
+    save_model(RewardModel(config), None, tmp_path / "rm")
+    save_model(LoRAGPT.from_gpt(GPT(config), r=2, alpha=4.0), None, tmp_path / "lora")
+    script = (
+        "import sys; from attento.models.checkpoint_io import load_model; "
+        "print(*(type(load_model(p)[0]).__name__ for p in sys.argv[1:]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "rm"), str(tmp_path / "lora")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.split() == ["RewardModel", "LoRAGPT"]

@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from attento.errors import UserError
-from attento.models.checkpoint_io import register_arch
 from attento.models.gpt import GPT, GPTConfig
 
 TARGETS = ("attn.qkv", "attn.proj", "mlp.fc", "mlp.gate", "mlp.proj")
@@ -130,6 +129,3 @@ def merge_lora(model: LoRAGPT) -> GPT:
             state[f"{name}.weight"] = layer.merged_weight()
     merged.load_state_dict(state)
     return merged.train(model.training)
-
-
-register_arch("gpt-lora", "attento.align.lora:LoRAGPT")

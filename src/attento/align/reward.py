@@ -26,7 +26,6 @@ from attento.align.data import Preference
 from attento.align.losses import bradley_terry_loss
 from attento.align.settings import check_settings
 from attento.errors import UserError
-from attento.models.checkpoint_io import register_arch
 from attento.models.gpt import GPT, GPTConfig
 
 
@@ -174,6 +173,3 @@ def train_reward_model(
         losses=losses,
     )
     return rm, report
-
-
-register_arch("gpt-reward", "attento.align.reward:RewardModel")

@@ -5,8 +5,9 @@
       model.safetensors   the weights (a plain tensor table: no code runs when it is read)
       tokenizer.json      + the tokenizer's data files (tokenizer.save)
 
-"arch" names the class that rebuilds the model from the "model" settings (`ARCHS`); other
-architectures (bert, lstm, ...) register there. Other keys of config.json (e.g. training
+"arch" names the class that rebuilds the model from the "model" settings: `ARCHS` lists every
+architecture (gpt, bert, lstm, the reward model, ...), and its module is imported only when a
+folder of that arch is opened. Other keys of config.json (e.g. training
 state written by attento.train) are kept by whoever writes them and ignored here.
 Weights shared by two layers (GPT's tied embedding/output matrix) are stored once.
 
@@ -43,13 +44,10 @@ ARCHS: dict[str, str] = {
     "lstm": "attento.models.recurrent:LSTMLM",
     "gru": "attento.models.recurrent:GRULM",
     "cnn": "attento.models.conv:ConvLM",
+    "gpt-lora": "attento.align.lora:LoRAGPT",
+    "gpt-reward": "attento.align.reward:RewardModel",
 }
 BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "models"
-
-
-def register_arch(name: str, target: str) -> None:
-    """Make `load_model` understand {"arch": name}; target is "package.module:Class"."""
-    ARCHS[name] = target
 
 
 def arch_class(name: str, source: Path | str = CONFIG) -> type[nn.Module]:
@@ -182,6 +180,11 @@ def load_model(
     tokenizer or None if the folder has none)."""
     directory = resolve(path_or_name)
     config_path = directory / CONFIG
+    if not config_path.is_file():
+        raise UserError(
+            f"{directory} is not a model folder (it has no {CONFIG}): give a folder written by "
+            "attento train or save_model, or a bundled model's name"
+        )
     config = read_json(config_path)
     if "arch" not in config or "model" not in config:
         raise UserError(f"{config_path} is not an attento model config (needs arch and model)")
