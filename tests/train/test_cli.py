@@ -53,6 +53,8 @@ def test_train_prints_json_and_resumes(
         (["--tokenizer", "bpe:lots"], "bpe:N"),
         (["--corpus", "no-such-corpus"], "neither a file nor a known name"),
         (["--objective", "mlm", "--arch", "bert"], "--arch bert has no default shape"),
+        (["--arch", "seq2seq"], "does not train --arch seq2seq"),
+        (["--arch", "gpt-reward"], "does not train --arch gpt-reward"),
     ],
 )
 def test_bad_input_is_one_line(

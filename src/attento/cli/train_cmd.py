@@ -121,6 +121,11 @@ def check_default_shape(arch: str) -> None:
     ]
     if needs:
         presets = [name for name, make in PRESETS.items() if make().arch == arch]
+        if not presets:  # seq2seq, the reward model, LoRA: made by their own commands
+            raise UserError(
+                f"attento train does not train --arch {arch}: choose gpt, mlp, rnn, lstm, "
+                "gru, cnn, or bert with --objective mlm"
+            )
         raise UserError(
             f"--arch {arch} has no default shape ({', '.join(needs)}): "
             f"choose a preset of that arch instead, e.g. --preset {presets[0]}"
