@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -55,6 +56,13 @@ def test_batches_target_only_the_answers(char_tokenizer):
 def test_examples_without_an_answer_in_context_are_refused():
     with pytest.raises(UserError, match="no example"):
         SFTBatches([([1, 2, 3, 4], [IGNORE, IGNORE, IGNORE, 4])], block_size=2)
+
+
+def test_a_character_the_model_never_saw_names_the_data_record(tmp_path, base_dir):
+    data = tmp_path / "d.json"
+    data.write_text(json.dumps([*RECORDS[:2], {"instruction": "1+1", "output": "DUE"}]))
+    with pytest.raises(UserError, match=rf"^{re.escape(str(data))}, record 3: character 'D'"):
+        sft(base_dir, data, tmp_path / "out", SFTSettings(max_steps=1), progress=False)
 
 
 def test_sft_runs_through_the_shared_loop_and_learns(tmp_path, base_dir):

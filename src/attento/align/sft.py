@@ -112,7 +112,12 @@ class SFTBatches:
 def make_sft_batches(
     chat: ChatFormat, conversations: Sequence[Sequence[Message]], block_size: int, seed: int = 0
 ) -> SFTBatches:
-    examples = [chat.encode_example(c) for c in conversations]
+    examples = []
+    for i, conversation in enumerate(conversations):
+        try:
+            examples.append(chat.encode_example(conversation))
+        except UserError as e:  # e.g. a character the model's tokenizer has never seen
+            raise UserError(f"record {i + 1}: {e}") from None
     return SFTBatches(examples, block_size, seed=seed, pad_id=chat.im_end)
 
 
@@ -158,9 +163,12 @@ def sft(
     if not hasattr(model, "new_cache"):
         raise UserError(f"{model_dir} is not a decoder language model: SFT needs a GPT")
     model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)
-    batches = make_sft_batches(
-        ChatFormat.of(tokenizer), conversations, model.config.block_size, s.seed
-    )
+    try:
+        batches = make_sft_batches(
+            ChatFormat.of(tokenizer), conversations, model.config.block_size, s.seed
+        )
+    except UserError as e:
+        raise UserError(f"{data}, {e}") from None
     cfg = TrainConfig(
         corpus=str(data),
         tokenizer=str(model_dir),
