@@ -42,10 +42,14 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(models_dir):
+def server(models_dir, make_ckpt, tmp_path_factory):
     import uvicorn
 
     catalog = Catalog.discover("tiny", models_dir)
+    sinusoidal = make_ckpt(tmp_path_factory.mktemp("sin") / "tiny-sin", pos_encoding="sinusoidal")
+    catalog = Catalog(
+        [*catalog.entries.values(), Entry("tiny-sin", sinusoidal, "command line")], "tiny"
+    )
     if SHOTS_DIR.is_dir() and SHOTS_DIR.name not in catalog.entries:
         extra = Entry(SHOTS_DIR.name, SHOTS_DIR.resolve(), "command line")
         catalog = Catalog([*catalog.entries.values(), extra], "tiny")
@@ -126,6 +130,15 @@ def test_page_draws_every_view_from_input_to_output(page, server):
     assert page.locator("#v-blocks details[open] canvas").count() >= 10
     assert page.locator("#v-stack .stack-row").count() == 1 + 1 + 2 * 2
     assert "decoder-only" in page.locator("#facts").inner_text()
+
+
+def test_token_vectors_beside_sinusoids_say_they_are_scaled(page):
+    assert page.locator("#v-embed .note").count() == 0  # learned positions: no scale
+    page.select_option("#model", "tiny-sin")
+    page.wait_for_function("window.attento.trace && window.attento.trace.embed.tok_scale !== 1")
+    wait_idle(page)
+    assert "√d = 5.657" in page.locator("#v-embed .note").inner_text()  # √32, n_embd of tiny
+    assert page.locator("#v-embed canvas").count() == 3
 
 
 def test_typing_a_prompt_traces_it(page, server):

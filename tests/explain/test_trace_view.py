@@ -115,3 +115,16 @@ def test_rope_model_has_no_position_vectors(models_dir):
     v = tv.trace_view(model, tok, tok.encode("Nel"))
     assert v["embed"]["pos"] is None
     assert unpack(v["blocks"][0]["mlp_act"]).shape == (3, model.config.ffn_dim)
+
+
+def test_sinusoidal_model_sends_its_scaled_token_rows(make_ckpt, tmp_path, view):
+    from attento.models.checkpoint_io import load_model
+
+    assert view[0]["embed"]["tok_scale"] == 1.0  # learned positions
+    model, tok = load_model(make_ckpt(tmp_path / "sin", pos_encoding="sinusoidal"))
+    ids = tok.encode("Nel")
+    v = tv.trace_view(model, tok, ids)
+    scale = math.sqrt(model.config.n_embd)
+    assert v["embed"]["tok_scale"] == pytest.approx(scale)
+    rows = model.embed.tok.weight[ids].detach().numpy() * scale
+    np.testing.assert_allclose(unpack(v["embed"]["tok"]), rows, rtol=1e-6)

@@ -130,6 +130,7 @@ def trace_view(model: Any, tokenizer: Any, ids: list[int]) -> dict[str, Any]:
         "tokens": token_list(tokenizer, ids),
         "embed": {
             "tok": pack(rec["embed.tok"][0]),
+            "tok_scale": model.embed.tok_scale,  # √C beside sinusoids, else 1 (layers.py)
             "pos": pack(rec["embed.pos"][0]) if "embed.pos" in rec else None,
             "sum": pack(rec["embed.sum"][0]),
         },

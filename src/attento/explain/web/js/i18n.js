@@ -41,6 +41,8 @@ export const STRINGS = {
     "embed.tok": "Embedding dei token",
     "embed.pos": "Positional encoding",
     "embed.sum": "Somma: ingresso del primo blocco",
+    "embed.scaled":
+      "Le righe sono moltiplicate per √d = {s}, come nell'articolo del Transformer: la tabella parte con valori piccoli (0,02), le sinusoidi arrivano a 1, e senza questo fattore la posizione coprirebbe il token.",
     "embed.rope":
       "Questo modello usa RoPE: la posizione non si somma qui, ma ruota query e key dentro l'attenzione.",
 
@@ -190,6 +192,8 @@ export const STRINGS = {
     "embed.tok": "Token embeddings",
     "embed.pos": "Positional encoding",
     "embed.sum": "Sum: input of the first block",
+    "embed.scaled":
+      "The rows are multiplied by √d = {s}, as in the Transformer paper: the table starts with small values (0.02) while the sinusoids reach 1, and without this factor the position would drown out the token.",
     "embed.rope":
       "This model uses RoPE: position is not added here, it rotates queries and keys inside attention.",
 

@@ -19,6 +19,9 @@ export function renderEmbed(root, app) {
       describe: describeCell(labels, t(key)),
     });
   root.replaceChildren();
+  if (trace.embed.tok_scale !== 1) {
+    root.append(el("p", { class: "note", text: t("embed.scaled", { s: fmt(trace.embed.tok_scale) }) }));
+  }
   root.append(fig(trace.embed.tok, "embed.tok"));
   if (trace.embed.pos) {
     root.append(op("+"), fig(trace.embed.pos, "embed.pos"), op("="), fig(trace.embed.sum, "embed.sum"));
