@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from attento.errors import UserError
+
 
 @dataclass
 class World:
@@ -35,11 +37,22 @@ class World:
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """A device name (auto, cpu, cuda, cuda:N, mps) as a torch device; cuda: this process's GPU.
+
+    A name torch cannot parse, or a GPU this machine lacks, is a one-line error here, before
+    any process group is joined, rather than torch's RuntimeError or "Torch not compiled
+    with CUDA enabled" traceback later."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name!r}: torch sees no CUDA GPU here; use cpu or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device {name!r}: torch sees no Apple GPU here; use cpu or auto")
+    return torch.device("cuda", local_rank) if name == "cuda" else device
 
 
 def setup(device: str = "auto") -> World:

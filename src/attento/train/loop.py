@@ -96,21 +96,6 @@ def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int, tokenizer
     return CLMWindows(tokens, block_size, seed=cfg.seed)
 
 
-def check_device(name: str) -> None:
-    """Fail in one line on a device torch cannot parse or this machine lacks, rather than
-    with torch's RuntimeError or "Torch not compiled with CUDA enabled" traceback."""
-    if name == "auto":
-        return
-    try:
-        kind = torch.device(name).type
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {name!r}: torch sees no CUDA GPU here; use cpu or auto")
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"device {name!r}: torch sees no Apple GPU here; use cpu or auto")
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -150,9 +135,7 @@ def train(
     """
     out = Path(out)
     keep_freed_memory()  # a step reuses the last step's pages instead of faulting in new ones
-    device = cfg.device if cfg is not None else "auto"
-    check_device(device)
-    world = distributed.setup(device)
+    world = distributed.setup(cfg.device if cfg is not None else "auto")
     finished = False
     try:
         result = _train(cfg, out, world, resume, progress, text, init, batches)
