@@ -7,8 +7,11 @@
 
 "arch" names the class that rebuilds the model from the "model" settings: `ARCHS` lists every
 architecture (gpt, bert, lstm, the reward model, ...), and its module is imported only when a
-folder of that arch is opened. Other keys of config.json (e.g. training
-state written by attento.train) are kept by whoever writes them and ignored here.
+folder of that arch is opened. The alignment stage's models are named here too, as strings,
+although `align` comes after `models`: had they registered themselves on import, a reward
+model would not open in a process that had not imported `attento.align` first. Other keys of
+config.json (e.g. training state written by attento.train) are kept by whoever writes them
+and ignored here.
 Weights shared by two layers (GPT's tied embedding/output matrix) are stored once.
 
 Every failure to read a folder (missing file, bad JSON, unknown arch, a weight of the wrong
