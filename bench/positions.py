@@ -29,9 +29,9 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from attento.data import load_corpus
-from attento.models.gpt import GPT, GPTConfig
 from attento.tokenize import CharTokenizer
 from attento.train import TrainConfig, train
+from attento.train.loop import build_model
 from results import write_section
 
 VARIANTS = {
@@ -63,7 +63,7 @@ def run(variant: str, steps: int) -> dict[str, float]:
     text = load_corpus(cfg.corpus)
     tokenizer = CharTokenizer.from_text(text)
     torch.manual_seed(cfg.seed)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **cfg.model))
+    model = build_model(cfg.arch, cfg.model, tokenizer.vocab_size)
     if not scaled:
         model.embed.tok_scale = 1.0
     with tempfile.TemporaryDirectory() as out:
