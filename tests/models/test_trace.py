@@ -67,8 +67,50 @@ def test_no_trace_records_nothing_and_traces_nest():
     with Trace() as outer:
         with Trace() as inner:
             model(idx)
-        assert trace.current is outer
-    assert trace.current is None
+        assert trace.active() is outer
+    assert trace.active() is None
     assert "logits" in inner.records and outer.records == {}
     model(idx)
     assert outer.records == {}
+
+
+def test_a_trace_is_local_to_its_thread():
+    """One thread traces while others run the same model plainly or trace other inputs: each
+    caller gets its own records and its own logits, equal to the same call made alone."""
+    import threading
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(40, 16, 2, 2, 16)).eval()
+    inputs = [torch.randint(0, 40, (1, 3 + i % 5)) for i in range(16)]
+    with torch.no_grad():
+        plain = [model(x) for x in inputs]
+        traced = []
+        for x in inputs:
+            with Trace():
+                traced.append(model(x))  # the explicit attention path: its own rounding
+    results: dict[int, tuple] = {}
+    barrier = threading.Barrier(8)
+
+    def work(i: int) -> None:
+        barrier.wait()
+        for j in range(i, len(inputs), 8):
+            with torch.no_grad():
+                if j % 2:
+                    with Trace() as tr:
+                        out = model(inputs[j])
+                    results[j] = (out, tr.records)
+                else:
+                    results[j] = (model(inputs[j]), None)
+                    assert trace.active() is None
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == len(inputs)
+    for j, (out, records) in results.items():
+        assert torch.equal(out, (plain if records is None else traced)[j])
+        if records is not None:
+            assert torch.equal(records["logits"], traced[j])
+            assert records["embed.sum"].shape[1] == inputs[j].shape[1]

@@ -103,7 +103,7 @@ class MLMHead(Traced):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.dense(x))
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("act", h)
         return self.decoder(self.ln(h))
 
@@ -169,7 +169,7 @@ class Bert(Traced):
         x = self.embed(idx, pos)
         types = torch.zeros_like(idx) if token_type_ids is None else token_type_ids
         seg = self.segment(types)
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("embed.segment", seg)
         x = self.embed_dropout(self.embed_ln(x + seg))
         mask = None
@@ -198,7 +198,7 @@ class Bert(Traced):
                 "token vectors (encode) and sentence embeddings, not word predictions"
             )
         logits = self.mlm(self.encode(idx, token_type_ids, attention_mask))
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("logits", logits)
         if targets is None:
             return logits

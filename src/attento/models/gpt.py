@@ -252,7 +252,7 @@ class GPT(Traced):
             x = block(x, mask=mask, rope=rope, cache=None if cache is None else cache.layers[i])
         x = self.ln_f(x)
         logits = self.lm_head(x)
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("logits", logits)
         if targets is None:
             return logits

@@ -170,7 +170,7 @@ class Embeddings(Traced):
         x = self.tok(idx)
         if self.tok_scale != 1.0:
             x = x * self.tok_scale
-        tracing = trace.current is not None
+        tracing = trace.active() is not None
         if tracing:
             self.record("tok", x)
         if self.pos is not None:
@@ -300,7 +300,7 @@ class MultiHeadAttention(Traced):
         if cache is not None:
             k, v = cache.update(k, v)
 
-        tracing = trace.current is not None
+        tracing = trace.active() is not None
         if tracing:
             y, _ = self.explicit(q, k, v, self._full_mask(mask, T, k.size(2), x.device))
         elif mask is None and self.causal and k.size(2) == T:
@@ -346,7 +346,7 @@ class MultiHeadAttention(Traced):
         if mask is not None:
             scaled = scaled.masked_fill(~mask, float("-inf"))
         weights = F.softmax(scaled, dim=-1)
-        if trace.current is not None:
+        if trace.active() is not None:
             for name, tensor in (("q", q), ("k", k), ("v", v), ("scores", scores)):
                 self.record(name, tensor)
             self.record("scaled_masked", scaled)
@@ -379,7 +379,7 @@ class FeedForward(Traced):
             h = self.fc(x)
             a = self.act(h)
         out = self.proj(a)
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("hidden", h)
             self.record("act", a)
             self.record("out", out)
@@ -400,7 +400,7 @@ class Norm(Traced):
             y = F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
         else:
             y = F.rms_norm(x, self.weight.shape, self.weight, self.eps)
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("", y)
         return y
 
@@ -447,7 +447,7 @@ class Block(Traced):
             x = x + self.attn(self.ln1(x), mask=mask, rope=rope, cache=cache)
         else:
             x = self.ln1(x + self.attn(x, mask=mask, rope=rope, cache=cache))
-        tracing = trace.current is not None
+        tracing = trace.active() is not None
         if tracing:
             self.record("resid_mid", x)
         x = x + self.mlp(self.ln2(x)) if self.norm_first else self.ln2(x + self.mlp(x))

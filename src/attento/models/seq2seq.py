@@ -109,7 +109,7 @@ class DecoderBlock(Traced):
         x = self._residual(x, self.ln1, lambda h: self.attn(h))
         x = self._residual(x, self.ln2, lambda h: self.cross(h, memory, mask=memory_mask))
         x = self._residual(x, self.ln3, self.mlp)
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("out", x)
         return x
 
@@ -177,7 +177,7 @@ class Seq2Seq(Traced):
         for block in self.decoder:
             x = block(x, memory, mask)
         logits = self.lm_head(self.dec_ln(x))
-        if trace.current is not None:
+        if trace.active() is not None:
             self.record("logits", logits)
         return logits
 

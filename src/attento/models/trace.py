@@ -1,8 +1,10 @@
 """Record every intermediate tensor of one forward pass, to look inside the model.
 
-The layers do not use hooks: each one checks the module-level variable `current` and, when a
-`Trace` is active, hands it a detached CPU copy of what it just computed. With no trace active
-the cost is that one check. The only change of code path is in attention: while tracing it takes
+The layers do not use hooks: each one asks `active()` for the trace of the current context and,
+when one is recording, hands it a detached CPU copy of what it just computed. With no trace
+active the cost is that one lookup. The active trace lives in a `contextvars.ContextVar`, not a
+module global, so a server tracing one request on one thread while another thread runs the
+same model plainly (or traces another request) gives each caller its own records. The only change of code path is in attention: while tracing it takes
 the explicit route `softmax(Q·Kᵀ/√d + mask)·V`, because the fused kernel never materialises the
 attention weights.
 
@@ -43,13 +45,19 @@ last value.
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from types import TracebackType
 
 import torch
 from torch import nn
 
-# The trace being recorded, or None. Layers read this once per forward.
-current: Trace | None = None
+# The trace being recorded in this context (thread, task), or None.
+_current: ContextVar[Trace | None] = ContextVar("attento_trace", default=None)
+
+
+def active() -> Trace | None:
+    """The trace recording in this context, or None. Layers call this once per forward."""
+    return _current.get()
 
 
 class Trace:
@@ -57,14 +65,13 @@ class Trace:
 
     def __init__(self) -> None:
         self.records: dict[str, torch.Tensor] = {}
-        self._previous: Trace | None = None
+        self._token: Token[Trace | None] | None = None
 
     def record(self, name: str, tensor: torch.Tensor) -> None:
         self.records[name] = tensor.detach().to("cpu", copy=True)
 
     def __enter__(self) -> Trace:
-        global current
-        self._previous, current = current, self
+        self._token = _current.set(self)
         return self
 
     def __exit__(
@@ -73,8 +80,9 @@ class Trace:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        global current
-        current = self._previous
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
 
 
 class Traced(nn.Module):
@@ -84,7 +92,7 @@ class Traced(nn.Module):
 
     def record(self, suffix: str, tensor: torch.Tensor) -> None:
         """Record `tensor` as `<trace_name>.<suffix>` (or just the name when suffix is empty)."""
-        tr = current
+        tr = _current.get()
         if tr is not None:
             tr.record(".".join(part for part in (self.trace_name, suffix) if part), tensor)
 
