@@ -93,3 +93,18 @@ def test_bad_messages(char_tokenizer):
         chat.encode_example([])
     with pytest.raises(UserError, match="reserved"):
         chat.encode_text(f"hi {CHAR_IM_END}")
+
+
+def test_chat_answers_run_without_autograd(char_tokenizer):
+    from attento.align.talk import stream_reply
+    from attento.generate.sampling import SamplingConfig
+
+    model, tok, _ = add_chat_tokens(tiny_gpt(char_tokenizer.vocab_size), char_tokenizer)
+    seen: list[bool] = []
+    model.register_forward_hook(lambda m, args, out: seen.append(out.requires_grad))
+    question = [{"role": "user", "content": "2+3="}]
+    pieces = 0
+    for _ in stream_reply(model, ChatFormat.of(tok), question, 5, SamplingConfig(greedy=True)):
+        assert not torch.is_inference_mode_enabled()  # not leaked into the caller's frame
+        pieces += 1
+    assert pieces and seen and not any(seen)

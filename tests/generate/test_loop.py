@@ -212,3 +212,25 @@ def test_model_mode_is_restored():
     model = tiny_gpt().train()
     generate(model, torch.tensor([[1]]), 2)
     assert model.training
+
+
+def grad_watch(model: torch.nn.Module) -> list[bool]:
+    """Record, for every forward of `model`, whether its logits would carry autograd."""
+    seen: list[bool] = []
+    model.register_forward_hook(lambda m, args, out: seen.append(out.requires_grad))
+    return seen
+
+
+def test_every_generation_path_runs_without_autograd():
+    tok = CharTokenizer.from_text("abcdefghijklmnopqrstuvwxyz ")
+    model = tiny_gpt(vocab_size=tok.vocab_size)
+    seen = grad_watch(model)
+    assert model(torch.tensor([[1, 2]])).requires_grad and seen == [True]  # the watch works
+    seen.clear()
+    generate(model, torch.tensor([[1, 2, 3]]), 4, seed=0)
+    generate_text(model, tok, "abc", 4, seed=0)
+    pieces = stream(model, tok, "abc", 4, seed=0)
+    assert not torch.is_inference_mode_enabled()
+    for _ in pieces:  # consumed outside any decorator, as `attento generate` does
+        assert not torch.is_inference_mode_enabled()  # the mode does not leak to the caller
+    assert len(seen) == 12 and not any(seen)

@@ -23,6 +23,7 @@ from attento.generate.loop import Decoder, StopRule, check_max_new_tokens
 from attento.generate.sampling import SamplingConfig, make_generators, pick
 
 
+@torch.inference_mode()  # on the generator itself: active while it runs, not while it waits
 def stream_reply(
     model: nn.Module,
     chat: ChatFormat,
@@ -41,16 +42,15 @@ def stream_reply(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            for step in range(max_new_tokens):
-                token = pick(decoder.next_logits(), config, generators)
-                t = int(token.item())
-                if t in stops or t >= chat.tokenizer.vocab_size:
-                    break
-                decoder.append(token)
-                piece = rule.feed(t, last=step == max_new_tokens - 1)
-                if piece:
-                    yield piece
+        for step in range(max_new_tokens):
+            token = pick(decoder.next_logits(), config, generators)
+            t = int(token.item())
+            if t in stops or t >= chat.tokenizer.vocab_size:
+                break
+            decoder.append(token)
+            piece = rule.feed(t, last=step == max_new_tokens - 1)
+            if piece:
+                yield piece
     finally:
         model.train(was_training)
 

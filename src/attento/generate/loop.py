@@ -178,6 +178,7 @@ def check_max_new_tokens(max_new_tokens: int) -> None:
         raise UserError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
 
 
+@torch.inference_mode()  # on a generator function torch enters the mode at each resume
 def _tokens(
     model: nn.Module,
     idx: torch.Tensor,
@@ -186,7 +187,11 @@ def _tokens(
     use_cache: bool,
     valid: torch.Tensor | None,
 ) -> Iterator[torch.Tensor]:
-    """Yield the next token of every row, (B,), for up to max_new_tokens steps."""
+    """Yield the next token of every row, (B,), for up to max_new_tokens steps.
+
+    Every model call runs without autograd: the decorator is on this generator itself, because
+    one on a function that merely returns a generator has exited before the first token.
+    """
     decoder = Decoder(model, idx, max_new_tokens, valid=valid, use_cache=use_cache)
     _, generators = make_generators(config.seed, idx.size(0))
     was_training = model.training
@@ -256,7 +261,6 @@ def generate(
     return torch.cat((idx, torch.stack(new, dim=1)), dim=1)
 
 
-@torch.inference_mode()
 def stream(
     model: nn.Module,
     tokenizer: Tokenizer,
