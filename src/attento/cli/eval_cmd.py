@@ -1,0 +1,100 @@
+"""`attento eval`: a model's score on every token of held-out text (see train/evaluate.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from attento.cli.common import add_json_flag, print_json
+from attento.errors import UserError
+
+ORDER = 35
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="score a model on the whole held-out text: loss, perplexity, bits per byte",
+        description="Score MODEL on every token of held-out text, deterministically: the "
+        "last 10%% of CORPUS as training holds it out (or the whole of --file), in nats per "
+        "token, perplexity, bits per character and bits per byte (these compare across "
+        "tokenizers). A BERT is scored on masked tokens (fixed seed): loss, top-1 and top-5.",
+    )
+    p.add_argument("--model", default="dante", help="bundled name or model folder")
+    p.add_argument(
+        "--corpus",
+        help="corpus name or text file whose last 10%% is scored (default: the one the "
+        "model was trained on, from its train_config.json or its bundled recipe)",
+    )
+    p.add_argument("--file", help="score this whole text file instead of a corpus's split")
+    p.add_argument(
+        "--stride",
+        type=int,
+        help="tokens between windows (default: the context, i.e. no overlap; smaller gives "
+        "each prediction more context and costs more)",
+    )
+    p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    add_json_flag(p)
+    p.set_defaults(func=run_eval)
+
+
+def training_corpus(model: str) -> str | None:
+    """The corpus a model folder (or its run folder) or a bundled model was trained on."""
+    from attento.train.checkpoint import CONFIG_FILE, read_train_config
+    from attento.train.config import PRESETS, preset
+
+    path = Path(model)
+    for folder in (path, path.parent):
+        if (folder / CONFIG_FILE).is_file():
+            return read_train_config(folder).corpus
+    if not path.exists() and model in PRESETS:
+        return preset(model).corpus
+    return None
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from attento.data.corpus import load_corpus, read_text_file
+    from attento.models.checkpoint_io import load_model
+    from attento.train.evaluate import clm_score, mlm_score, validation_split
+
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.file and args.corpus:
+        raise UserError("give --corpus or --file, not both")
+    model, tokenizer = load_model(args.model)
+    if tokenizer is None:
+        raise UserError(f"{args.model} was saved without a tokenizer: it cannot read text")
+    if args.file:
+        text, source = read_text_file(Path(args.file)), args.file
+        tokens = tokenizer.encode(text)
+        split = "whole file"
+    else:
+        corpus = args.corpus or training_corpus(args.model)
+        if corpus is None:
+            raise UserError(f"{args.model} does not say what it was trained on: give --corpus")
+        text, source = load_corpus(corpus), corpus
+        tokens = validation_split(tokenizer.encode(text)).tolist()
+        split = "last 10% (as in training)"
+    arch = getattr(model, "arch", "gpt")
+    if arch == "bert":
+        score = mlm_score(model, tokens, tokenizer, batch_size=args.batch_size, progress=True)
+    elif hasattr(model.config, "block_size") and arch != "seq2seq":
+        score = clm_score(
+            model, tokens, tokenizer, stride=args.stride, batch_size=args.batch_size, progress=True
+        )
+    else:
+        raise UserError(f"attento eval scores language models; {args.model} is a {arch!r} model")
+    result = {"model": args.model, "text": source, "split": split, **score.to_dict()}
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{args.model} on {source} ({split}): {score.tokens:,} tokens scored")
+    print(f"  loss            {score.loss:.4f} nats/token")
+    print(f"  perplexity      {score.perplexity:.2f}")
+    if score.bits_per_char is not None:
+        print(f"  bits per char   {score.bits_per_char:.4f}  ({score.chars:,} characters)")
+    if score.bits_per_byte is not None:
+        print(f"  bits per byte   {score.bits_per_byte:.4f}  ({score.bytes:,} bytes)")
+    if score.top1 is not None:
+        print(f"  top-1 / top-5   {score.top1:.1%} / {score.top5:.1%} of masked tokens")
+    return 0
