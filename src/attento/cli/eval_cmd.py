@@ -1,4 +1,5 @@
-"""`attento eval`: a model's score on every token of held-out text (see train/evaluate.py)."""
+"""`attento eval` (a model's score on every token of held-out text, see train/evaluate.py) and
+`attento report` (a training run's report card, see train/report.py)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     add_json_flag(p)
     p.set_defaults(func=run_eval)
+
+    r = sub.add_parser(
+        "report",
+        help="print a training run's report card (report.md), writing it if missing",
+        description="Print RUN/report.md: settings, data, size, tokens seen, time, MFU, the "
+        "loss curve, the whole held-out split's score and seeded samples. attento train writes "
+        "it at the end of a run; for an older run it is written now.",
+    )
+    r.add_argument("run", help="a run folder written by attento train")
+    r.add_argument("--refresh", action="store_true", help="write the card again first")
+    r.set_defaults(func=run_report)
 
 
 def training_corpus(model: str) -> str | None:
@@ -97,4 +109,17 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"  bits per byte   {score.bits_per_byte:.4f}  ({score.bytes:,} bytes)")
     if score.top1 is not None:
         print(f"  top-1 / top-5   {score.top1:.1%} / {score.top5:.1%} of masked tokens")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from attento.train.checkpoint import has_checkpoint
+    from attento.train.report import REPORT_FILE, write_report
+
+    run = Path(args.run)
+    if not has_checkpoint(run):
+        raise UserError(f"{run} is not a training run folder (no checkpoint of attento train)")
+    if args.refresh or not (run / REPORT_FILE).is_file():
+        write_report(run)
+    print((run / REPORT_FILE).read_text(encoding="utf-8"), end="")
     return 0

@@ -134,20 +134,27 @@ def check_default_shape(arch: str) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from attento.train import train
+    from attento.train.report import REPORT_FILE, write_report
 
     check_out_folder(args.out)
     result = train(build_config(args), args.out, resume=args.resume, progress=True)
+    score = write_report(Path(args.out))
     if args.json:
-        print_json(
-            {
-                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in dataclasses.asdict(result).items()
-            }
-        )
+        done = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in dataclasses.asdict(result).items()
+        }
+        print_json(done | {"whole_split": score.to_dict() if score else None})
     else:
         print(
             f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min "
             f"({result.tokens_per_s:,.0f} tokens/s): best validation loss "
             f"{result.best_val_loss:.4f}; model and log in {result.out}"
         )
+        if score is not None:
+            print(
+                f"whole held-out split: {score.loss:.4f} nats/token"
+                + (f", {score.bits_per_byte:.4f} bits/byte" if score.bits_per_byte else "")
+                + f"; report card in {Path(args.out) / REPORT_FILE}"
+            )
     return 0
