@@ -10,10 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from attento.cli import main
+from attento.data.windows import covering as windows
 from attento.errors import UserError
 from attento.models import GPT, GPTConfig
 from attento.tokenize.bpe import BPETokenizer
-from attento.train.evaluate import clm_score, mlm_score, validation_split, windows
+from attento.train.evaluate import clm_score, mlm_score, validation_split
 
 
 def tiny_gpt(vocab_size: int, block_size: int = 16, seed: int = 0) -> GPT:
@@ -126,3 +127,49 @@ def test_eval_command_mistakes(capsys, tmp_path):
     assert main(["eval", "--model", "dante", "--file", str(tmp_path / "none.txt")]) == 2
     err = capsys.readouterr().err
     assert "none.txt" in err and "Traceback" not in err
+
+
+def test_training_evaluates_the_whole_split_as_attento_eval_does(tmp_path):
+    from attento.models.checkpoint_io import load_model
+    from attento.train import train
+    from attento.train.config import preset
+
+    text = "Nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura. " * 40
+    cfg = preset("tiny").replace(max_steps=6, eval_interval=3, eval_batches=None)
+    result = train(cfg, tmp_path / "run", progress=False, text=text)
+    model, tok = load_model(tmp_path / "run")
+    whole = clm_score(model, validation_split(tok.encode(text)), tok)
+    assert result.final_val_loss == pytest.approx(whole.loss, rel=1e-5)
+
+
+def test_whole_split_mlm_eval_masks_every_row_the_same_way_each_time():
+    from attento.data.masking import IGNORE, MLMWindows
+
+    tok = BPETokenizer({bytes([b]): b for b in range(256)})
+    tok.add_special_tokens(["[MASK]"])
+    ids = tok.encode("abcdefghij" * 200)
+    w = MLMWindows.for_tokenizer(ids, 16, tok, seed=0)
+    first = list(w.eval_batches(None, 4))
+    again = list(w.eval_batches(None, 4))
+    rows = sum(len(x) for x, _ in first)
+    assert rows == len(w.val_data) // 16
+    assert all(
+        torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+        for a, b in zip(first, again, strict=True)
+    )
+    assert sum(int((y != IGNORE).sum()) for _, y in first) > 0
+
+
+@pytest.mark.parametrize("world", [1, 3])
+def test_whole_split_clm_batches_score_each_validation_target_once(world):
+    from attento.data.windows import IGNORE, CLMWindows
+
+    w = CLMWindows(torch.arange(1000) % 97, 16)
+    targets = []
+    for rank in range(world):
+        for x, y in w.eval_batches(None, 5, rank, world):
+            assert (x >= 0).all()  # marking the scored targets left the inputs alone
+            kept = y[:, :-1] != IGNORE
+            assert torch.equal(x[:, 1:][kept], y[:, :-1][kept])  # y is x shifted by one
+            targets += [int(v) for v in y.flatten() if v != IGNORE]
+    assert sorted(targets) == sorted(w.val_data[1:].tolist())

@@ -29,11 +29,10 @@ from typing import Any
 
 import torch
 
-from attento.data.windows import EVAL_SEED_OFFSET, CLMWindows
+from attento.data.windows import EVAL_SEED_OFFSET, IGNORE, CLMWindows
 from attento.errors import UserError
 
 MASK = "[MASK]"
-IGNORE = -100  # label of positions the loss skips (F.cross_entropy's ignore_index)
 MASK_SEED_OFFSET = 104729  # masks use their own random stream, apart from window positions
 
 
@@ -186,10 +185,19 @@ class MLMWindows(CLMWindows):
         return out
 
     def eval_batches(
-        self, n_batches: int, batch_size: int, rank: int = 0, world: int = 1
+        self, n_batches: int | None, batch_size: int, rank: int = 0, world: int = 1
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The same windows with the same masks at every eval (batches rank, rank + world...)."""
+        """The same windows with the same masks at every eval (batches rank, rank + world...);
+        with `n_batches` None, the whole split as windows side by side."""
         gen = torch.Generator().manual_seed(self.seed + EVAL_SEED_OFFSET + MASK_SEED_OFFSET)
+        if n_batches is None:
+            n_rows = len(self.val_data) // self.block_size
+            rows = self.val_data[: n_rows * self.block_size].view(n_rows, self.block_size)
+            noise = torch.rand((3, n_rows, self.block_size), generator=gen)
+            starts = range(0, n_rows, batch_size)
+            for i in list(starts)[rank::world]:
+                yield self.mask(rows[i : i + batch_size], noise[:, i : i + batch_size])
+            return
         noise = torch.rand((n_batches, 3, batch_size, self.block_size), generator=gen)
         windows = super().eval_batches(n_batches, batch_size, rank, world)
         for (x, _), z in zip(windows, noise[rank::world], strict=True):

@@ -6,7 +6,10 @@ are the input `x`, the same window shifted by one is the target `y`, so a single
 teaches `block_size` predictions at once (token t predicts token t+1 seeing only 0..t).
 
 The token stream is split once: the first 90% trains, the last 10% is held out to
-measure the validation loss on text the model never learned from. Windows are drawn at
+measure the validation loss on text the model never learned from. An evaluation reads either
+a fixed sample of held-out windows (cheap, with sampling noise) or the whole held-out part,
+cut so that every token after the first is a target exactly once (`covering`: no noise at
+all, the same number every time). Training windows are drawn at
 random start positions from a generator of their own, seeded once, so that the batches
 (and a resumed run's batches) are exactly reproducible. Under data parallelism every
 process draws the same global batch of start positions and keeps only its own share.
@@ -23,6 +26,32 @@ from attento.errors import UserError
 
 VAL_FRACTION = 0.1
 EVAL_SEED_OFFSET = 7919  # eval windows use their own stream, so evals never move the train one
+IGNORE = -100  # a target the loss skips (F.cross_entropy's ignore_index)
+
+
+def covering(n_tokens: int, block_size: int, stride: int) -> list[tuple[int, int]]:
+    """Windows over `n_tokens` tokens in which every target is scored exactly once.
+
+    Returns (start, first): the window reads tokens[start : start + size] (size = block_size,
+    or n_tokens - 1 if shorter) and predicts each next token; targets before offset `first`
+    were scored by an earlier window. Windows start `stride` tokens apart, so a stride below
+    block_size gives each target more context; the last window is moved back to end at the
+    last token, so all windows have the same length.
+    """
+    if n_tokens < 2:
+        raise UserError(f"the held-out text has {n_tokens} token(s): at least 2 are needed")
+    if not 1 <= stride <= block_size:
+        raise UserError(f"stride must be between 1 and block_size ({block_size}), got {stride}")
+    size = min(block_size, n_tokens - 1)
+    last_start = n_tokens - 1 - size
+    out, scored, start = [], 0, 0  # targets 1..scored are done
+    while True:
+        start = min(start, last_start)
+        out.append((start, scored - start))
+        scored = start + size
+        if start == last_start:
+            return out
+        start += stride
 
 
 class CLMWindows:
@@ -78,9 +107,21 @@ class CLMWindows:
         ]
 
     def eval_batches(
-        self, n_batches: int, batch_size: int, rank: int = 0, world: int = 1
+        self, n_batches: int | None, batch_size: int, rank: int = 0, world: int = 1
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The same fixed validation windows at every eval, so losses compare across evals."""
+        """The same validation windows at every eval, so losses compare across evals:
+        `n_batches` fixed random batches, or with None the whole split (`covering`), the
+        targets already scored by an earlier window set to IGNORE."""
+        if n_batches is None:
+            plan = covering(len(self.val_data), self.block_size, self.block_size)
+            batches = [plan[i : i + batch_size] for i in range(0, len(plan), batch_size)]
+            for part in batches[rank::world]:
+                x, y = self.windows(self.val_data, torch.tensor([s for s, _ in part]))
+                y = y.clone()  # a view of the same rows as x: marking it must not change x
+                for row, (_, first) in enumerate(part):
+                    y[row, :first] = IGNORE
+                yield x, y
+            return
         gen = torch.Generator().manual_seed(self.seed + EVAL_SEED_OFFSET)
         high = len(self.val_data) - self.block_size
         starts = torch.randint(high, (n_batches, batch_size), generator=gen)

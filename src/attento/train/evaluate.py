@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from attento.data.masking import IGNORE, mask_token_id, mask_tokens, special_ids
-from attento.data.windows import VAL_FRACTION
+from attento.data.windows import VAL_FRACTION, covering
 from attento.errors import UserError
 
 EVAL_MASK_SEED = 1234  # the masking of a masked-LM evaluation, fixed so scores compare
@@ -67,29 +67,6 @@ def validation_split(tokens: Sequence[int] | torch.Tensor) -> torch.Tensor:
     return data[len(data) - int(len(data) * VAL_FRACTION) :]
 
 
-def windows(n_tokens: int, block_size: int, stride: int) -> list[tuple[int, int]]:
-    """(start, first scored target offset) of each window over `n_tokens` tokens.
-
-    A window reads tokens[start : start + block_size] and predicts the next token at each
-    position; targets before the offset were scored by an earlier window.
-    """
-    if n_tokens < 2:
-        raise UserError(f"the held-out text has {n_tokens} token(s): at least 2 are needed")
-    if not 1 <= stride <= block_size:
-        raise UserError(f"stride must be between 1 and block_size ({block_size}), got {stride}")
-    size = min(block_size, n_tokens - 1)
-    last_start = n_tokens - 1 - size
-    out, scored = [], 0  # targets 1..scored are done
-    start = 0
-    while True:
-        start = min(start, last_start)
-        out.append((start, scored - start))
-        scored = start + size
-        if start == last_start:
-            return out
-        start += stride
-
-
 @torch.inference_mode()
 def clm_score(
     model: torch.nn.Module,
@@ -103,7 +80,7 @@ def clm_score(
     """Score a causal LM on every token of `tokens` (see the module docstring)."""
     data = torch.as_tensor(tokens, dtype=torch.long).flatten()
     block = model.config.block_size
-    plan = windows(len(data), block, block if stride is None else stride)
+    plan = covering(len(data), block, block if stride is None else stride)
     size = min(block, len(data) - 1)
     device = next(model.parameters()).device
     was_training = model.training

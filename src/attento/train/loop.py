@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from attento.data.masking import MLMWindows, add_mask_token
+from attento.data.masking import IGNORE, MLMWindows, add_mask_token
 from attento.errors import UserError
 from attento.train import checkpoint, distributed, optim
 from attento.train.config import TrainConfig
@@ -103,6 +103,7 @@ def seed_everything(seed: int) -> None:
 
 
 # keys that may change when a run is resumed: when to stop, how often to report, where to run
+WHOLE_SPLIT_TOKENS = 8192  # tokens per forward pass when an evaluation reads the whole split
 RESUMABLE = {"max_steps", "time_budget_min", "eval_interval", "log_interval", "device", "compile"}
 
 
@@ -229,7 +230,7 @@ class _Runner:
 
     def __init__(self, cfg, world, model, step_model, optimizer, batches, block_size) -> None:
         self.cfg, self.world, self.model, self.step_model = cfg, world, model, step_model
-        self.optimizer, self.batches = optimizer, batches
+        self.optimizer, self.batches, self.block_size = optimizer, batches, block_size
         self.tokens_per_step = cfg.batch_size * cfg.grad_accum * block_size
         self.saved_step: int | None = None
 
@@ -272,17 +273,21 @@ class _Runner:
 
     @torch.no_grad()
     def evaluate(self) -> float:
-        """Mean loss over the fixed validation windows, shared out across processes."""
+        """Mean loss per scored target over the validation batches (a fixed sample, or the
+        whole split when eval_batches is None), shared out across processes."""
         self.model.eval()
         loss_sum = torch.zeros((), device=self.world.device, dtype=torch.float64)
         count = torch.zeros((), device=self.world.device, dtype=torch.float64)
         for x, y in self.batches.eval_batches(
-            self.cfg.eval_batches, self.cfg.batch_size, self.world.rank, self.world.size
+            self.cfg.eval_batches, self.eval_batch_size(), self.world.rank, self.world.size
         ):
+            scored = int((y != IGNORE).sum())
+            if scored == 0:  # e.g. a masked-LM batch where no position was chosen
+                continue
             with self.autocast():
                 _, loss = self.model(x.to(self.world.device), y.to(self.world.device))
-            loss_sum += loss.double()
-            count += 1
+            loss_sum += loss.double() * scored
+            count += scored
         self.model.train()
         total = distributed.total(self.world, torch.stack([loss_sum, count]))
         return float(total[0] / total[1])
@@ -388,8 +393,24 @@ class _Runner:
         if cfg.time_budget_min is None:
             return False
         if eval_cost is None:  # before the first eval: guess it from the step time
-            eval_cost = step_time * cfg.eval_batches / cfg.grad_accum / 2
+            rows = self.eval_steps() * self.eval_batch_size() / (cfg.batch_size * cfg.grad_accum)
+            eval_cost = step_time * rows / 2  # a forward costs about half a training step
         return elapsed + step_time + eval_cost >= 60.0 * cfg.time_budget_min
+
+    def eval_batch_size(self) -> int:
+        """Windows per evaluation forward: the training batch for a fixed sample (so its
+        numbers stay those of earlier runs), larger for the whole split (no gradients)."""
+        if self.cfg.eval_batches is not None:
+            return self.cfg.batch_size
+        return max(self.cfg.batch_size, WHOLE_SPLIT_TOKENS // self.block_size)
+
+    def eval_steps(self) -> int:
+        """Forward passes of one evaluation (the whole split: one per batch of its windows)."""
+        if self.cfg.eval_batches is not None:
+            return self.cfg.eval_batches
+        val = getattr(self.batches, "val_data", None)
+        windows = 1 if val is None else -(-len(val) // self.block_size)
+        return -(-windows // self.eval_batch_size())
 
     def _checkpoint(self, raw_model, tokenizer, out, state, log, row, start) -> None:
         is_best = row["val_loss"] < state.best_val_loss

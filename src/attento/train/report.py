@@ -107,8 +107,9 @@ def render(
         f"| time | {state.elapsed_s / 60:.1f} min, {tokens_per_s:,.0f} tokens/s |",
         f"| MFU | {achieved / peak:.1%} ({achieved / 1e9:.1f} GFLOP/s of a measured "
         f"{peak / 1e9:.1f} GFLOP/s float32 matmul peak) |",
-        f"| best sampled val loss | {state.best_val_loss:.4f} (periodic evaluations of "
-        f"{cfg.eval_batches} batches) |",
+        f"| best val loss | {state.best_val_loss:.4f} (periodic evaluations, on "
+        + ("the whole split" if cfg.eval_batches is None else f"{cfg.eval_batches} batches")
+        + ") |",
     ]
     if score is not None:
         parts = [f"{score.loss:.4f} nats/token over {score.tokens:,} tokens"]
