@@ -12,7 +12,7 @@ ifeq ($(origin ATTENTO_DATA), undefined)
   endif
 endif
 
-.PHONY: setup run test test-slow test-all lint screenshots clean
+.PHONY: setup run test test-slow test-wheel test-all lint screenshots clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
 	$(PY) -c "import torch, sys; v = torch.__version__; sys.exit(0 if v.startswith('2.13.0') else 'torch was replaced: ' + v)"
 	touch $(STAMP)
 
@@ -32,6 +32,10 @@ test: setup
 
 test-slow: setup
 	$(PY) -m pytest -m slow -q
+
+# build the wheel, install it offline into a fresh venv outside the checkout, run it there
+test-wheel: setup
+	$(PY) -m pytest -q tests/cli/test_wheel.py
 
 test-all: setup
 	$(PY) -m pytest -q

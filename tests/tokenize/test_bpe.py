@@ -270,5 +270,5 @@ def test_rust_trainer_missing_is_a_user_error(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "rustbpe", None)
-    with pytest.raises(UserError, match="pip install rustbpe"):
+    with pytest.raises(UserError, match=r"pip install 'attento\[rustbpe\]'"):
         train_bpe("hello world", 300, trainer="rust")

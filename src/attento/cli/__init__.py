@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import pkgutil
 import sys
 import warnings
@@ -25,13 +26,23 @@ def command_modules() -> list:
     return sorted(modules, key=lambda m: m.ORDER)
 
 
+def version_line() -> str:
+    """attento's version and torch's, read from the installed metadata (importing torch would
+    make `--version` take seconds)."""
+    try:
+        torch = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch = "not installed"
+    return f"attento {__version__} (torch {torch})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attento",
         description="See, run and train a generative language model: "
         "tokenize -> embed -> attention blocks -> project -> sample.",
     )
-    parser.add_argument("--version", action="version", version=f"attento {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for module in command_modules():
         module.register(sub)

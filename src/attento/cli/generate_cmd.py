@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from attento.cli.common import add_json_flag, print_json, read_text_arg, use_color
 from attento.errors import UserError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from attento.tokenize import Tokenizer
 
 ORDER = 40
 
@@ -21,7 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(temperature, top-k, top-p, then greedy or a seeded die roll) and printed as it comes.",
     )
     _common(g)
-    g.add_argument("--max-new-tokens", type=int, default=200, help="default: %(default)s")
+    g.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="default: as many as the model's context holds after the prompt",
+    )
     g.add_argument("--greedy", action="store_true", help="always take the most likely token")
     g.add_argument(
         "--stop",
@@ -78,11 +89,14 @@ def run_generate(args: argparse.Namespace) -> int:
     SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
     model, tokenizer = _load(args.model)
     seed = draw_seed() if args.seed is None else args.seed
+    max_new_tokens = args.max_new_tokens
+    if max_new_tokens is None:
+        max_new_tokens = room_in_context(model, tokenizer, prompt)
     pieces = stream(
         model,
         tokenizer,
         prompt,
-        args.max_new_tokens,
+        max_new_tokens,
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
@@ -112,6 +126,15 @@ def run_generate(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     sys.stdout.write("\n")
     return 0
+
+
+def room_in_context(model: nn.Module, tokenizer: Tokenizer, prompt: str) -> int:
+    """New tokens that fit in the model's context after the prompt (at least one): more would
+    push the prompt's start out of the window, which a model with a position table cannot
+    read, and warns in the middle of the text."""
+    from attento.generate import encode_prompt
+
+    return max(1, model.config.block_size - len(encode_prompt(tokenizer, prompt)))
 
 
 def bar(p: float, width: int = 20) -> str:

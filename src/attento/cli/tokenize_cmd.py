@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from attento.cli.common import (
     add_json_flag,
@@ -12,7 +13,7 @@ from attento.cli.common import (
     use_color,
 )
 from attento.errors import UserError
-from attento.tokenize import load_tokenizer
+from attento.tokenize import PRETRAINED, Tokenizer, load_tokenizer
 
 ORDER = 10
 
@@ -37,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tokenizer",
         default="cl100k_base",
-        help="cl100k_base, o200k_base, or a saved tokenizer folder/file (default: %(default)s)",
+        help="cl100k_base, o200k_base, a bundled model's name (dante, shakespeare), or a saved "
+        "tokenizer folder/file (default: %(default)s)",
     )
     add_json_flag(p)
     p.set_defaults(func=run_tokenize)
@@ -65,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_tokenize(args: argparse.Namespace) -> int:
     text = read_text_arg(args.text)
-    tok = load_tokenizer(args.tokenizer)
+    tok = open_tokenizer(args.tokenizer)
     ids = tok.encode(text)
     tokens = [tok.token_str(i) for i in ids]
     if args.json:
@@ -84,6 +86,23 @@ def run_tokenize(args: argparse.Namespace) -> int:
     print(ids)
     print(f"{len(text)} characters, {len(ids)} tokens ({args.tokenizer})")
     return 0
+
+
+def open_tokenizer(spec: str) -> Tokenizer:
+    """`load_tokenizer`'s names and paths, and also a bundled model's name: its tokenizer."""
+    if spec in PRETRAINED or Path(spec).exists():
+        return load_tokenizer(spec)
+    from attento.models.checkpoint_io import BUNDLED, resolve
+
+    try:
+        folder = resolve(spec)
+    except UserError:
+        bundled = ", ".join(sorted(p.name for p in BUNDLED.iterdir() if p.is_dir()))
+        raise UserError(
+            f"tokenizer {spec!r} not found: give {' or '.join(PRETRAINED)}, a bundled model "
+            f"({bundled}) or a path to a saved tokenizer"
+        ) from None
+    return load_tokenizer(folder)
 
 
 def check_tokenizer_out(out: str) -> None:

