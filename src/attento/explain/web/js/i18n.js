@@ -386,7 +386,7 @@ function lookup(key) {
 
 // one pass, so a value that itself reads "{p}" (a token can) is never substituted again
 function fill(s, vars, wrap) {
-  return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? wrap(String(vars[k])) : m));
+  return s.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(vars, k) ? wrap(String(vars[k])) : m));
 }
 
 // plain text: for textContent
