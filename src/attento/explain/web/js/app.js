@@ -116,13 +116,8 @@ async function api(path, body) {
   }
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
-    let { code, params } = data;
-    if (!code && Array.isArray(data.detail)) {
-      // FastAPI's own validation answer: name the first field
-      code = "invalid_request";
-      params = { field: (data.detail[0]?.loc || []).slice(1).join(".") };
-    }
-    throw new ApiError(res.status, code, params, typeof data.detail === "string" ? data.detail : "");
+    const detail = typeof data.detail === "string" ? data.detail : "";
+    throw new ApiError(res.status, data.code, data.params, detail);
   }
   return data;
 }
@@ -132,18 +127,14 @@ async function api(path, body) {
 // on screen: the control just used (by id: the views re-create it), else the first section
 // visible under the sticky header.
 function keepInPlace(anchorId, paint) {
+  const shown = (e) => e && e.getClientRects().length > 0;
   const header = $(".topbar").getBoundingClientRect().bottom;
-  const pick = () => {
-    const byId = anchorId && document.getElementById(anchorId);
-    if (byId && byId.getClientRects().length) return { find: () => document.getElementById(anchorId), e: byId };
-    const section = [...document.querySelectorAll("main .stage")].find((s) => s.getBoundingClientRect().bottom > header);
-    return section && { find: () => section, e: section };
-  };
-  const anchor = pick();
-  const before = anchor && anchor.e.getBoundingClientRect().top;
+  const section = [...document.querySelectorAll("main .stage")].find((s) => s.getBoundingClientRect().bottom > header);
+  const find = shown(anchorId && document.getElementById(anchorId)) ? () => document.getElementById(anchorId) : () => section;
+  const before = find()?.getBoundingClientRect().top;
   paint();
-  const now = anchor && anchor.find();
-  if (now && now.getClientRects().length) window.scrollBy(0, now.getBoundingClientRect().top - before);
+  const now = find();
+  if (before !== undefined && shown(now)) window.scrollBy(0, now.getBoundingClientRect().top - before);
 }
 
 function renderFacts() {
@@ -259,19 +250,32 @@ async function step(animate) {
   if (generation !== state.generation) return;
   const data = decodeAll(res);
   const restarted = seed !== null && !s.greedy && state.start !== null && data.start !== state.start;
+  const shown = showToken(data.token.text);
+  const message = `${t("gen.picked", { t: shown, p: (100 * data.prob).toFixed(2) + "%" })}${restarted ? ` ${t("gen.restart")}` : ""}`;
+  if (animate) {
+    if (app.flashToken) app.flashToken(data.token.id);
+    markPicked(data.token.id);
+    $("#gen-message").textContent = message;
+    await new Promise((resolve) => setTimeout(resolve, PICK_HOLD_MS));
+    if (generation !== state.generation) return;
+  }
+  const saved = { start: state.start, lastStep: state.lastStep, message: state.message };
   state.history.push(state.ids);
   state.steps.push(state.lastStep);
   state.start = data.start;
   state.lastStep = data;
-  const shown = showToken(data.token.text);
-  state.message = `${t("gen.picked", { t: shown, p: (100 * data.prob).toFixed(2) + "%" })}${restarted ? ` ${t("gen.restart")}` : ""}`;
-  if (animate) {
-    if (app.flashToken) app.flashToken(data.token.id);
-    markPicked(data.token.id);
-    await new Promise((resolve) => setTimeout(resolve, PICK_HOLD_MS));
-    if (generation !== state.generation) return;
+  state.message = message;
+  try {
+    await trace({ ids: data.ids }, animate ? "roll" : "run", generation);
+  } catch (e) {
+    if (!(e instanceof Superseded)) {
+      // the token was not appended: history and the views stay as they were
+      state.history.pop();
+      state.steps.pop();
+      Object.assign(state, saved);
+    }
+    throw e;
   }
-  await trace({ ids: data.ids }, animate ? "roll" : "run", generation);
 }
 
 const generating = () => state.rolling || state.running;
