@@ -123,8 +123,9 @@ async function api(path, body) {
 }
 
 // Re-rendering replaces the views' contents, so the page's height changes above whatever the
-// student is looking at and the browser cannot keep its place. Keep one element where it was
-// on screen: the control just used (by id: the views re-create it), else the first section
+// student is looking at; scroll anchoring cannot follow a removed element (Chrome lost the
+// focused roll button: 431 -> 1117 px) and Safari has none. Keep one element where it was on
+// screen: the control just used (by id: the views re-create it), else the first section
 // visible under the sticky header.
 function keepInPlace(anchorId, paint) {
   const shown = (e) => e && e.getClientRects().length > 0;
