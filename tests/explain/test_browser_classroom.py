@@ -528,6 +528,9 @@ def test_phone_header_is_small_and_hints_say_tap(browser, url):
             box = header.bounding_box()
             assert box["y"] == pytest.approx(0, abs=1) and box["height"] <= 0.1 * 844
             assert tap in pg.locator("#s-prompt .hint").inner_text().lower()
+            pg.locator("#v-embed canvas").first.tap(position={"x": 80, "y": 4})  # as it says
+            assert pg.locator("#tooltip").is_visible()
+            assert "dim" in pg.locator("#tooltip").inner_text()
             hover = pg.locator("#v-blocks details[open] .attn-part > .hint").inner_text().lower()
             assert hover.startswith(tap) and "mouse" not in hover and "hover" not in hover
             pg.click("#tour-start")
