@@ -5,6 +5,7 @@ Fast and without a browser; test_browser_classroom.py checks the same on the liv
 """
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,7 +25,7 @@ def run(tmp_path, body: str, touch: bool = False):
     script.write_text(
         f"globalThis.window = {{ matchMedia: () => ({{ matches: {json.dumps(touch)} }}) }};\n"
         f"const {{ html, escapeHtml }} = await import({json.dumps((JS / 'draw.js').as_uri())});\n"
-        f"const {{ t, tHtml }} = await import({json.dumps((JS / 'i18n.js').as_uri())});\n"
+        f"const {{ STRINGS, t, tHtml }} = await import({json.dumps((JS / 'i18n.js').as_uri())});\n"
         f"console.log(JSON.stringify({body}));\n"
     )
     out = subprocess.run([NODE, str(script)], capture_output=True, text=True, timeout=60)
@@ -55,3 +56,13 @@ def test_touch_screens_get_the_tap_wording(tmp_path):
     touch = run(tmp_path, "[t('prompt.hint'), t('block.hover')]", touch=True)
     assert all("mouse" in s.lower() for s in mouse)
     assert all("tocca" in s.lower() and "mouse" not in s.lower() for s in touch)
+
+
+def test_both_languages_say_every_error_code_the_server_sends(tmp_path):
+    from attento.explain import server
+
+    codes = re.findall(r"^    ([a-z_]+) +\d{3}", server.__doc__, re.M)  # its table of codes
+    assert "unencodable" in codes and "bad_host" in codes
+    keys = run(tmp_path, "{ it: Object.keys(STRINGS.it), en: Object.keys(STRINGS.en) }")
+    assert sorted(keys["it"]) == sorted(keys["en"])
+    assert [c for c in codes if f"error.{c}" not in keys["it"]] == []

@@ -177,6 +177,8 @@ export const STRINGS = {
     "error.body_too_large": "La richiesta è troppo grande: al massimo {max} byte.",
     "error.bad_host": "Il server risponde solo agli indirizzi per cui è stato avviato (intestazione Host non ammessa).",
     "error.too_many_tokens": "Troppi token in una richiesta: al massimo {max}.",
+    "error.not_found": "Questo indirizzo non esiste sul server.",
+    "error.method_not_allowed": "Il server non accetta questa richiesta a questo indirizzo.",
   },
   en: {
     "app.title": "Inside a generative model, step by step",
@@ -349,6 +351,8 @@ export const STRINGS = {
     "error.body_too_large": "The request is too large: at most {max} bytes.",
     "error.bad_host": "The server only answers the addresses it was started for (Host header not allowed).",
     "error.too_many_tokens": "Too many tokens in one request: at most {max}.",
+    "error.not_found": "This address does not exist on the server.",
+    "error.method_not_allowed": "The server does not take this request at this address.",
   },
 };
 
