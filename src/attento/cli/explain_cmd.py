@@ -1,4 +1,10 @@
-"""`attento explain`: open the browser explainer on a model."""
+"""`attento explain`: open the browser explainer on a model.
+
+By default the server listens on 127.0.0.1 and answers only this machine. For a classroom,
+`--host 0.0.0.0` serves the whole (trusted) network: students open http://<this machine's IP>:
+<port>/; a name for the machine (e.g. `aula3.local`) must be allowed with `--allow-host`, so
+that a web page elsewhere cannot drive the server through DNS rebinding (server.HostRule).
+"""
 
 from __future__ import annotations
 
@@ -25,8 +31,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a bundled model name or a checkpoint folder (default: dante)",
     )
     p.add_argument("--models-dir", default=None, help="also list the checkpoints in this folder")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s, this machine only; 0.0.0.0 serves the "
+        "network, e.g. a classroom, and answers any IP address in the URL)",
+    )
     p.add_argument("--port", type=port_number, default=8000, help="port (default: %(default)s)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to this host name (e.g. aula3.local); repeatable",
+    )
+    p.add_argument(
+        "--api-docs",
+        action="store_true",
+        help="serve the API description at /openapi.json and /docs (off by default)",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="CPU threads each request computes on (default: %(default)s; requests run in "
+        "parallel, so more threads per request only pay off for one user on a big model)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.set_defaults(func=run_explain)
 
@@ -40,6 +70,16 @@ def port_number(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
     return port
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
 
 
 def check_port(host: str, port: int) -> None:
@@ -60,6 +100,7 @@ def check_port(host: str, port: int) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    import torch
     import uvicorn
 
     from attento.explain.catalog import Catalog
@@ -67,7 +108,10 @@ def run_explain(args: argparse.Namespace) -> int:
 
     catalog = Catalog.discover(args.model, args.models_dir)
     check_port(args.host, args.port)
-    app = create_app(catalog)
+    # Requests are computed in parallel on the server's thread pool: with several torch
+    # threads each, a class of clients oversubscribes the cores (bench/RESULTS.md, explain.py)
+    torch.set_num_threads(args.threads)
+    app = create_app(catalog, host=args.host, allow_hosts=args.allow_host, api_docs=args.api_docs)
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}/"
     print(f"attento explainer: {url} (model {catalog.default}; Ctrl+C to stop)", flush=True)
