@@ -162,3 +162,32 @@ def test_steps_of_25_students_at_once_equal_the_same_steps_alone(server):
     for chain, (_, settings) in zip(alone, students, strict=True):
         if settings is SEEDED:  # the 8 rolls are one run, begun at the prompt
             assert {json.loads(raw)["start"] for _, raw in chain} == {len(chain[0][0]["ids"])}
+
+
+def test_a_model_asked_for_by_many_threads_at_once_is_loaded_once(tmp_path, make_ckpt, monkeypatch):
+    """The first requests of a class arrive together: one load, one model object, in eval mode."""
+    import threading
+
+    import attento.models.checkpoint_io as checkpoint_io
+    from attento.explain.catalog import Catalog
+
+    path = make_ckpt(tmp_path / "m")
+    catalog = Catalog.discover(str(path), None, bundled_dir=tmp_path / "none")
+    loads, real = [], checkpoint_io.load_model
+    monkeypatch.setattr(checkpoint_io, "load_model", lambda p: loads.append(p) or real(p))
+    barrier = threading.Barrier(16)
+    results: list = []
+
+    def ask() -> None:
+        barrier.wait()
+        results.append((catalog.load("m"), catalog.entry("m").facts()))
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and len(results) == 16
+    (model, tokenizer), facts = results[0]
+    assert all(r[0][0] is model and r[0][1] is tokenizer and r[1] is facts for r in results)
+    assert not model.training
