@@ -43,17 +43,26 @@ def test_explain_starts_uvicorn_on_localhost_and_prints_the_url(monkeypatch, cap
     assert calls["threads"] == 1  # one thread per request: requests run in parallel
 
 
-def test_allow_host_and_api_docs_reach_the_app(monkeypatch, models_dir):
+def test_a_classroom_server_prints_both_urls_and_takes_allow_host_and_api_docs(
+    monkeypatch, capsys, models_dir
+):
     import torch
     import uvicorn
 
+    from attento.cli import explain_cmd
+
     calls = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    monkeypatch.setattr(explain_cmd, "check_port", lambda host, port: None)  # no 0.0.0.0 bind
+    monkeypatch.setattr(explain_cmd, "network_address", lambda: "192.168.1.20")
     monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.update(threads=n))
     argv = ["explain", "--models-dir", str(models_dir), "--model", "tiny", "--no-browser"]
     argv += ["--host", "0.0.0.0", "--port", str(free_port()), "--allow-host", "aula3.local"]
     assert main([*argv, "--api-docs", "--threads", "3"]) == 0
     assert calls["host"] == "0.0.0.0" and calls["threads"] == 3
+    out = capsys.readouterr().out
+    port = calls["port"]
+    assert f"http://127.0.0.1:{port}/" in out and f"http://192.168.1.20:{port}/" in out
     client = TestClient(calls["app"], base_url="http://aula3.local:8000")
     assert client.get("/api/models").status_code == 200
     assert client.get("/openapi.json").status_code == 200

@@ -99,12 +99,31 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
+def bracket(host: str) -> str:
+    """An IPv6 address in a URL goes in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def network_address() -> str | None:
+    """This machine's address on its network, as the students type it (None if unknown).
+
+    Connecting a UDP socket sends nothing; it only asks the kernel which local address would
+    be used to reach a private-network address."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("10.254.254.254", 1))
+            address = sock.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def run_explain(args: argparse.Namespace) -> int:
     import torch
     import uvicorn
 
     from attento.explain.catalog import Catalog
-    from attento.explain.server import create_app
+    from attento.explain.server import WILDCARD_BINDS, create_app
 
     catalog = Catalog.discover(args.model, args.models_dir)
     check_port(args.host, args.port)
@@ -112,9 +131,14 @@ def run_explain(args: argparse.Namespace) -> int:
     # threads each, a class of clients oversubscribes the cores (bench/RESULTS.md, explain.py)
     torch.set_num_threads(args.threads)
     app = create_app(catalog, host=args.host, allow_hosts=args.allow_host, api_docs=args.api_docs)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{args.port}/"
+    wildcard = args.host in WILDCARD_BINDS
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
+    url = f"http://{bracket(local)}:{args.port}/"
     print(f"attento explainer: {url} (model {catalog.default}; Ctrl+C to stop)", flush=True)
+    if wildcard:
+        address = network_address()
+        where = f"http://{bracket(address)}:{args.port}/" if address else "this machine's address"
+        print(f"on the network (trusted networks only): {where}", flush=True)
     if not args.no_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
