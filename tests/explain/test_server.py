@@ -241,3 +241,103 @@ def test_the_page_and_its_modules_are_served_locally(client):
     for path in ["/js/app.js", "/js/sampling.js", "/js/views/final.js", "/style.css"]:
         assert client.get(path).status_code == 200, path
     assert client.get("/../server.py").status_code == 404
+
+
+def count_forwards(model):
+    """A counter of the model's top-level forward passes (a forward pre-hook)."""
+    calls = [0]
+    handle = model.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls, handle
+
+
+@pytest.mark.parametrize("settings", [{}, {"temperature": 0.8, "top_k": 7, "top_p": 0.95}])
+def test_thirty_rolls_kept_between_clicks_write_what_generate_writes(tiny, settings):
+    """Each click continues the run kept in `Runs` and pays a fixed number of forward passes,
+    however long the run already is; the tokens are those of generate() with that seed."""
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    prompt = tok.encode("Nel mezzo")
+    clicks = 30
+    expected = generate(
+        model,
+        torch.tensor([prompt]),
+        clicks,
+        settings.get("temperature", 1.0),
+        settings.get("top_k"),
+        settings.get("top_p"),
+        seed=99,
+    )[0].tolist()
+    runs = Runs()
+    calls, handle = count_forwards(model)
+    ids, start, per_click = prompt, len(prompt), []
+    try:
+        for _ in range(clicks):
+            before = calls[0]
+            view = step_view(model, tok, ids, start, seed=99, runs=runs, **settings)
+            per_click.append(calls[0] - before)
+            ids, start = view["ids"], view["start"]
+    finally:
+        handle.remove()
+    assert ids == expected and start == len(prompt)
+    # click 1 prefills the prompt, every later one feeds one token: 1 + cache_view's 3
+    assert per_click == [4] * clicks
+
+
+def test_without_the_kept_run_a_click_replays_it_to_the_same_tokens(tiny):
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    prompt = tok.encode("Nel mezzo")
+    expected = generate(model, torch.tensor([prompt]), 12, seed=5)[0].tolist()
+    calls, handle = count_forwards(model)
+    try:
+        # no Runs: the k-th click replays k - 1 tokens (one forward each) before rolling
+        ids, start, per_click = prompt, len(prompt), []
+        for _ in range(12):
+            before = calls[0]
+            view = step_view(model, tok, ids, start, seed=5, runs=None)
+            per_click.append(calls[0] - before)
+            ids, start = view["ids"], view["start"]
+        assert ids == expected
+        assert per_click == [4 + k for k in range(12)]
+        # a Runs too small for any run keeps none: the same tokens, by replay
+        tiny_runs = Runs(max_bytes=1)
+        ids, start = prompt, len(prompt)
+        for _ in range(12):
+            view = step_view(model, tok, ids, start, seed=5, runs=tiny_runs)
+            ids, start = view["ids"], view["start"]
+        assert ids == expected and len(tiny_runs) == 0
+    finally:
+        handle.remove()
+
+
+def test_stepping_back_and_rolling_again_gives_generates_next_token(tiny):
+    """The page's "back": the request names an earlier state; the run is replayed from its start."""
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    prompt = tok.encode("la diritta")
+    expected = generate(model, torch.tensor([prompt]), 6, seed=3)[0].tolist()
+    runs = Runs()
+    ids, start = prompt, len(prompt)
+    for _ in range(6):
+        view = step_view(model, tok, ids, start, seed=3, runs=runs)
+        ids, start = view["ids"], view["start"]
+    back = expected[: len(prompt) + 2]
+    again = step_view(model, tok, back, len(prompt), seed=3, runs=runs)
+    assert again["ids"] == expected[: len(prompt) + 3] and again["start"] == len(prompt)
+
+
+def test_runs_evict_the_oldest_run_beyond_their_byte_budget(tiny):
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    probe = Runs()
+    step_view(model, tok, tok.encode("via"), 3, seed=1, runs=probe)
+    one = probe.nbytes
+    assert one > 0 and len(probe) == 1
+    runs = Runs(max_bytes=3 * one)
+    for i, text in enumerate(["via", "vita", "selva", "oscura"]):
+        step_view(model, tok, tok.encode(text), len(text), seed=i, runs=runs)
+    assert len(runs) == 3 and runs.nbytes <= 3 * one

@@ -326,6 +326,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI: a body it cannot even decode
+            return error_response(
+                422, "invalid request (body): the body is not JSON", "invalid_request", field="body"
+            )
         codes = {404: "not_found", 405: "method_not_allowed"}
         words = {404: "there is nothing at this address", 405: "this method is not allowed here"}
         return error_response(
