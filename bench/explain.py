@@ -11,11 +11,21 @@ same run, turn by turn. Rows:
 - POST /api/trace: the whole request through the FastAPI app (TestClient, in process): request
                  parsing, tokenizer, trace view and JSON encoding (the "server time").
 
+Then two tables:
+
+- a classroom: `attento explain` in its own process (real uvicorn; `--threads 1`, the default,
+  and 2 for comparison), with 1, 8 and 25 clients sending POST /api/trace (the same prompt)
+  and POST /api/step (each client its own seeded run, one click after the other) at the same
+  time: throughput, p50 and p99 latency, each against the 1-client row;
+- a long seeded run: the time of one click early in the run and ~100 tokens into it, with the
+  run kept between clicks (the server's `Runs`) and replayed from its start (no `Runs`).
+
 The model is the bundled `dante` when present, else a random GPT of dante's shape (the `dante`
 training preset: 4 layers x 128, 4 heads, sinusoidal positions, 1024-token BPE vocabulary,
 128-token context). Target: /api/trace under 150 ms.
 
     .venv/bin/python bench/explain.py [--repeats 15] [--tokens 64] [--threads 1] [--no-write]
+                  [--clients 1,8,25] [--requests 100] [--run-clicks 110] [--server-threads 1,2]
 
 One torch thread by default: on a small shared machine, two OpenMP threads fighting other
 processes for the cores make small-matrix timings erratic.
@@ -24,9 +34,17 @@ processes for the cores make small-matrix timings erratic.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -34,6 +52,7 @@ from fastapi.testclient import TestClient
 
 from attento.explain.catalog import BUNDLED_DIR, Catalog
 from attento.explain.server import create_app
+from attento.explain.step_view import Runs, step_view
 from attento.explain.trace_view import trace_view
 from attento.models import GPT, GPTConfig
 from attento.models.checkpoint_io import save_model
@@ -55,18 +74,27 @@ def stand_in(directory: Path) -> Path:
     return save_model(GPT(config).eval(), tokenizer, directory / "dante-sized")
 
 
-def run(repeats: int, n_tokens: int, tmp: Path) -> tuple[str, dict[str, float], dict]:
+def random_ids(vocab_size: int, n: int) -> list[int]:
+    """The benchmark's prompt: n token ids drawn with a fixed seed."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, vocab_size, (n,), generator=gen).tolist()
+
+
+def open_catalog(tmp: Path) -> tuple[Catalog, str]:
+    """The bundled dante, else the stand-in; and how `attento explain --model` names it."""
     if (BUNDLED_DIR / "dante").is_dir():
-        catalog = Catalog.discover("dante")
-    else:
-        catalog = Catalog.discover(str(stand_in(tmp)), bundled_dir=tmp / "none")
+        return Catalog.discover("dante"), "dante"
+    path = stand_in(tmp)
+    return Catalog.discover(str(path), bundled_dir=tmp / "none"), str(path)
+
+
+def run(repeats: int, n_tokens: int, catalog: Catalog) -> tuple[str, dict[str, float], dict]:
     name = catalog.default
     model, tokenizer = catalog.load(name)
     facts = catalog.entry(name).facts()
-    gen = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, model.config.vocab_size, (n_tokens,), generator=gen).tolist()
+    ids = random_ids(model.config.vocab_size, n_tokens)
     idx = torch.tensor([ids])
-    client = TestClient(create_app(catalog))
+    client = TestClient(create_app(catalog), base_url="http://127.0.0.1")
 
     def forward():
         with torch.no_grad():
@@ -93,6 +121,151 @@ def run(repeats: int, n_tokens: int, tmp: Path) -> tuple[str, dict[str, float], 
     return name, {k: v * 1000 for k, v in times.items()}, {**facts, "json_bytes": api.size}
 
 
+class Server:
+    """`attento explain` in its own process on a free port, as a teacher starts it."""
+
+    def __init__(self, model: str, threads: int) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        code = "import sys; from attento.cli import main; sys.exit(main(sys.argv[1:]))"
+        argv = [sys.executable, "-c", code, "explain", "--model", model, "--no-browser"]
+        self.proc = subprocess.Popen([*argv, "--threads", str(threads), "--port", str(self.port)])
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if Client(self.port).request("GET", "/api/models")[0] == 200:
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+class Client:
+    """One browser tab: a kept-alive connection."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body)
+        self.conn.request(method, path, data, {"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+
+def load_level(port: int, clients: int, requests: int, make_work) -> tuple[float, list[float]]:
+    """`clients` clients at once, `requests` in all: (requests per second, latencies in s)."""
+    per_client = max(1, requests // clients)
+    barrier = threading.Barrier(clients)
+
+    def client(k: int) -> list[float]:
+        c, work, times = Client(port), make_work(k), []
+        barrier.wait()
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            status, raw = work(c)
+            assert status == 200, raw[:200]
+            times.append(time.perf_counter() - t0)
+        return times
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = [t for times in pool.map(client, range(clients)) for t in times]
+    return len(latencies) / (time.perf_counter() - t0), latencies
+
+
+def trace_work(name: str, ids: list[int]):
+    return lambda k: lambda c: c.request("POST", "/api/trace", {"model": name, "ids": ids})
+
+
+def step_work(name: str, ids: list[int]):
+    """Client k rolls its own seeded run (seed k) from the first 8 ids, click after click."""
+
+    def make(k: int):
+        state = {"ids": ids[:8], "start": 8}
+
+        def click(c: Client) -> tuple[int, bytes]:
+            if len(state["ids"]) >= 120:  # near the context: a new run
+                state.update(ids=ids[:8], start=8)
+            body = {"model": name, "ids": state["ids"], "start": state["start"], "seed": k}
+            status, raw = c.request("POST", "/api/step", body)
+            if status == 200:
+                data = json.loads(raw)
+                state.update(ids=data["ids"], start=data["start"])
+            return status, raw
+
+        return click
+
+    return make
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def classroom(
+    model_arg: str, name: str, ids: list[int], levels: list[int], requests: int, threads: int
+) -> list[str]:
+    """Table rows for one server started with `--threads threads`."""
+    server = Server(model_arg, threads)
+    rows = []
+    try:
+        for label, make in [
+            ("POST /api/trace", trace_work(name, ids)),
+            ("POST /api/step", step_work(name, ids)),
+        ]:
+            load_level(server.port, 1, 3, make)  # warm-up
+            base = None
+            for clients in levels:
+                rate, lat = load_level(server.port, clients, max(requests, clients), make)
+                p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
+                base = base or (rate, p50, p99)
+                rows.append(
+                    f"| {label} | {threads} | {clients} | {len(lat)} | {rate:.1f} | {rate / base[0]:.2f}x "
+                    f"| {p50:.0f} | {p50 / base[1]:.1f}x | {p99:.0f} | {p99 / base[2]:.1f}x |"
+                )
+    finally:
+        server.close()
+    return rows
+
+
+CLASSROOM_HEAD = [
+    "| request | --threads | clients | requests | req/s | vs 1 client | p50 ms | vs 1 client "
+    "| p99 ms | vs 1 client |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def long_run(catalog: Catalog, ids: list[int], clicks: int) -> str:
+    """Median click time early in a seeded run and ~100 tokens in, kept vs replayed."""
+    model, tokenizer = catalog.load(catalog.default)
+    clicks = min(clicks, model.config.block_size - 9)
+    rows = []
+    for label, runs in [("kept between clicks (Runs)", Runs()), ("replayed from its start", None)]:
+        state, times = (ids[:8], 8), []
+        for _ in range(clicks):
+            t0 = time.perf_counter()
+            view = step_view(model, tokenizer, *state, seed=1, runs=runs)
+            times.append(time.perf_counter() - t0)
+            state = (view["ids"], view["start"])
+        early, late = statistics.median(times[:10]), statistics.median(times[-10:])
+        rows.append(f"| {label} | {early * 1000:.1f} | {late * 1000:.1f} | {late / early:.1f}x |")
+    return "\n".join(
+        [
+            f"| seeded run | ms, clicks 1-10 | ms, clicks {clicks - 9}-{clicks} | late / early |",
+            "|---|---:|---:|---:|",
+            *rows,
+        ]
+    )
+
+
 def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats: int) -> str:
     lines = [
         f"Model `{name}` ({facts['n_layer']} layers x {facts['n_embd']}, {facts['n_head']} heads, "
@@ -117,7 +290,8 @@ def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats:
 def command_line(command: str) -> str:
     return (
         f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, "
-        f"{torch.get_num_threads()} torch thread(s), 2-CPU shared machine)\n\n"
+        f"{torch.get_num_threads()} torch thread(s), 2-CPU shared machine, load average "
+        f"{os.getloadavg()[0]:.1f} at the start)\n\n"
     )
 
 
@@ -127,11 +301,34 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--clients", default="1,8,25", help="concurrent clients (default: 1,8,25)")
+    parser.add_argument("--requests", type=int, default=100, help="requests per level")
+    parser.add_argument("--run-clicks", type=int, default=110, help="clicks of the long run")
+    parser.add_argument(
+        "--server-threads", default="1,2", help="the server's --threads, each a table part"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    levels = [int(n) for n in args.clients.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        name, ms, facts = run(args.repeats, args.tokens, Path(tmp))
+        catalog, model_arg = open_catalog(Path(tmp))
+        name, ms, facts = run(args.repeats, args.tokens, catalog)
+        ids = random_ids(facts["vocab_size"], args.tokens)
+        rows = [
+            row
+            for threads in (int(n) for n in args.server_threads.split(","))
+            for row in classroom(model_arg, name, ids, levels, args.requests, threads)
+        ]
+        room = "\n".join([*CLASSROOM_HEAD, *rows])
+        runs = long_run(catalog, ids, args.run_clicks)
     body = report(name, ms, facts, args.tokens, args.repeats)
+    body += (
+        f"\n\nA classroom: `attento explain --threads N` in its own process (real uvicorn), "
+        f"clients at once sending {args.tokens}-token traces, or each rolling its own seeded "
+        f"run click after click; {args.requests} requests per level (at least one per client)."
+        f"\n\n{room}\n\nOne seeded run of {args.run_clicks} clicks on `{name}` (step_view in "
+        f"process): the time of a click, with the run kept between clicks and replayed.\n\n{runs}"
+    )
     print(body)
     if not args.no_write:
         write_section(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -49,3 +50,50 @@ def catalog(models_dir) -> Catalog:
 def tiny(models_dir):
     """(model, tokenizer) of the tiny checkpoint, loaded independently of the server."""
     return load_model(models_dir / "tiny")
+
+
+# Token spellings that are live markup if a view puts token text into innerHTML. The ones
+# without spaces survive the page's showToken (␣ for a space) intact; .xss elements show an
+# injection even where a Content-Security-Policy blocks the inline handlers.
+HOSTILE_TOKENS = (
+    '<img src=x onerror="window.__xss=1">',
+    '<img/src="x"/onerror="window.__xss=2">',
+    '<svg/onload="window.__xss=3">',
+    '<b/class="xss">',
+)
+HOSTILE_PROMPT = "".join(HOSTILE_TOKENS) + "ab"
+
+
+def make_hostile_checkpoint(directory: Path) -> Path:
+    """A tiny GPT whose BPE vocabulary holds each of HOSTILE_TOKENS as one token, and whose
+    output favours them: every view, the die and the cache show markup-like token text."""
+    from attento.tokenize.bpe import BPETokenizer
+
+    ranks = {bytes([b]): b for b in range(256)}
+    for token in HOSTILE_TOKENS:  # each prefix a merge, so the whole tag becomes one token
+        data = token.encode()
+        for k in range(2, len(data) + 1):
+            ranks.setdefault(data[:k], len(ranks))
+    tok = BPETokenizer(ranks, pattern=r"<[^>]*>|[^<]+")
+    assert len(tok.encode(HOSTILE_PROMPT)) == len(HOSTILE_TOKENS) + 2
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=tok.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=32, tie_weights=False
+    )
+    model = GPT(config).eval()
+    with torch.no_grad():
+        # the final hidden state is ~u at every position; only the hostile rows score it
+        u = torch.randn(config.n_embd)
+        model.ln_f.weight.mul_(0.05)
+        model.ln_f.bias.copy_(u)
+        model.lm_head.weight.zero_()
+        for k, token in enumerate(HOSTILE_TOKENS):
+            model.lm_head.weight[ranks[token.encode()]] = u * (0.15 + 0.01 * k)
+    return save_model(model, tok, directory, extra={"prompt": HOSTILE_PROMPT})
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory) -> SimpleNamespace:
+    """A checkpoint whose tokens are markup: .path, .tokens (HOSTILE_TOKENS), .prompt."""
+    path = make_hostile_checkpoint(tmp_path_factory.mktemp("hostile") / "hostile")
+    return SimpleNamespace(path=path, tokens=HOSTILE_TOKENS, prompt=HOSTILE_PROMPT)

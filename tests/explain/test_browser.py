@@ -99,7 +99,9 @@ def wait_idle(pg, tokens: int | None = None) -> None:
     cond = "document.body.dataset.busy === '0' && window.attento.trace !== null"
     if tokens is not None:
         cond += f" && window.attento.trace.tokens.length === {tokens}"
-    pg.wait_for_function(cond, timeout=30_000)
+    # a function, not an expression: Playwright evaluates a string with eval, which the
+    # server's Content-Security-Policy forbids
+    pg.wait_for_function(f"() => {cond}", timeout=30_000)
     pg.wait_for_selector("#v-final .p-bar")
 
 
@@ -135,7 +137,9 @@ def test_page_draws_every_view_from_input_to_output(page, server):
 def test_token_vectors_beside_sinusoids_say_they_are_scaled(page):
     assert page.locator("#v-embed .note").count() == 0  # learned positions: no scale
     page.select_option("#model", "tiny-sin")
-    page.wait_for_function("window.attento.trace && window.attento.trace.embed.tok_scale !== 1")
+    page.wait_for_function(
+        "() => window.attento.trace && window.attento.trace.embed.tok_scale !== 1"
+    )
     wait_idle(page)
     assert "√d = 5.657" in page.locator("#v-embed .note").inner_text()  # √32, n_embd of tiny
     assert page.locator("#v-embed canvas").count() == 3
@@ -219,7 +223,8 @@ def test_run_on_mode_generates_n_tokens(page, server):
     page.dispatch_event("#run-count", "change")
     page.click("#run")
     page.wait_for_function(
-        f"window.attento.state.ids.length === {len(prompt) + 3} && !window.attento.state.running",
+        f"() => window.attento.state.ids.length === {len(prompt) + 3}"
+        " && !window.attento.state.running",
         timeout=30_000,
     )
     wait_idle(page, tokens=len(prompt) + 3)
@@ -255,7 +260,7 @@ def test_screenshots_of_each_view_with_dante(browser, server, tmp_path):
     wait_idle(pg)
     name = SHOTS_DIR.name
     pg.select_option("#model", name)
-    pg.wait_for_function(f"window.attento.facts && window.attento.facts.name === {name!r}")
+    pg.wait_for_function(f"() => window.attento.facts && window.attento.facts.name === {name!r}")
     wait_idle(pg)
     assert pg.locator("h1").inner_text().startswith("Dentro")  # Italian: it-IT or dante
     pg.add_style_tag(content=".topbar { position: static; }")
@@ -285,8 +290,11 @@ def test_screenshots_of_each_view_with_dante(browser, server, tmp_path):
     mobile.goto(url)
     wait_idle(mobile)
     mobile.select_option("#model", name)
-    mobile.wait_for_function(f"window.attento.facts && window.attento.facts.name === {name!r}")
+    mobile.wait_for_function(
+        f"() => window.attento.facts && window.attento.facts.name === {name!r}"
+    )
     wait_idle(mobile)
+    mobile.add_style_tag(content=".topbar { position: static; }")  # not stitched in mid-shot
     mobile.locator("#s-final").screenshot(path=str(img / "explainer-phone-final.png"))
     assert mobile.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     phone.close()

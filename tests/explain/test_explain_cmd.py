@@ -1,15 +1,27 @@
 """`attento explain`: parses, builds the app on the configured models, prints the URL."""
 
+import socket
+
 import pytest
+from fastapi.testclient import TestClient
 
 from attento.cli import main
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_explain_starts_uvicorn_on_localhost_and_prints_the_url(monkeypatch, capsys, models_dir):
+    import torch
     import uvicorn
 
+    port = free_port()
     calls = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.update(threads=n))
     code = main(
         [
             "explain",
@@ -19,14 +31,44 @@ def test_explain_starts_uvicorn_on_localhost_and_prints_the_url(monkeypatch, cap
             "tiny",
             "--no-browser",
             "--port",
-            "8765",
+            str(port),
         ]
     )
     assert code == 0
-    assert calls["host"] == "127.0.0.1" and calls["port"] == 8765
-    assert "http://127.0.0.1:8765/" in capsys.readouterr().out
+    assert calls["host"] == "127.0.0.1" and calls["port"] == port
+    assert f"http://127.0.0.1:{port}/" in capsys.readouterr().out
     routes = {getattr(r, "path", None) for r in calls["app"].routes}
     assert {"/api/models", "/api/trace", "/api/step"} <= routes
+    assert "/openapi.json" not in routes and "/docs" not in routes
+    assert calls["threads"] == 1  # one thread per request: requests run in parallel
+
+
+def test_a_classroom_server_prints_both_urls_and_takes_allow_host_and_api_docs(
+    monkeypatch, capsys, models_dir
+):
+    import torch
+    import uvicorn
+
+    from attento.cli import explain_cmd
+
+    calls = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    monkeypatch.setattr(explain_cmd, "check_port", lambda host, port: None)  # no 0.0.0.0 bind
+    monkeypatch.setattr(explain_cmd, "network_address", lambda: "192.168.1.20")
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.update(threads=n))
+    argv = ["explain", "--models-dir", str(models_dir), "--model", "tiny", "--no-browser"]
+    argv += ["--host", "0.0.0.0", "--port", str(free_port()), "--allow-host", "aula3.local"]
+    assert main([*argv, "--api-docs", "--threads", "3"]) == 0
+    assert calls["host"] == "0.0.0.0" and calls["threads"] == 3
+    out = capsys.readouterr().out
+    port = calls["port"]
+    assert f"http://127.0.0.1:{port}/" in out and f"http://192.168.1.20:{port}/" in out
+    client = TestClient(calls["app"], base_url="http://aula3.local:8000")
+    assert client.get("/api/models").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/docs").status_code == 200
+    other = TestClient(calls["app"], base_url="http://attacker.example")
+    assert other.get("/api/models").json()["code"] == "bad_host"
 
 
 def test_unknown_model_is_one_line_and_exit_2(capsys, tmp_path):
@@ -39,13 +81,20 @@ def test_help_lists_the_options(capsys):
     with pytest.raises(SystemExit):
         main(["explain", "--help"])
     out = capsys.readouterr().out
-    for flag in ["--model", "--models-dir", "--host", "--port", "--no-browser"]:
+    for flag in [
+        "--model",
+        "--models-dir",
+        "--host",
+        "--port",
+        "--no-browser",
+        "--allow-host",
+        "--api-docs",
+        "--threads",
+    ]:
         assert flag in out
 
 
 def test_a_busy_port_is_one_line_and_exit_2(capsys, models_dir):
-    import socket
-
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -13,7 +13,7 @@ from attento.generate import generate
 
 @pytest.fixture(scope="module")
 def client(catalog):
-    return TestClient(create_app(catalog))
+    return TestClient(create_app(catalog), base_url="http://127.0.0.1")
 
 
 def test_models_lists_configured_checkpoints_with_facts(client, tiny):
@@ -31,9 +31,49 @@ def test_models_lists_configured_checkpoints_with_facts(client, tiny):
 
 def test_trace_without_prompt_uses_the_default_prompt(client):
     data = client.post("/api/trace", json={}).json()
-    assert data["prompt"] == "Nel mezzo del cammin"
+    assert data["prompt"] == data["model"]["prompt"] == "Nel mezzo del cammin"
     assert len(data["ids"]) == len(data["tokens"]) == len("Nel mezzo del cammin")
     assert data["model"]["name"] == "tiny"
+
+
+def test_each_bundled_model_opens_on_a_prompt_in_its_own_language():
+    from attento.explain.catalog import BUNDLED_DIR, Catalog
+    from attento.tokenize import load_tokenizer
+
+    catalog = Catalog.discover(None)
+    facts = {name: entry.facts() for name, entry in catalog.entries.items()}
+    assert facts["dante"]["language"] == "it"
+    assert facts["dante"]["prompt"] == "Nel mezzo del cammin"
+    assert facts["shakespeare"]["language"] == "en"
+    assert facts["shakespeare"]["prompt"] == "To be, or not to be"
+    for name, f in facts.items():  # and the model's tokenizer can encode it
+        assert load_tokenizer(BUNDLED_DIR / name).encode(f["prompt"]), name
+
+
+def test_a_config_json_may_carry_its_own_prompt_and_language(tmp_path, make_ckpt):
+    import json
+
+    from attento.explain.catalog import Catalog
+
+    path = make_ckpt(tmp_path / "own")
+    config = json.loads((path / "config.json").read_text())
+    config |= {"language": "it", "prompt": "la diritta via"}
+    (path / "config.json").write_text(json.dumps(config))
+    facts = Catalog.discover(str(path), None, bundled_dir=tmp_path / "none").entry("own").facts()
+    assert facts["language"] == "it" and facts["prompt"] == "la diritta via"
+
+
+def test_a_model_whose_tokenizer_lacks_the_default_prompts_gets_one_it_can_encode(
+    tmp_path, make_ckpt
+):
+    from attento.explain.catalog import Catalog
+    from attento.models.checkpoint_io import load_model, save_model
+    from attento.tokenize import CharTokenizer
+
+    model, _ = load_model(make_ckpt(tmp_path / "src"))
+    path = save_model(model, CharTokenizer(list("xyz")), tmp_path / "xyz")
+    facts = Catalog.discover(str(path), None, bundled_dir=tmp_path / "none").entry("xyz").facts()
+    assert facts["language"] is None and facts["prompt"] == "xyz"
 
 
 def test_trace_of_ids_and_of_the_same_text_agree(client, tiny):
@@ -53,23 +93,35 @@ def test_other_models_are_picked_by_name(client):
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "words"),
+    ("body", "status", "code", "params"),
     [
-        ({"prompt": ""}, 422, "at least 1 character"),
-        ({"prompt": "x" * 5000}, 422, "at most 4000"),
-        ({"prompt": "via", "ids": [1]}, 422, "either prompt or ids"),
-        ({"ids": []}, 422, "at least 1"),
-        ({"prompt": "via", "path": "/etc/passwd"}, 422, "extra"),
-        ({"model": "../../etc", "prompt": "via"}, 404, "unknown model"),
-        ({"prompt": "via" * 20}, 400, "exceed this model's context of 48"),
-        ({"prompt": "ZZZ"}, 400, "not in this tokenizer's vocabulary"),
-        ({"ids": [0, 10_000]}, 400, "outside the vocabulary"),
+        ({"prompt": ""}, 422, "prompt_empty", {}),
+        ({"prompt": "x" * 5000}, 422, "prompt_too_long", {"max": 4000}),
+        ({"prompt": "via", "ids": [1]}, 422, "invalid_request", {"field": "body"}),
+        ({"ids": []}, 422, "invalid_request", {"field": "ids"}),
+        ({"ids": [1, "a"]}, 422, "invalid_request", {"field": "ids"}),
+        ({"ids": [1, -1]}, 422, "invalid_request", {"field": "ids"}),
+        ({"prompt": "via", "path": "/etc/passwd"}, 422, "invalid_request", {"field": "path"}),
+        ({"model": "../../etc", "prompt": "via"}, 404, "unknown_model", None),
+        ({"prompt": "via" * 20}, 400, "context_full", {"tokens": 60, "context": 48}),
+        ({"prompt": "ZZZ"}, 400, "unencodable", {"char": "Z"}),
+        ({"ids": [0, 10_000]}, 400, "token_out_of_vocab", None),
     ],
 )
-def test_trace_rejects_bad_requests_with_a_clear_4xx(client, body, status, words):
+def test_trace_rejects_bad_requests_with_a_code_and_a_short_sentence(
+    client, tiny, body, status, code, params
+):
     r = client.post("/api/trace", json=body)
     assert r.status_code == status
-    assert words in r.text
+    data = r.json()
+    assert set(data) == {"detail", "code", "params"} and data["code"] == code
+    assert 0 < len(data["detail"]) < 120 and "\n" not in data["detail"]
+    if params is not None:
+        assert data["params"] == params
+    if code == "unknown_model":
+        assert data["params"]["available"] == ["tiny", "tiny-rope"]
+    if code == "token_out_of_vocab":
+        assert data["params"] == {"id": 10_000, "vocab": tiny[1].vocab_size}
 
 
 @pytest.mark.parametrize(
@@ -86,12 +138,33 @@ def test_trace_rejects_bad_requests_with_a_clear_4xx(client, body, status, words
 def test_step_rejects_invalid_sampling_settings(client, field, value):
     r = client.post("/api/step", json={"ids": [1, 2], field: value})
     assert r.status_code == 422
-    assert field in r.text
+    assert r.json()["code"] == "invalid_request" and r.json()["params"] == {"field": field}
 
 
 def test_step_refuses_when_the_context_is_full(client):
     r = client.post("/api/step", json={"ids": [1] * 48})
-    assert r.status_code == 400 and "no room" in r.text
+    assert r.status_code == 400 and "no room" in r.json()["detail"]
+    assert r.json()["code"] == "context_full"
+    assert r.json()["params"] == {"tokens": 48, "context": 48}
+
+
+def test_a_step_over_the_token_cap_is_refused_before_any_work(client):
+    from attento.explain.server import MAX_STEP_TOKENS
+
+    r = client.post("/api/step", json={"ids": [1] * (MAX_STEP_TOKENS + 1)})
+    assert r.status_code == 400
+    assert r.json()["code"] == "too_many_tokens"
+    assert r.json()["params"] == {"max": MAX_STEP_TOKENS}
+
+
+def test_a_model_without_tokenizer_is_a_no_tokenizer_error(tmp_path, make_ckpt):
+    from attento.explain.catalog import Catalog
+
+    path = make_ckpt(tmp_path / "bare")
+    (path / "tokenizer.json").unlink()
+    app = create_app(Catalog.discover(str(path), None, bundled_dir=tmp_path / "none"))
+    r = TestClient(app, base_url="http://localhost").post("/api/trace", json={"ids": [1, 2]})
+    assert r.status_code == 400 and r.json()["code"] == "no_tokenizer"
 
 
 def test_greedy_step_appends_the_most_likely_token(client, tiny):
@@ -168,3 +241,103 @@ def test_the_page_and_its_modules_are_served_locally(client):
     for path in ["/js/app.js", "/js/sampling.js", "/js/views/final.js", "/style.css"]:
         assert client.get(path).status_code == 200, path
     assert client.get("/../server.py").status_code == 404
+
+
+def count_forwards(model):
+    """A counter of the model's top-level forward passes (a forward pre-hook)."""
+    calls = [0]
+    handle = model.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls, handle
+
+
+@pytest.mark.parametrize("settings", [{}, {"temperature": 0.8, "top_k": 7, "top_p": 0.95}])
+def test_thirty_rolls_kept_between_clicks_write_what_generate_writes(tiny, settings):
+    """Each click continues the run kept in `Runs` and pays a fixed number of forward passes,
+    however long the run already is; the tokens are those of generate() with that seed."""
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    prompt = tok.encode("Nel mezzo")
+    clicks = 30
+    expected = generate(
+        model,
+        torch.tensor([prompt]),
+        clicks,
+        settings.get("temperature", 1.0),
+        settings.get("top_k"),
+        settings.get("top_p"),
+        seed=99,
+    )[0].tolist()
+    runs = Runs()
+    calls, handle = count_forwards(model)
+    ids, start, per_click = prompt, len(prompt), []
+    try:
+        for _ in range(clicks):
+            before = calls[0]
+            view = step_view(model, tok, ids, start, seed=99, runs=runs, **settings)
+            per_click.append(calls[0] - before)
+            ids, start = view["ids"], view["start"]
+    finally:
+        handle.remove()
+    assert ids == expected and start == len(prompt)
+    # click 1 prefills the prompt, every later one feeds one token: 1 + cache_view's 3
+    assert per_click == [4] * clicks
+
+
+def test_without_the_kept_run_a_click_replays_it_to_the_same_tokens(tiny):
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    prompt = tok.encode("Nel mezzo")
+    expected = generate(model, torch.tensor([prompt]), 12, seed=5)[0].tolist()
+    calls, handle = count_forwards(model)
+    try:
+        # no Runs: the k-th click replays k - 1 tokens (one forward each) before rolling
+        ids, start, per_click = prompt, len(prompt), []
+        for _ in range(12):
+            before = calls[0]
+            view = step_view(model, tok, ids, start, seed=5, runs=None)
+            per_click.append(calls[0] - before)
+            ids, start = view["ids"], view["start"]
+        assert ids == expected
+        assert per_click == [4 + k for k in range(12)]
+        # a Runs too small for any run keeps none: the same tokens, by replay
+        tiny_runs = Runs(max_bytes=1)
+        ids, start = prompt, len(prompt)
+        for _ in range(12):
+            view = step_view(model, tok, ids, start, seed=5, runs=tiny_runs)
+            ids, start = view["ids"], view["start"]
+        assert ids == expected and len(tiny_runs) == 0
+    finally:
+        handle.remove()
+
+
+def test_stepping_back_and_rolling_again_gives_generates_next_token(tiny):
+    """The page's "back": the request names an earlier state; the run is replayed from its start."""
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    prompt = tok.encode("la diritta")
+    expected = generate(model, torch.tensor([prompt]), 6, seed=3)[0].tolist()
+    runs = Runs()
+    ids, start = prompt, len(prompt)
+    for _ in range(6):
+        view = step_view(model, tok, ids, start, seed=3, runs=runs)
+        ids, start = view["ids"], view["start"]
+    back = expected[: len(prompt) + 2]
+    again = step_view(model, tok, back, len(prompt), seed=3, runs=runs)
+    assert again["ids"] == expected[: len(prompt) + 3] and again["start"] == len(prompt)
+
+
+def test_runs_evict_the_oldest_run_beyond_their_byte_budget(tiny):
+    from attento.explain.step_view import Runs, step_view
+
+    model, tok = tiny
+    probe = Runs()
+    step_view(model, tok, tok.encode("via"), 3, seed=1, runs=probe)
+    one = probe.nbytes
+    assert one > 0 and len(probe) == 1
+    runs = Runs(max_bytes=3 * one)
+    for i, text in enumerate(["via", "vita", "selva", "oscura"]):
+        step_view(model, tok, tok.encode(text), len(text), seed=i, runs=runs)
+    assert len(runs) == 3 and runs.nbytes <= 3 * one

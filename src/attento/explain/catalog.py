@@ -8,11 +8,18 @@ path, so a web page cannot make the server read an arbitrary file.
 Facts shown in the model picker (layers, heads, width, parameters, vocabulary, context) come
 from `config.json` and the safetensors header, so listing a folder of big checkpoints does not
 load any weights; a model is loaded on first use and kept.
+
+Each model also carries the `language` its explanations open in ("it", "en" or None) and the
+`prompt` the page opens on, in that language. A `config.json` may set both as top-level keys
+(`save_model(..., extra={"language": "en", "prompt": "Once upon"})`); otherwise the bundled
+models' languages below apply, and the prompt is the first of the language's prompt and
+DEFAULT_PROMPTS that the model's tokenizer can encode.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +30,10 @@ from attento.errors import UserError
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 DEFAULT_MODEL = "dante"
 # The language each bundled model was trained on: its explanations open in that language.
-MODEL_LANGUAGES = {"dante": "it"}
+MODEL_LANGUAGES = {"dante": "it", "shakespeare": "en"}
+# The prompt a model of each language opens on.
+LANGUAGE_PROMPTS = {"it": "Nel mezzo del cammin", "en": "To be, or not to be"}
+DEFAULT_PROMPTS = ("Nel mezzo del cammin", "To be, or not to be", "The")
 
 
 EXPLAINABLE = ("gpt",)  # decoder-only architectures whose trace the page knows how to draw
@@ -80,12 +90,14 @@ class Entry:
     source: str  # "bundled", "models-dir" or "command line"
     _loaded: tuple[Any, Any] | None = field(default=None, repr=False)
     _facts: dict[str, Any] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def facts(self) -> dict[str, Any]:
         """What the model picker shows, read once from config.json and the weights' header."""
-        if self._facts is None:
-            self._facts = self._read_facts()
-        return self._facts
+        with self._lock:
+            if self._facts is None:
+                self._facts = self._read_facts()
+            return self._facts
 
     def _read_facts(self) -> dict[str, Any]:
         from attento.models.gpt import GPTConfig
@@ -112,8 +124,41 @@ class Entry:
             "activation": c.activation,
             "tie_weights": c.tie_weights,
             "parameters": count_parameters(self.path / "model.safetensors"),
-            "language": MODEL_LANGUAGES.get(self.name),
+            "language": (language := model_language(self.name, config)),
+            "prompt": default_prompt(self.path, config, language),
         }
+
+
+def model_language(name: str, config: dict[str, Any]) -> str | None:
+    """config.json's "language" (a two-letter code), else the bundled model's, else None."""
+    language = config.get("language")
+    if isinstance(language, str) and re.fullmatch(r"[a-z]{2}", language):
+        return language
+    return MODEL_LANGUAGES.get(name)
+
+
+def default_prompt(path: Path, config: dict[str, Any], language: str | None) -> str | None:
+    """The prompt the page opens on: config.json's own, the language's, or the first default
+    the tokenizer can encode, else a few of its tokens; None without a tokenizer."""
+    from attento.tokenize import load_tokenizer
+    from attento.tokenize.base import CONFIG_FILE
+
+    if not (path / CONFIG_FILE).is_file():
+        return None
+    try:
+        tokenizer = load_tokenizer(path)
+    except UserError:
+        return None  # opening the model reports the broken tokenizer
+    own = config.get("prompt")
+    candidates = [own] if isinstance(own, str) and 0 < len(own) <= 200 else []
+    candidates += [LANGUAGE_PROMPTS[language]] if language in LANGUAGE_PROMPTS else []
+    for text in [*candidates, *DEFAULT_PROMPTS]:
+        try:
+            if tokenizer.encode(text):
+                return text
+        except UserError:
+            continue
+    return tokenizer.decode(list(range(min(8, tokenizer.vocab_size))))
 
 
 class Catalog:

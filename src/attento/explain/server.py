@@ -1,36 +1,114 @@
 """The explainer's web server: three JSON endpoints and the static page.
 
-    GET  /api/models  -> {"default": name, "models": [facts of each model]}
+    GET  /api/models  -> {"default": name, "models": [facts of each model]}   (catalog.py)
     POST /api/trace   {model?, prompt? | ids?}       -> one traced forward pass (trace_view.py)
     POST /api/step    {model?, ids, start?, temperature, top_k?, top_p?, greedy, seed?}
                                                      -> the next token + KV cache (step_view.py)
     GET  /            -> the page (web/index.html and its ES modules; no build step, no CDN)
 
-Requests name a model from the catalog (catalog.py), never a path. Mistakes come back as
-4xx with a one-sentence `detail`: 422 for a malformed request (Pydantic: empty prompt,
-temperature <= 0, top_p outside (0, 1], ...), 404 for an unknown model, 400 for input the
-model cannot take (too many tokens, characters outside a character vocabulary).
+Requests name a model from the catalog (catalog.py), never a path. Every request is answered
+from its own body alone (no session): the only state kept between requests is the loaded
+models and a bounded cache of seeded runs that makes the next roll cheap (step_view.Runs).
+
+**Errors.** Every 4xx answer is JSON `{"detail": sentence, "code": code, "params": {...}}`:
+`detail` is one short English sentence that quotes at most ~40 characters of the request;
+the page shows its own text for `code`, filled in from `params`.
+
+    code                 status  params              when
+    invalid_request      422     field               malformed request: wrong type, missing or
+                                                     unknown field, out of range, NaN/Infinity,
+                                                     lone surrogates, not JSON
+    prompt_empty         422/400                     empty prompt, or one that gives no tokens
+    prompt_too_long      422     max                 more than MAX_PROMPT_CHARS characters
+    unknown_model        404     available           a name that is not in the catalog
+    no_tokenizer         400                         the model was saved without a tokenizer
+    token_out_of_vocab   400     id, vocab           a token id outside the vocabulary
+    context_full         400     tokens, context     more tokens than the context (for a step:
+                                                     no room for one more)
+    unencodable          400     char                a character the tokenizer cannot encode
+    too_many_tokens      400     max                 a /api/step request over MAX_STEP_TOKENS ids
+    body_too_large       413     max                 a body over MAX_BODY_BYTES
+    bad_host             400                         a Host header the server does not answer
+    not_found            404                         no such page or endpoint
+    method_not_allowed   405                         e.g. GET /api/trace
+
+**A hostile page or client.** The server answers only requests whose Host header names it
+(`HostRule`): a page on another site that resolves its own name to this machine (DNS
+rebinding) sends that name and is refused. Bodies are capped, errors never echo the request,
+/openapi.json and /docs exist only with `api_docs=True`, and every answer carries
+`X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a Content-Security-Policy that
+lets the page run only its own scripts (CSP).
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from attento.errors import UserError
 from attento.explain.catalog import Catalog
-from attento.explain.step_view import step_view
+from attento.explain.step_view import Runs, step_view
 from attento.explain.tensors import dumps
 from attento.explain.trace_view import trace_view
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_PROMPT_CHARS = 4000
-DEFAULT_PROMPTS = ("Nel mezzo del cammin", "To be, or not to be", "The")
+MAX_STEP_TOKENS = 1024  # ids one /api/step may carry: bounds its prefill and any replay
+MAX_BODY_BYTES = 64 * 1024  # a full prompt of 4-byte characters, or 1024 ids, fits many times
+ECHO_CHARS = 40  # the most of a request an error message quotes
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+WILDCARD_BINDS = ("0.0.0.0", "::", "")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+# /docs (only with api_docs) is FastAPI's Swagger UI: an inline script and files from a CDN
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def quote(text: str) -> str:
+    """At most ECHO_CHARS printable characters of `text`, safe to put in an error."""
+    cut = text[:ECHO_CHARS]
+    safe = "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in cut)
+    return safe + ("..." if len(text) > ECHO_CHARS else "")
+
+
+def error_body(detail: str, code: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"detail": detail, "code": code, "params": params or {}}
+
+
+def error_response(status: int, detail: str, code: str, **params: Any) -> JSONResponse:
+    return JSONResponse(error_body(detail, code, params), status_code=status)
+
+
+def no_lone_surrogates(text: str) -> str:
+    """Refuse a string holding half of a UTF-16 pair: it is not text and cannot be encoded."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise ValueError("the text holds a lone surrogate (half of a UTF-16 pair)")
+    return text
+
+
+Text = Annotated[str, AfterValidator(no_lone_surrogates)]
+TokenId = Annotated[int, Field(ge=0, lt=2**31)]
 
 
 class PackedJSON(JSONResponse):
@@ -40,17 +118,13 @@ class PackedJSON(JSONResponse):
         return dumps(content)
 
 
-class UnknownModel(UserError):
-    """A model name that is not in the catalog (HTTP 404)."""
-
-
 class TraceRequest(BaseModel):
     """Trace a prompt (text) or a list of token ids; neither means the model's default prompt."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str | None = None
-    prompt: str | None = Field(None, min_length=1, max_length=MAX_PROMPT_CHARS)
-    ids: list[int] | None = Field(None, min_length=1)
+    model: Text | None = Field(None, max_length=200)
+    prompt: Text | None = Field(None, min_length=1, max_length=MAX_PROMPT_CHARS)
+    ids: list[TokenId] | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def one_input(self) -> TraceRequest:
@@ -63,54 +137,235 @@ class StepRequest(BaseModel):
     """One sampling step after `ids`; `start` is where the current seeded run began."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str | None = None
-    ids: list[int] = Field(min_length=1)
-    start: int | None = Field(None, ge=0)
-    temperature: float = Field(1.0, gt=0, le=100)
-    top_k: int | None = Field(None, ge=1)
-    top_p: float | None = Field(None, gt=0, le=1)
+    model: Text | None = Field(None, max_length=200)
+    ids: list[TokenId] = Field(min_length=1)
+    start: int | None = Field(None, ge=0, lt=2**31)
+    temperature: float = Field(1.0, gt=0, le=100, allow_inf_nan=False)
+    top_k: int | None = Field(None, ge=1, lt=2**31)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     greedy: bool = False
     seed: int | None = Field(None, ge=0, lt=2**53)
 
 
-def default_prompt(tokenizer: Any) -> str:
-    """The first of DEFAULT_PROMPTS this tokenizer can encode, else a few of its tokens."""
-    for text in DEFAULT_PROMPTS:
+def validation_error(exc: RequestValidationError) -> JSONResponse:
+    """Pydantic's first complaint as one of our codes, without the input it complained about."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": ("body",), "type": "", "msg": "invalid request"}
+    names = [part for part in first.get("loc", ())[1:] if isinstance(part, str)]
+    field = quote(names[0]) if names else "body"
+    kind = first.get("type", "")
+    if field == "prompt" and kind in ("string_too_short", "too_short"):
+        return error_response(
+            422, "the prompt is empty: type at least one character", "prompt_empty"
+        )
+    if field == "prompt" and kind in ("string_too_long", "too_long"):
+        return error_response(
+            422,
+            f"the prompt is longer than {MAX_PROMPT_CHARS} characters",
+            "prompt_too_long",
+            max=MAX_PROMPT_CHARS,
+        )
+    if kind == "extra_forbidden":
+        message = "unknown field"
+    elif kind in ("json_invalid", "model_attributes_type", "string_unicode", "dict_type"):
+        message = "the body is not a JSON object"
+    else:
+        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")[:120]
+    return error_response(
+        422, f"invalid request ({field}): {message}", "invalid_request", field=field
+    )
+
+
+class HostRule:
+    """Which Host headers the server answers.
+
+    Always the loopback names (127.0.0.1, localhost, [::1]), the address it was bound to, and
+    each `allow` name. Bound to a wildcard (0.0.0.0 or ::), as for a classroom, it also answers
+    any IP literal: a DNS-rebinding page can only send its own DNS name, never an IP address,
+    so an IP literal in Host is always a client that typed this machine's address. Names other
+    than localhost (e.g. a machine's `aula3.local`) must be allowed one by one with --allow-host.
+    """
+
+    def __init__(self, bind: str = "127.0.0.1", allow: Iterable[str] = ()) -> None:
+        bind = bind.strip("[]").lower()
+        self.names = {*LOOPBACK_HOSTS, *(a.strip("[]").lower() for a in allow)}
+        self.any_ip = bind in WILDCARD_BINDS
+        if not self.any_ip:
+            self.names.add(bind)
+
+    @staticmethod
+    def hostname(header: str) -> str:
+        """`name`, `name:port`, `[v6]` or `[v6]:port` -> the lower-case name or address."""
+        header = header.strip().lower()
+        if header.startswith("["):
+            return header[1 : header.find("]")] if "]" in header else ""
+        if header.count(":") == 1:
+            return header.split(":")[0]
+        return header
+
+    def allows(self, header: str) -> bool:
+        name = self.hostname(header)
+        if name in self.names:
+            return True
+        if not self.any_ip:
+            return False
         try:
-            if tokenizer.encode(text):
-                return text
-        except UserError:
-            continue
-    return tokenizer.decode(list(range(min(8, tokenizer.vocab_size))))
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
 
 
-def create_app(catalog: Catalog) -> FastAPI:
-    """The FastAPI app serving `catalog`'s models and the page."""
-    app = FastAPI(title="attento explainer", docs_url=None, redoc_url=None)
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Any]
+
+
+class Guard:
+    """ASGI middleware in front of everything: Host check, body limit, security headers."""
+
+    def __init__(self, app: ASGIApp, hosts: HostRule, docs_path: str | None = None) -> None:
+        self.app, self.hosts, self.docs_path = app, hosts, docs_path
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] == self.docs_path else CSP
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in {b"x-frame-options", b"content-security-policy"}
+                ]
+                message["headers"] = [
+                    *headers,
+                    *SECURITY_HEADERS,
+                    (b"content-security-policy", csp.encode()),
+                ]
+            await send(message)
+
+        hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
+        if len(hosts) != 1 or not self.hosts.allows(hosts[0]):
+            response = error_response(
+                400, "this server does not answer for that host name", "bad_host"
+            )
+            await response(scope, receive, send_with_headers)
+            return
+        body, too_large = await self.read_body(scope, receive)
+        if too_large:
+            response = error_response(
+                413,
+                f"the request body is larger than {MAX_BODY_BYTES} bytes",
+                "body_too_large",
+                max=MAX_BODY_BYTES,
+            )
+            await response(scope, receive, send_with_headers)
+            return
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect
+
+        await self.app(scope, replay, send_with_headers)
+
+    @staticmethod
+    async def read_body(scope: Scope, receive: Any) -> tuple[bytes, bool]:
+        """The whole body, or (b"", True) as soon as it is longer than MAX_BODY_BYTES."""
+        for k, v in scope["headers"]:
+            if k == b"content-length" and (not v.isdigit() or int(v) > MAX_BODY_BYTES):
+                return b"", True
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return b"", True
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks), False
+
+
+def create_app(
+    catalog: Catalog,
+    host: str = "127.0.0.1",
+    allow_hosts: Iterable[str] = (),
+    api_docs: bool = False,
+    runs: Runs | None = None,
+) -> FastAPI:
+    """The app serving `catalog`'s models and the page, for a server bound to `host`.
+
+    `allow_hosts`: more Host names to answer (see HostRule); `api_docs`: serve /openapi.json
+    and /docs; `runs`: the cache of seeded runs (default: a new one of default size).
+    """
+    app = FastAPI(
+        title="attento explainer",
+        docs_url="/docs" if api_docs else None,
+        openapi_url="/openapi.json" if api_docs else None,
+        redoc_url=None,
+    )
+    runs = Runs() if runs is None else runs
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> JSONResponse:
-        status = 404 if isinstance(exc, UnknownModel) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        code = exc.code or "bad_input"
+        status = 404 if code == "unknown_model" else 400
+        return JSONResponse(error_body(str(exc), code, exc.params), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI: a body it cannot even decode
+            return error_response(
+                422, "invalid request (body): the body is not JSON", "invalid_request", field="body"
+            )
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        words = {404: "there is nothing at this address", 405: "this method is not allowed here"}
+        return error_response(
+            exc.status_code,
+            words.get(exc.status_code, "the request cannot be answered"),
+            codes.get(exc.status_code, "http_error"),
+        )
 
     def open_model(name: str | None) -> tuple[str, Any, Any]:
         name = name or catalog.default
         if name not in catalog.entries:
-            raise UnknownModel(f"unknown model {name!r} (available: {', '.join(catalog.entries)})")
+            raise UserError(
+                f"unknown model {quote(name)!r}",
+                code="unknown_model",
+                params={"available": list(catalog.entries)},
+            )
         model, tokenizer = catalog.load(name)
         if tokenizer is None:
-            raise UserError(f"model {name!r} was saved without a tokenizer")
+            raise UserError(f"model {name!r} was saved without a tokenizer", code="no_tokenizer")
         return name, model, tokenizer
 
     def check_ids(ids: list[int], model: Any, room: int = 0) -> None:
         vocab, context = model.config.vocab_size, model.config.block_size
-        bad = [i for i in ids if not 0 <= i < vocab]
-        if bad:
-            raise UserError(f"token id {bad[0]} is outside the vocabulary (0..{vocab - 1})")
+        bad = next((i for i in ids if i >= vocab), None)
+        if bad is not None:
+            raise UserError(
+                f"token id {bad} is outside the vocabulary (0..{vocab - 1})",
+                code="token_out_of_vocab",
+                params={"id": bad, "vocab": vocab},
+            )
         if len(ids) + room > context:
             raise UserError(
                 f"{len(ids)} tokens {'leave no room for another' if room else 'exceed'} "
-                f"this model's context of {context} tokens; shorten the prompt"
+                f"this model's context of {context} tokens; shorten the prompt",
+                code="context_full",
+                params={"tokens": len(ids), "context": context},
             )
 
     @app.get("/api/models")
@@ -123,23 +378,29 @@ def create_app(catalog: Catalog) -> FastAPI:
     @app.post("/api/trace")
     def trace(req: TraceRequest) -> Response:
         name, model, tokenizer = open_model(req.model)
+        facts = catalog.entries[name].facts()
         if req.ids is not None:
             ids = req.ids
         else:
-            text = req.prompt if req.prompt is not None else default_prompt(tokenizer)
+            text = req.prompt if req.prompt is not None else facts["prompt"]
             ids = tokenizer.encode(text)
             if not ids:
-                raise UserError("the prompt gives no tokens: type at least one character")
+                raise UserError(
+                    "the prompt gives no tokens: type at least one character", code="prompt_empty"
+                )
         check_ids(ids, model)
         view = trace_view(model, tokenizer, ids)
         # a Response directly: the payload is already plain JSON (skips jsonable_encoder)
-        return PackedJSON(
-            {"model": catalog.entries[name].facts(), "prompt": tokenizer.decode(ids), "ids": ids}
-            | view
-        )
+        return PackedJSON({"model": facts, "prompt": tokenizer.decode(ids), "ids": ids} | view)
 
     @app.post("/api/step")
     def step(req: StepRequest) -> Response:
+        if len(req.ids) > MAX_STEP_TOKENS:
+            raise UserError(
+                f"a step takes at most {MAX_STEP_TOKENS} tokens",
+                code="too_many_tokens",
+                params={"max": MAX_STEP_TOKENS},
+            )
         _, model, tokenizer = open_model(req.model)
         check_ids(req.ids, model, room=1)
         start = len(req.ids) if req.start is None else req.start
@@ -153,8 +414,12 @@ def create_app(catalog: Catalog) -> FastAPI:
             top_p=req.top_p,
             greedy=req.greedy,
             seed=req.seed,
+            runs=runs,
         )
         return PackedJSON(view)
 
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    app.add_middleware(
+        Guard, hosts=HostRule(host, allow_hosts), docs_path="/docs" if api_docs else None
+    )
     return app

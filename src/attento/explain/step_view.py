@@ -1,7 +1,8 @@
 """One roll of the die, and the KV cache that made it cheap.
 
-`step_view` appends one token to `ids` with `attento.generate.generate`, the very function
-behind `attento generate`, so that what the page shows is what the command line writes:
+`step_view` appends one token to `ids` with the generation loop of `attento.generate` (its
+`Decoder`, die and `pick`, the very code behind `attento generate`), so that what the page
+shows is what the command line writes:
 
 - greedy: the most likely token;
 - sampling with a seed S: the die of a *run* is seeded once, when the run starts (at position
@@ -10,6 +11,13 @@ behind `attento generate`, so that what the page shows is what the command line 
   the tokens after `start` are not what that run would have produced (the settings changed, or
   the person stepped back and changed something), the run restarts at the current end;
 - sampling without a seed: a fresh die.
+
+A seeded run keeps its state between clicks: after each roll, the run's decoder (its KV cache)
+and its die wait in `Runs`, keyed by everything that determines them (model, settings, seed,
+start, the ids so far). The next click with exactly those ids takes them and pays one token's
+forward pass, as the generation loop does. When the run is not there (evicted, taken by a
+request with the same ids, or a server restart), the run is replayed from `start` (one forward
+pass per token since then): slower, but the same tokens, since it is the same computation.
 
 Then it shows the KV cache at work on the token just drawn, as the generation loop feeds it:
 the earlier tokens are run once (prefill) into the model's real cache, and the new token goes
@@ -20,40 +28,130 @@ largest difference is reported.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from attento.explain.tensors import pack
 from attento.generate import filter_logits, probabilities
-from attento.generate.loop import generate
+from attento.generate.loop import Decoder
+from attento.generate.sampling import SamplingConfig, make_generators, pick
+
+RUNS_MAX_BYTES = 64 * 2**20  # KV caches kept for seeded runs: ~128 runs of the bundled models
 
 
+@dataclass
+class Run:
+    """A seeded run between two clicks: its decoder (ids + KV cache) and its die."""
+
+    decoder: Decoder
+    generators: list[torch.Generator]
+    start: int
+
+    @property
+    def nbytes(self) -> int:
+        cache = self.decoder.cache
+        layers = cache.layers if cache is not None else []
+        # the buffers behind the cached keys and values (they grow with room to spare)
+        kv = sum(
+            t.untyped_storage().nbytes()
+            for layer in layers
+            for t in (layer.k, layer.v)
+            if t is not None
+        )
+        return kv + self.decoder.ids.nbytes
+
+
+class Runs:
+    """A bounded, thread-safe LRU of seeded runs, waiting for their next click.
+
+    `take` removes the run it returns, so a run is only ever advanced by one request at a time;
+    a second request with the same ids finds nothing and replays (the same tokens)."""
+
+    def __init__(self, max_bytes: int = RUNS_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._runs: OrderedDict[tuple, tuple[Run, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def take(self, key: tuple) -> Run | None:
+        with self._lock:
+            found = self._runs.pop(key, None)
+            if found is None:
+                return None
+            self._bytes -= found[1]
+            return found[0]
+
+    def put(self, key: tuple, run: Run) -> None:
+        size = run.nbytes
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._runs.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._runs[key] = (run, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._runs.popitem(last=False)
+                self._bytes -= dropped
+
+
+def run_key(model: Any, config: SamplingConfig, start: int, ids: list[int]) -> tuple:
+    """Everything that determines a seeded run's state (a model is equal only to itself)."""
+    return (model, config, start, tuple(ids))
+
+
+@torch.inference_mode()
 def choose(
     model: Any,
     ids: list[int],
     start: int,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    greedy: bool,
-    seed: int | None,
-) -> tuple[int, int]:
-    """(next token, start of the run it belongs to); see the module docstring."""
+    config: SamplingConfig,
+    runs: Runs | None = None,
+) -> tuple[int, int, torch.Tensor]:
+    """(next token, start of the run it belongs to, the logits it was drawn from)."""
+    room = model.config.block_size - len(ids)
+    if config.greedy or config.seed is None:
+        decoder = Decoder(model, torch.tensor([ids]), 1)
+        _, generators = make_generators(config.seed, 1)
+        logits = decoder.next_logits()
+        return int(pick(logits, config, generators)), start, logits[0]
+    run = runs.take(run_key(model, config, start, ids)) if runs is not None else None
+    if run is None:
+        run = replay(model, ids, start, config, room)
+    logits = run.decoder.next_logits()
+    token = int(pick(logits, config, run.generators))
+    run.decoder.append(torch.tensor([token]))
+    if runs is not None and room > 1:
+        runs.put(run_key(model, config, run.start, [*ids, token]), run)
+    return token, run.start, logits[0]
 
-    def run(prefix: list[int], n: int, s: int | None) -> list[int]:
-        idx = torch.tensor([prefix], dtype=torch.long)
-        out = generate(model, idx, n, temperature, top_k, top_p, greedy=greedy, seed=s)
-        return out[0].tolist()
 
-    if greedy or seed is None:
-        return run(ids, 1, seed)[-1], start
-    done = len(ids) - start
+def replay(model: Any, ids: list[int], start: int, config: SamplingConfig, room: int) -> Run:
+    """The seeded run started at `start`, advanced over ids[start:] as `generate` would; a new
+    run at the end of `ids` if it would have written other tokens."""
     if 0 < start <= len(ids):
-        out = run(ids[:start], done + 1, seed)
-        if out[:-1] == ids:
-            return out[-1], start
-    return run(ids, 1, seed)[-1], len(ids)
+        decoder = Decoder(model, torch.tensor([ids[:start]]), len(ids) - start + room)
+        _, generators = make_generators(config.seed, 1)
+        for expected in ids[start:]:
+            if int(pick(decoder.next_logits(), config, generators)) != expected:
+                break
+            decoder.append(torch.tensor([expected]))
+        else:
+            return Run(decoder, generators, start)
+    decoder = Decoder(model, torch.tensor([ids]), room)
+    return Run(decoder, make_generators(config.seed, 1)[1], len(ids))
 
 
 @torch.no_grad()
@@ -102,12 +200,15 @@ def step_view(
     top_p: float | None = None,
     greedy: bool = False,
     seed: int | None = None,
+    runs: Runs | None = None,
 ) -> dict[str, Any]:
-    """Choose the next token after `ids`, and show the cache as the new token goes in."""
-    token, start = choose(model, ids, start, temperature, top_k, top_p, greedy, seed)
-    with torch.no_grad():
-        logits = model(torch.tensor([ids], dtype=torch.long))[0, -1]
-    probs = probabilities(filter_logits(logits.float(), temperature, top_k, top_p))
+    """Choose the next token after `ids`, and show the cache as the new token goes in.
+
+    `runs` keeps seeded runs between calls (None: every call replays its run)."""
+    config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
+    token, start, logits = choose(model, ids, start, config, runs)
+    with torch.inference_mode():
+        probs = probabilities(filter_logits(logits.float(), temperature, top_k, top_p))
     new_ids = [*ids, token]
     view = cache_view(model, tokenizer, new_ids)
     return {

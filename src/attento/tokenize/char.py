@@ -46,7 +46,9 @@ class CharTokenizer(Tokenizer):
             if self.unk_id is None:
                 bad = next(c for c in text if c not in ids)
                 raise UserError(
-                    f"character {bad!r} (U+{ord(bad):04X}) is not in this tokenizer's vocabulary"
+                    f"character {bad!r} (U+{ord(bad):04X}) is not in this tokenizer's vocabulary",
+                    code="unencodable",
+                    params={"char": bad},
                 ) from None
             return [ids.get(c, self.unk_id) for c in text]
 

@@ -1,13 +1,13 @@
 // The explainer page: state, requests to the server, and rendering every view in order.
 import { el, fmt, showToken } from "./draw.js";
-import { chooseLanguage, getLanguage, setLanguage, t, translatePage } from "./i18n.js";
+import { chooseLanguage, getLanguage, setLanguage, t, tHtml, translatePage } from "./i18n.js";
 import { decodeAll } from "./tensor.js";
 import { startTour } from "./tour.js";
 import { renderBlocks } from "./views/blocks.js";
 import { renderCache } from "./views/cache.js";
 import { renderEmbed } from "./views/embed.js";
 import { renderFinal, settingsOf } from "./views/final.js";
-import { renderGen, spinDie } from "./views/gen.js";
+import { markPicked, renderFaces, renderGen, spinDie, updateGenButtons } from "./views/gen.js";
 import { renderStack } from "./views/stack.js";
 import { renderTokens } from "./views/tokens.js";
 
@@ -23,8 +23,12 @@ const state = {
   settings: { temperature: 1, topK: 0, topP: 1, greedy: false },
   seed: "",
   runCount: 10,
-  running: false,
+  running: false, // run-on mode is generating
+  rolling: false, // one roll (or greedy pick) is in progress
   stopRequested: false,
+  generation: 0, // bumped by every new prompt or model: answers for an older one are dropped
+  error: null, // the error shown under the prompt, kept to re-translate it
+  stale: false, // the views show an earlier prompt than the one that failed
   message: "",
   showN: 15,
   focus: null,
@@ -45,33 +49,93 @@ const app = {
   },
   actions: {},
 };
+app.onProbs = () => renderFaces(app);
 window.attento = app; // for the end-to-end tests and the curious
 
 const $ = (s) => document.querySelector(s);
+// how long the bar the die picked stays highlighted before the page recomputes
+const PICK_HOLD_MS = 900;
 
+let busyCount = 0;
 function setBusy(busy) {
-  document.body.dataset.busy = busy ? "1" : "0";
+  busyCount = Math.max(0, busyCount + (busy ? 1 : -1));
+  document.body.dataset.busy = busyCount > 0 ? "1" : "0";
 }
 
-function showError(message) {
+// A 4xx/5xx answer: {detail (English), code (snake_case), params} from the server.
+class ApiError extends Error {
+  constructor(status, code, params, detail) {
+    super(detail || code);
+    Object.assign(this, { status, code, params });
+  }
+}
+
+class NetworkError extends Error {}
+
+// the sentence for an error, in the page's language: from its code, never from `detail`
+function errorText(e) {
+  if (e instanceof NetworkError) return t("error.network");
+  if (!(e instanceof ApiError)) return t("error.unexpected");
+  const key = `error.${e.code}`;
+  const params = Object.fromEntries(
+    Object.entries(e.params || {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v)]),
+  );
+  if (e.code && t(key) !== key) return t(key, params);
+  return t(e.status >= 500 ? "error.server" : "error.generic", { status: e.status });
+}
+
+function showError(e) {
+  state.error = e || null;
   const box = $("#error");
-  box.textContent = message || "";
-  box.hidden = !message;
+  box.textContent = e ? errorText(e) : "";
+  box.title = e && e instanceof ApiError ? e.message : ""; // the server's English sentence
+  box.hidden = !e;
+}
+
+// After a failed prompt the views still hold the previous prompt's numbers: say so on each
+// one, and make it inert, until a trace succeeds.
+function markStale(stale) {
+  state.stale = stale;
+  for (const view of document.querySelectorAll("main .view")) {
+    view.toggleAttribute("data-stale", stale);
+    view.toggleAttribute("inert", stale);
+    if (stale) view.dataset.stale = t("error.stale");
+  }
 }
 
 async function api(path, body) {
-  const res = await fetch(path, body === undefined ? {} : {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(path, body === undefined ? {} : {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new NetworkError("the server does not answer");
+  }
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const d = data.detail;
-    const msg = Array.isArray(d) ? d.map((x) => `${x.loc.slice(1).join(".")}: ${x.msg}`).join("; ") : d;
-    throw new Error(msg || `${t("error.server")} (${res.status})`);
+    const detail = typeof data.detail === "string" ? data.detail : "";
+    throw new ApiError(res.status, data.code, data.params, detail);
   }
   return data;
+}
+
+// Re-rendering replaces the views' contents, so the page's height changes above whatever the
+// student is looking at; scroll anchoring cannot follow a removed element (Chrome lost the
+// focused roll button: 431 -> 1117 px) and Safari has none. Keep one element where it was on
+// screen: the control just used (by id: the views re-create it), else the first section
+// visible under the sticky header.
+function keepInPlace(anchorId, paint) {
+  const shown = (e) => e && e.getClientRects().length > 0;
+  const header = $(".topbar").getBoundingClientRect().bottom;
+  const section = [...document.querySelectorAll("main .stage")].find((s) => s.getBoundingClientRect().bottom > header);
+  const find = shown(anchorId && document.getElementById(anchorId)) ? () => document.getElementById(anchorId) : () => section;
+  const before = find()?.getBoundingClientRect().top;
+  paint();
+  const now = find();
+  if (before !== undefined && shown(now)) window.scrollBy(0, now.getBoundingClientRect().top - before);
 }
 
 function renderFacts() {
@@ -88,16 +152,21 @@ function renderFacts() {
   );
 }
 
-function render() {
+function render(anchorId = null) {
+  keepInPlace(anchorId, () => paint());
+}
+
+function paint() {
   translatePage();
   $("#lang").textContent = t("lang");
   $("#lang").title = t("lang.title");
+  if (state.error) showError(state.error);
   if (!app.trace) return;
   app.width = $("main").clientWidth - 48;
   renderFacts();
   const c = app.facts.n_embd;
-  $("#embed-explain").innerHTML = t("embed.explain", { c });
-  $("#final-explain").innerHTML = t("final.explain", { v: app.facts.vocab_size });
+  $("#embed-explain").innerHTML = tHtml("embed.explain", { c });
+  $("#final-explain").innerHTML = tHtml("final.explain", { v: app.facts.vocab_size });
   renderTokens($("#v-tokens"), app);
   renderEmbed($("#v-embed"), app);
   renderBlocks($("#v-blocks"), app);
@@ -106,25 +175,45 @@ function render() {
   renderGen($("#v-gen"), app);
   renderCache($("#v-cache"), app);
   $("#timing").textContent = `forward + trace ${fmt(app.trace.timing_ms.total)} ms`;
+  markStale(state.stale);
 }
 
-async function trace(body) {
+class Superseded extends Error {}
+
+// `generation`: the prompt this request belongs to; a newer prompt or model drops its answer
+async function trace(body, anchorId = null, generation = state.generation) {
   setBusy(true);
   try {
     const data = decodeAll(await api("/api/trace", { model: state.model, ...body }));
+    if (generation !== state.generation) throw new Superseded();
     app.trace = data;
     app.facts = data.model;
     state.ids = data.ids;
-    showError("");
-    render();
+    state.error = null;
+    showError(null);
+    state.stale = false;
+    render(anchorId);
     return data;
   } finally {
     setBusy(false);
   }
 }
 
+// the prompt a model opens on, in its own language (from the catalog), else the server's
+function modelPrompt() {
+  const facts = state.models.find((m) => m.name === state.model);
+  return (facts && facts.prompt) || undefined;
+}
+
 async function tracePrompt(prompt) {
-  const data = await trace(prompt === undefined ? {} : { prompt });
+  const generation = ++state.generation;
+  let data;
+  try {
+    data = await trace(prompt === undefined ? {} : { prompt }, null, generation);
+  } catch (e) {
+    if (!(e instanceof Superseded) && app.trace) markStale(true);
+    throw e;
+  }
   $("#prompt").value = data.prompt;
   state.promptLen = data.ids.length;
   state.start = null;
@@ -141,7 +230,9 @@ function renderAfterReset() {
   renderCache($("#v-cache"), app);
 }
 
+// one token: the die (or the greedy pick), the picked bar held in view, then the new trace
 async function step(animate) {
+  const generation = state.generation;
   const s = state.settings;
   const settings = settingsOf(state);
   const seed = state.seed === "" ? null : Number(state.seed);
@@ -157,53 +248,101 @@ async function step(animate) {
   };
   const spin = animate && !s.greedy ? spinDie() : Promise.resolve();
   const [res] = await Promise.all([api("/api/step", body), spin]);
+  if (generation !== state.generation) return;
   const data = decodeAll(res);
   const restarted = seed !== null && !s.greedy && state.start !== null && data.start !== state.start;
+  const shown = showToken(data.token.text);
+  const message = `${t("gen.picked", { t: shown, p: (100 * data.prob).toFixed(2) + "%" })}${restarted ? ` ${t("gen.restart")}` : ""}`;
+  if (animate) {
+    if (app.flashToken) app.flashToken(data.token.id);
+    markPicked(data.token.id);
+    $("#gen-message").textContent = message;
+    await new Promise((resolve) => setTimeout(resolve, PICK_HOLD_MS));
+    if (generation !== state.generation) return;
+  }
+  const saved = { start: state.start, lastStep: state.lastStep, message: state.message };
   state.history.push(state.ids);
   state.steps.push(state.lastStep);
   state.start = data.start;
   state.lastStep = data;
-  const shown = showToken(data.token.text);
-  state.message = `${t("gen.picked", { t: shown, p: (100 * data.prob).toFixed(2) + "%" })}${restarted ? ` ${t("gen.restart")}` : ""}`;
-  if (animate && app.flashToken) app.flashToken(data.token.id);
-  await trace({ ids: data.ids });
+  state.message = message;
+  try {
+    await trace({ ids: data.ids }, animate ? "roll" : "run", generation);
+  } catch (e) {
+    if (!(e instanceof Superseded)) {
+      // the token was not appended: history and the views stay as they were
+      state.history.pop();
+      state.steps.pop();
+      Object.assign(state, saved);
+    }
+    throw e;
+  }
+}
+
+const generating = () => state.rolling || state.running;
+
+// after the buttons come back, give the keyboard its place again
+function refocus(id) {
+  const e = document.getElementById(id);
+  if (e && !e.disabled && !e.hidden) e.focus({ preventScroll: true });
+}
+
+function report(e) {
+  if (e instanceof Superseded) return;
+  if (!(e instanceof ApiError) && !(e instanceof NetworkError)) console.error(e); // a bug: say so
+  showError(e);
 }
 
 app.actions.roll = async () => {
+  if (generating()) return; // one roll at a time: extra clicks are ignored
+  state.rolling = true;
+  updateGenButtons(app);
+  setBusy(true);
   try {
     await step(true);
   } catch (e) {
-    showError(e.message);
+    report(e);
+  } finally {
+    state.rolling = false;
+    setBusy(false);
+    updateGenButtons(app);
+    refocus("roll");
   }
 };
 
 app.actions.back = async () => {
-  if (!state.history.length) return;
+  if (generating() || !state.history.length) return;
   const ids = state.history.pop();
   state.lastStep = state.steps.pop();
   if (state.start !== null && state.start > ids.length) state.start = null;
   state.message = "";
   try {
-    await trace({ ids });
+    await trace({ ids }, "step-back");
   } catch (e) {
-    showError(e.message);
+    report(e);
   }
+  refocus("step-back");
 };
 
 app.actions.run = async () => {
+  if (generating()) return;
   state.running = true;
   state.stopRequested = false;
-  renderGen($("#v-gen"), app);
+  updateGenButtons(app);
+  setBusy(true);
+  const generation = state.generation;
   try {
-    for (let k = 0; k < state.runCount && !state.stopRequested; k++) {
+    for (let k = 0; k < state.runCount && !state.stopRequested && generation === state.generation; k++) {
       if (state.ids.length >= app.facts.block_size) break;
       await step(false);
     }
   } catch (e) {
-    showError(e.message);
+    report(e);
   } finally {
     state.running = false;
-    renderGen($("#v-gen"), app);
+    setBusy(false);
+    updateGenButtons(app);
+    refocus("run");
   }
 };
 
@@ -238,9 +377,9 @@ async function main() {
     await loadModels();
     const facts = state.models.find((m) => m.name === state.model);
     setLanguage(chooseLanguage(facts && facts.language));
-    await tracePrompt();
+    await tracePrompt(modelPrompt());
   } catch (e) {
-    showError(e.message);
+    report(e);
   } finally {
     setBusy(false);
   }
@@ -250,7 +389,7 @@ async function main() {
     try {
       await tracePrompt($("#prompt").value);
     } catch (err) {
-      showError(err.message);
+      report(err);
     }
   });
   $("#prompt").addEventListener("keydown", (e) => {
@@ -264,9 +403,9 @@ async function main() {
     state.heads = {};
     state.focus = null;
     try {
-      await tracePrompt();
+      await tracePrompt(modelPrompt());
     } catch (err) {
-      showError(err.message);
+      report(err);
     }
   });
   $("#lang").addEventListener("click", () => {

@@ -42,9 +42,10 @@ export function showToken(text) {
 
 const tip = () => document.getElementById("tooltip");
 
-export function showTip(event, html) {
+// `markup` comes from html`...` (or holds only numbers and trusted STRINGS)
+export function showTip(event, markup) {
   const t = tip();
-  t.innerHTML = html;
+  t.innerHTML = markup;
   t.hidden = false;
   const pad = 14;
   let x = event.clientX + pad;
@@ -61,7 +62,14 @@ export function hideTip() {
 }
 
 export function escapeHtml(s) {
-  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+// Markup whose interpolated values are all escaped: html`<b>${title}</b><br>«${token}»` is
+// safe whatever a token's text is. The only way a token (or any model-supplied text) reaches
+// innerHTML.
+export function html(strings, ...values) {
+  return strings.reduce((out, s, i) => out + escapeHtml(values[i - 1]) + s);
 }
 
 // --- colour maps -----------------------------------------------------------------------------
@@ -106,7 +114,7 @@ export function legend(scale, cmap) {
  * opts: rowLabels, cmap ("div" | "seq"), scale, maxWidth, cellH, maxCellW, masked(i, j),
  *       colGroups (a white line every n columns, e.g. between heads),
  *       highlightRows (Set), rowClass(i) -> "new" | "cached" | null,
- *       describe(i, j, v) -> html for the tooltip, title, note.
+ *       describe(i, j, v) -> markup for the tooltip (build it with html`...`), title, note.
  */
 export function heatmap(m, opts = {}) {
   const cmap = opts.cmap || "div";
@@ -183,8 +191,8 @@ export function heatmap(m, opts = {}) {
     if (i < 0 || i >= m.rows || j < 0 || j >= m.cols) return hideTip();
     const v = m.get(i, j);
     const masked = opts.masked && opts.masked(i, j);
-    const html = opts.describe ? opts.describe(i, j, v, masked) : `[${i}, ${j}] = <b>${fmt(v)}</b>`;
-    showTip(ev, html);
+    const markup = opts.describe ? opts.describe(i, j, v, masked) : html`[${i}, ${j}] = <b>${fmt(v)}</b>`;
+    showTip(ev, markup);
     if (opts.onHoverRow) opts.onHoverRow(i);
   });
   canvas.addEventListener("mouseleave", () => {

@@ -1,6 +1,7 @@
 // Italian and English texts of the page. Italian is the default for the dante model (trained
 // on the Divina Commedia) and whenever the browser's language is Italian; the toggle in the
 // top bar wins over both and is remembered in localStorage.
+import { escapeHtml } from "./draw.js";
 
 export const STRINGS = {
   it: {
@@ -10,6 +11,7 @@ export const STRINGS = {
     "prompt.label": "Prompt",
     "prompt.run": "Calcola",
     "prompt.hint": "Invio per calcolare; passa il mouse su qualunque cella per leggerne il valore.",
+    "prompt.hint.touch": "Invio per calcolare; tocca una cella qualunque per leggerne il valore.",
     "model.label": "Modello",
     "facts.layers": "blocchi",
     "facts.heads": "teste",
@@ -66,6 +68,7 @@ export const STRINGS = {
     "block.omitted": "omesso per prompt lunghi",
     "block.hover":
       "Passa il mouse (o usa Tab) su un token: vedi quanto la testa lo fa guardare a ciascun token precedente.",
+    "block.hover.touch": "Tocca un token: vedi quanto la testa lo fa guardare a ciascun token precedente.",
     "block.attends": "«{t}» guarda:",
     "block.future": "futuro (mascherato)",
     "block.heads":
@@ -113,7 +116,9 @@ export const STRINGS = {
     "final.rest": "altri {n} token",
     "final.kept": "{n} token in gara",
     "final.cumulative": "linea: probabilità cumulativa",
-    "final.softmax": "softmax per «{t}»: exp({z}) / Σ exp(logit/T) = {p}",
+    "final.softmax": "softmax per «{t}» = exp({z}) / Σ exp(logit/T), somma sui {n} token in gara = {num} / {den} = {p}",
+    "final.softmax.shifted":
+      "softmax per «{t}» = exp({z} − {m}) / Σ exp(logit/T − {m}), somma sui {n} token in gara = {num} / {den} = {p} (sottrarre il massimo {m} evita l'overflow e non cambia il risultato)",
     "final.logit": "logit",
     "final.prob": "probabilità (0–100%)",
 
@@ -148,11 +153,32 @@ export const STRINGS = {
     "tour.1": "1. Tokenizzazione: il testo diventa una sequenza di ID.",
     "tour.2": "2. Embedding: ogni ID diventa un vettore, a cui si somma la posizione.",
     "tour.3": "3. I blocchi: apri un blocco e passa il mouse sui token per vedere dove guarda l'attenzione. Le celle barrate sono il futuro, nascosto dalla maschera causale.",
+    "tour.3.touch": "3. I blocchi: apri un blocco e tocca i token per vedere dove guarda l'attenzione. Le celle barrate sono il futuro, nascosto dalla maschera causale.",
     "tour.4": "4. La pila: segui un token attraverso i blocchi.",
     "tour.5": "5. Il passo finale: muovi temperatura, top-k e top-p e guarda cambiare le probabilità.",
     "tour.6": "6. Lancia il dado: il token estratto si aggiunge e il modello ricalcola.",
     "tour.7": "7. La KV cache: solo il nuovo token calcola q, k, v; il resto viene riusato.",
-    "error.server": "Errore del server",
+    "gen.faces": "Le facce del dado:",
+    "gen.other": "altri",
+
+    "error.server": "Errore del server: riprova, o guarda il terminale in cui gira attento explain.",
+    "error.generic": "Il server ha rifiutato la richiesta (HTTP {status}).",
+    "error.network": "Il server non risponde: attento explain è ancora in esecuzione?",
+    "error.unexpected": "Qualcosa è andato storto nella pagina: ricaricala.",
+    "error.stale": "Numeri del prompt precedente: correggi il prompt e premi Calcola.",
+    "error.invalid_request": "Richiesta non valida: il valore di «{field}» non è accettabile.",
+    "error.prompt_empty": "Il prompt è vuoto: scrivi almeno un carattere.",
+    "error.prompt_too_long": "Il prompt è troppo lungo: al massimo {max} caratteri.",
+    "error.unknown_model": "Modello sconosciuto (disponibili: {available}).",
+    "error.no_tokenizer": "Questo modello è stato salvato senza tokenizer: non sa leggere un testo.",
+    "error.token_out_of_vocab": "Il token {id} non è nel vocabolario di questo modello ({vocab} token).",
+    "error.context_full": "Il contesto è pieno: {tokens} token, e questo modello ne legge al massimo {context}. Accorcia il prompt.",
+    "error.unencodable": "Il carattere «{char}» non è nel vocabolario di questo modello: toglilo dal prompt.",
+    "error.body_too_large": "La richiesta è troppo grande: al massimo {max} byte.",
+    "error.bad_host": "Il server risponde solo agli indirizzi per cui è stato avviato (intestazione Host non ammessa).",
+    "error.too_many_tokens": "Troppi token in una richiesta: al massimo {max}.",
+    "error.not_found": "Questo indirizzo non esiste sul server.",
+    "error.method_not_allowed": "Il server non accetta questa richiesta a questo indirizzo.",
   },
   en: {
     "app.title": "Inside a generative model, step by step",
@@ -161,6 +187,7 @@ export const STRINGS = {
     "prompt.label": "Prompt",
     "prompt.run": "Compute",
     "prompt.hint": "Enter to compute; hover any cell to read its value.",
+    "prompt.hint.touch": "Enter to compute; tap any cell to read its value.",
     "model.label": "Model",
     "facts.layers": "blocks",
     "facts.heads": "heads",
@@ -216,6 +243,7 @@ export const STRINGS = {
     "block.weights": "softmax: attention weights",
     "block.omitted": "omitted for long prompts",
     "block.hover": "Hover (or Tab to) a token: see how much this head makes it look at each earlier token.",
+    "block.hover.touch": "Tap a token: see how much this head makes it look at each earlier token.",
     "block.attends": "“{t}” looks at:",
     "block.future": "future (masked)",
     "block.heads": "The heads' outputs (weights × V) are put side by side (<b>concatenated</b>) and mixed by the <b>W_O</b> matrix.",
@@ -262,7 +290,9 @@ export const STRINGS = {
     "final.rest": "{n} other tokens",
     "final.kept": "{n} tokens in the draw",
     "final.cumulative": "line: cumulative probability",
-    "final.softmax": "softmax for “{t}”: exp({z}) / Σ exp(logit/T) = {p}",
+    "final.softmax": "softmax for “{t}” = exp({z}) / Σ exp(logit/T), summed over the {n} tokens in the draw = {num} / {den} = {p}",
+    "final.softmax.shifted":
+      "softmax for “{t}” = exp({z} − {m}) / Σ exp(logit/T − {m}), summed over the {n} tokens in the draw = {num} / {den} = {p} (subtracting the maximum {m} avoids overflow and leaves the result unchanged)",
     "final.logit": "logit",
     "final.prob": "probability (0–100%)",
 
@@ -297,11 +327,32 @@ export const STRINGS = {
     "tour.1": "1. Tokenization: the text becomes a sequence of IDs.",
     "tour.2": "2. Embeddings: each ID becomes a vector, and its position is added.",
     "tour.3": "3. The blocks: open one and hover the tokens to see where attention looks. Hatched cells are the future, hidden by the causal mask.",
+    "tour.3.touch": "3. The blocks: open one and tap the tokens to see where attention looks. Hatched cells are the future, hidden by the causal mask.",
     "tour.4": "4. The stack: follow one token through the blocks.",
     "tour.5": "5. The final step: move temperature, top-k and top-p and watch the probabilities change.",
     "tour.6": "6. Roll the die: the drawn token is appended and the model recomputes.",
     "tour.7": "7. The KV cache: only the new token computes q, k, v; the rest is reused.",
-    "error.server": "Server error",
+    "gen.faces": "The die's faces:",
+    "gen.other": "others",
+
+    "error.server": "Server error: try again, or look at the terminal running attento explain.",
+    "error.generic": "The server refused the request (HTTP {status}).",
+    "error.network": "The server does not answer: is attento explain still running?",
+    "error.unexpected": "Something went wrong in the page: reload it.",
+    "error.stale": "Numbers of the previous prompt: fix the prompt and press Compute.",
+    "error.invalid_request": "Invalid request: the value of “{field}” is not accepted.",
+    "error.prompt_empty": "The prompt is empty: type at least one character.",
+    "error.prompt_too_long": "The prompt is too long: at most {max} characters.",
+    "error.unknown_model": "Unknown model (available: {available}).",
+    "error.no_tokenizer": "This model was saved without a tokenizer: it cannot read text.",
+    "error.token_out_of_vocab": "Token {id} is not in this model's vocabulary ({vocab} tokens).",
+    "error.context_full": "The context is full: {tokens} tokens, and this model reads at most {context}. Shorten the prompt.",
+    "error.unencodable": "The character “{char}” is not in this model's vocabulary: remove it from the prompt.",
+    "error.body_too_large": "The request is too large: at most {max} bytes.",
+    "error.bad_host": "The server only answers the addresses it was started for (Host header not allowed).",
+    "error.too_many_tokens": "Too many tokens in one request: at most {max}.",
+    "error.not_found": "This address does not exist on the server.",
+    "error.method_not_allowed": "The server does not take this request at this address.",
   },
 };
 
@@ -323,16 +374,39 @@ export function getLanguage() {
   return lang;
 }
 
+// Phones and tablets: no hover, so the hints say "tap" (a "KEY.touch" string wins over "KEY").
+export function isTouch() {
+  return window.matchMedia("(hover: none)").matches;
+}
+
+function lookup(key) {
+  const keys = isTouch() ? [`${key}.touch`, key] : [key];
+  for (const k of keys) {
+    const s = STRINGS[lang][k] ?? STRINGS.en[k];
+    if (s !== undefined) return s;
+  }
+  return key;
+}
+
+// one pass, so a value that itself reads "{p}" (a token can) is never substituted again
+function fill(s, vars, wrap) {
+  return s.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(vars, k) ? wrap(String(vars[k])) : m));
+}
+
+// plain text: for textContent
 export function t(key, vars = {}) {
-  let s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
-  for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, v);
-  return s;
+  return fill(lookup(key), vars, (v) => v);
+}
+
+// the STRINGS markup of `key` (trusted) with every value escaped: for innerHTML
+export function tHtml(key, vars = {}) {
+  return fill(lookup(key), vars, escapeHtml);
 }
 
 // fill every [data-i18n] (text) and [data-i18n-html] (trusted markup from STRINGS)
 export function translatePage(root = document) {
   for (const e of root.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
-  for (const e of root.querySelectorAll("[data-i18n-html]")) e.innerHTML = t(e.dataset.i18nHtml);
+  for (const e of root.querySelectorAll("[data-i18n-html]")) e.innerHTML = tHtml(e.dataset.i18nHtml);
   for (const e of root.querySelectorAll("[data-i18n-placeholder]")) {
     e.placeholder = t(e.dataset.i18nPlaceholder);
   }

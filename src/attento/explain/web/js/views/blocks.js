@@ -1,7 +1,7 @@
 // 3. The transformer blocks, each one expandable: attention per head in its stages, Add & Norm,
 // feed-forward (expansion, activation, compression), Add & Norm.
-import { el, fmt, heatmap, histogram, pct, showToken, tokenChip } from "../draw.js";
-import { t } from "../i18n.js";
+import { el, fmt, heatmap, histogram, html, pct, showToken, tokenChip } from "../draw.js";
+import { t, tHtml } from "../i18n.js";
 import { describeCell } from "./embed.js";
 
 function headPicker(n, current, onPick) {
@@ -21,17 +21,15 @@ function headPicker(n, current, onPick) {
   return bar;
 }
 
-function step(cls, html, ...content) {
-  const p = el("p", { class: "explain" });
-  p.innerHTML = html;
-  return el("div", { class: `substep ${cls}` }, p, ...content);
-}
-
-// text with trusted markup from STRINGS
+// a paragraph of STRINGS markup (trusted) with escaped values
 function explain(key, vars) {
   const p = el("p", { class: "explain" });
-  p.innerHTML = t(key, vars);
+  p.innerHTML = tHtml(key, vars);
   return p;
+}
+
+function step(cls, key, vars, ...content) {
+  return el("div", { class: `substep ${cls}` }, explain(key, vars), ...content);
 }
 
 function attentionPart(b, i, app, head, width) {
@@ -76,7 +74,7 @@ function attentionPart(b, i, app, head, width) {
       masked,
       title,
       describe: (r, c, v, isMasked) =>
-        `<b>${title}</b><br>query «${labels[r]}» (${r}) → key «${labels[c]}» (${c})<br>${isMasked ? `${t("block.future")}: ` : ""}${fmt(v)}`,
+        html`<b>${title}</b><br>query «${labels[r]}» (${r}) → key «${labels[c]}» (${c})<br>${isMasked ? `${t("block.future")}: ` : ""}${fmt(v)}`,
       onHoverRow: (r) => focus(r),
     });
     figs.push(fig);
@@ -148,11 +146,12 @@ function blockBody(b, i, app, body) {
       }),
       attentionPart(b, i, app, head, width),
     ),
-    step("heads", t("block.heads"), pair(fig(b.heads, "block.concat", {}, half, { colGroups: facts.head_dim }), fig(b.attn_out, "block.wo"))),
-    step("add", t("block.add1"), pair(fig(b.resid_mid, "block.resid_mid"), fig(b.ln2, "block.ln2"))),
+    step("heads", "block.heads", {}, pair(fig(b.heads, "block.concat", {}, half, { colGroups: facts.head_dim }), fig(b.attn_out, "block.wo"))),
+    step("add", "block.add1", {}, pair(fig(b.resid_mid, "block.resid_mid"), fig(b.ln2, "block.ln2"))),
     step(
       "ffn",
-      t("block.ffn", { c, f, act: facts.activation }),
+      "block.ffn",
+      { c, f, act: facts.activation },
       pair(fig(b.mlp_hidden, "block.hidden", { f }), fig(b.mlp_act, "block.act")),
       pair(
         histogram(b.hist_hidden, { title: t("block.hist_hidden") }),
@@ -161,7 +160,7 @@ function blockBody(b, i, app, body) {
       el("p", { class: "meta", text: t("block.positive", { p: pct(b.hist_act.positive) }) }),
       fig(b.mlp_out, "block.mlp_out", { c }, width),
     ),
-    step("add", t("block.add2"), fig(b.out, "block.out", {}, width)),
+    step("add", "block.add2", {}, fig(b.out, "block.out", {}, width)),
   );
 }
 

@@ -1,6 +1,6 @@
 // 7. The KV cache of the last step: the new token computed its own q, k, v; the keys and values
 // of the earlier tokens were read back from the model's cache.
-import { el, fmt, heatmap, pct, showToken, strip } from "../draw.js";
+import { el, fmt, heatmap, html, pct, showToken, strip } from "../draw.js";
 import { t } from "../i18n.js";
 
 export function renderCache(root, app) {
@@ -43,7 +43,7 @@ export function renderCache(root, app) {
     text: t("cache.stats", { cached: view.cached, new: view.new, diff: fmt(view.max_abs_diff) }),
   });
   const describe = (what) => (i, j, v) =>
-    `<b>${what}</b><br>«${labels[i]}» (${i}, ${i >= view.cached ? "new" : "cache"}) · dim ${j}<br>${fmt(v)}`;
+    html`<b>${what}</b><br>«${labels[i]}» (${i}, ${i >= view.cached ? "new" : "cache"}) · dim ${j}<br>${fmt(v)}`;
   const fresh = new Set(Array.from({ length: view.new }, (_, k) => view.cached + k));
   const kvFig = (tensor, key, what) =>
     heatmap(tensor.mat(head), {
@@ -56,7 +56,7 @@ export function renderCache(root, app) {
     });
   const kFig = kvFig(L.k, "cache.k", "K");
   const vFig = kvFig(L.v, "cache.v", "V");
-  const q = strip(L.q.vec(head), { title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => `q · dim ${j}: <b>${fmt(v)}</b>` });
+  const q = strip(L.q.vec(head), { title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => html`q · dim ${j}: <b>${fmt(v)}</b>` });
   const w = L.weights.vec(head);
   const weights = el("div", { class: "looks cache-w" }, el("span", { class: "looks-label", text: t("cache.w") }));
   for (let i = 0; i < N; i++) {

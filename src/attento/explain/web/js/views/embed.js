@@ -1,9 +1,10 @@
 // 2. Embeddings: token vectors + positional encoding = the input of the first block.
-import { el, fmt, heatmap, showToken } from "../draw.js";
+import { el, fmt, heatmap, html, showToken } from "../draw.js";
 import { t } from "../i18n.js";
 
+// labels: the tokens as shown (showToken)
 export function describeCell(labels, what) {
-  return (i, j, v) => `<b>${what}</b><br>token «${showToken(labels[i])}» (pos ${i}) · dim ${j}<br>${fmt(v)}`;
+  return (i, j, v) => html`<b>${what}</b><br>token «${labels[i]}» (pos ${i}) · dim ${j}<br>${fmt(v)}`;
 }
 
 export function renderEmbed(root, app) {

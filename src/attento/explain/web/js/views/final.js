@@ -1,9 +1,9 @@
 // 5. The final step: hidden state -> vocabulary projection -> logits -> temperature, top-k,
 // top-p -> softmax. The sliders recompute the bars in the browser (sampling.js), from the
 // model's exact logits: no round trip.
-import { el, escapeHtml, fmt, pct, showToken, strip } from "../draw.js";
+import { el, fmt, html, pct, showToken, strip } from "../draw.js";
 import { t } from "../i18n.js";
-import { probabilities } from "../sampling.js";
+import { filterLogits, softmax } from "../sampling.js";
 
 const ROW_H = 24;
 
@@ -22,6 +22,19 @@ export function settingsOf(state) {
   };
 }
 
+// softmax(z)_t = exp(z_t) / Σ_kept exp(z_i), with the sum's value; when exp would overflow,
+// both sides are divided by exp(max z), which leaves the quotient unchanged
+function softmaxFormula(tok, zs, p, kept) {
+  let m = -Infinity;
+  for (const v of zs) if (v > m) m = v;
+  const shift = Number.isFinite(Math.exp(m)) ? 0 : m;
+  let den = 0;
+  for (const v of zs) if (v !== -Infinity) den += Math.exp(v - shift);
+  const z = zs[tok.id];
+  const vars = { t: showToken(tok.text), z: fmt(z), m: fmt(shift), n: kept, num: fmt(Math.exp(z - shift)), den: fmt(den), p: pct(p[tok.id]) };
+  return t(shift === 0 ? "final.softmax" : "final.softmax.shifted", vars);
+}
+
 export function renderFinal(root, app) {
   const { trace, facts, state } = app;
   const fin = trace.final;
@@ -31,7 +44,7 @@ export function renderFinal(root, app) {
   const hidden = strip(fin.hidden.vec(), {
     maxWidth: Math.min(root.clientWidth || 800, 900),
     title: t("final.hidden", { c: facts.n_embd }),
-    describe: (_i, j, v) => `dim ${j}: <b>${fmt(v)}</b>`,
+    describe: (_i, j, v) => html`dim ${j}: <b>${fmt(v)}</b>`,
   });
   root.append(
     el("div", { class: "final-flow" }, hidden, el("div", { class: "proj", text: t("final.projection", { v: V, c: facts.n_embd }) })),
@@ -83,6 +96,7 @@ export function renderFinal(root, app) {
   const head = (text) => el("div", { class: "p-head" }, el("span", { text }));
   const tracks = el("div", { class: "p-tracks" }, head(t("final.prob")));
   const values = el("div", { class: "p-values" }, head("p"));
+  const shown = new Set(top.map((c) => c.id));
   const rows = top.map((c, r) => {
     const label = el(
       "div",
@@ -134,7 +148,8 @@ export function renderFinal(root, app) {
 
   function update() {
     const settings = settingsOf(state);
-    const p = probabilities(fin.logits.data, settings);
+    const zs = filterLogits(fin.logits.data, settings); // logit/T, −∞ where excluded
+    const p = softmax(zs);
     app.currentProbs = p;
     let cum = 0;
     const points = [];
@@ -156,9 +171,12 @@ export function renderFinal(root, app) {
       row.label.title = `id ${row.c.id} · ${t("final.logit")} ${fmt(row.c.logit)}`;
       points.push(`${(100 * cum).toFixed(3)},${(r + 1.5) * ROW_H}`);
     });
-    const restP = Math.max(0, 1 - cum);
+    // summed, not 1 − the rows: exactly 0 when every other token is excluded
+    let restP = 0;
+    for (let i = 0; i < V; i++) if (!shown.has(i)) restP += p[i];
     rest.bar.style.width = `${(100 * restP).toFixed(3)}%`;
     rest.value.textContent = pct(restP);
+    rest.value.dataset.p = String(restP);
     rest.label.textContent = t("final.rest", { n: V - n });
     line.setAttribute("points", points.join(" "));
     const tp = settings.topP;
@@ -170,16 +188,17 @@ export function renderFinal(root, app) {
     let kept = 0;
     for (const x of p) if (x > 0) kept++;
     summary.textContent = t("final.kept", { n: kept });
-    const first = top[0];
-    const z = fin.logits.data[first.id] / s.temperature;
-    formula.innerHTML = escapeHtml(t("final.softmax", { t: showToken(first.text), z: fmt(z), p: pct(p[first.id]) }));
+    formula.textContent = softmaxFormula(top[0], zs, p, kept);
     for (const input of [temp.input, topk.input, topp.input]) input.disabled = s.greedy;
+    if (app.onProbs) app.onProbs(); // the die's faces follow the sliders
   }
   update();
+  // the bar the die picked: marked until the page recomputes
   app.flashToken = (id) => {
     const row = rows.find((r) => r.c.id === id);
     if (!row) return;
     for (const e of [row.label, row.track, row.value]) {
+      e.classList.add("picked");
       e.classList.remove("flash");
       void e.offsetWidth;
       e.classList.add("flash");

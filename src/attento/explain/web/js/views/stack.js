@@ -1,5 +1,5 @@
 // 4. The stack: one token's residual stream after each sub-layer, block after block.
-import { el, fmt, showToken, strip, tokenChip } from "../draw.js";
+import { el, fmt, html, showToken, strip, tokenChip } from "../draw.js";
 import { t } from "../i18n.js";
 
 export function renderStack(root, app) {
@@ -66,7 +66,7 @@ export function renderStack(root, app) {
             scale,
             maxWidth: Math.max(160, width - 420),
             cellH: 14,
-            describe: (_i, j, v) => `${names[k]} · «${showToken(trace.tokens[pos].text)}» · dim ${j}<br><b>${fmt(v)}</b>`,
+            describe: (_i, j, v) => html`${names[k]} · «${showToken(trace.tokens[pos].text)}» · dim ${j}<br><b>${fmt(v)}</b>`,
           }),
         ),
         el(
