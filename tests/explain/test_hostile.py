@@ -286,11 +286,15 @@ def test_no_api_description_unless_asked(client, catalog, path):
         ("POST", "/api/trace", {"prompt": ""}, 422),
         ("POST", "/api/trace", {"model": "nope"}, 404),
         ("GET", "/nothing-here", None, 404),
+        ("POST", "/", {}, 405),
+        ("PUT", "/api/trace", {}, 405),
     ],
 )
 def test_every_answer_carries_the_security_headers(client, method, path, body, status):
     r = client.request(method, path, json=body)
     assert r.status_code == status
+    if status >= 400:
+        assert set(r.json()) == {"detail", "code", "params"}
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["content-security-policy"] == CSP

@@ -30,14 +30,14 @@ the page shows its own text for `code`, filled in from `params`.
     body_too_large       413     max                 a body over MAX_BODY_BYTES
     bad_host             400                         a Host header the server does not answer
     not_found            404                         no such page or endpoint
-    method_not_allowed   405                         e.g. GET /api/trace
+    method_not_allowed   405                         e.g. POST / (the page is GET only)
 
 **A hostile page or client.** The server answers only requests whose Host header names it
 (`HostRule`): a page on another site that resolves its own name to this machine (DNS
 rebinding) sends that name and is refused. Bodies are capped, errors never echo the request,
 /openapi.json and /docs exist only with `api_docs=True`, and every answer carries
-`X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and a Content-Security-Policy that
-lets the page run only its own scripts (CSP).
+`X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and
+a Content-Security-Policy that lets the page run only its own scripts (CSP).
 """
 
 from __future__ import annotations
