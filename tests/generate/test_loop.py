@@ -234,3 +234,20 @@ def test_every_generation_path_runs_without_autograd():
     for _ in pieces:  # consumed outside any decorator, as `attento generate` does
         assert not torch.is_inference_mode_enabled()  # the mode does not leak to the caller
     assert len(seen) == 12 and not any(seen)
+
+
+def test_generation_leaves_a_model_in_eval_mode_untouched(monkeypatch):
+    """Threads may share a model in eval mode only if generating never flips its mode; a
+    model in training mode is put back as it was."""
+    model = tiny_gpt()
+    flips: list[bool] = []
+    original = type(model).train
+    monkeypatch.setattr(
+        type(model), "train", lambda m, mode=True: flips.append(mode) or original(m, mode)
+    )
+    generate(model, torch.tensor([[1, 2]]), 3, seed=0)
+    assert flips == []
+    model.train()
+    flips.clear()
+    generate(model, torch.tensor([[1, 2]]), 3, seed=0)
+    assert model.training and flips == [False, True]

@@ -40,7 +40,8 @@ def stream_reply(
     rule = StopRule(chat.tokenizer, eot_id=None)
     stops = {*chat.markers, chat.tokenizer.eot_id}
     was_training = model.training
-    model.eval()
+    if was_training:  # a model already in eval mode is never touched: threads may share it
+        model.eval()
     try:
         for step in range(max_new_tokens):
             token = pick(decoder.next_logits(), config, generators)
@@ -52,7 +53,8 @@ def stream_reply(
             if piece:
                 yield piece
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
 def chat_loop(

@@ -195,14 +195,16 @@ def _tokens(
     decoder = Decoder(model, idx, max_new_tokens, valid=valid, use_cache=use_cache)
     _, generators = make_generators(config.seed, idx.size(0))
     was_training = model.training
-    model.eval()
+    if was_training:  # a model already in eval mode is never touched: threads may share it
+        model.eval()
     try:
         for _ in range(max_new_tokens):
             token = pick(decoder.next_logits(), config, generators)
             decoder.append(token)
             yield token
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
 @torch.inference_mode()
