@@ -34,6 +34,7 @@ format, so `transformers` can load a model attento trained.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import tempfile
@@ -58,6 +59,7 @@ SENTENCEPIECE_MODEL = "tokenizer.model"
 SUPPORTED = "byte-level BPE (GPT-2, SmolLM2, Llama 3, Qwen2) and BPE with byte fallback (Llama 2)"
 _NO_MERGE = 1 << 62  # rank of a pair that is not a merge: larger than any real rank
 _CACHE_LIMIT = 1 << 20  # words remembered by the encoder
+_LONG_WORD = 256  # symbols: longer words merge through a heap, and are not cached
 # the spelling tokenizers gives a byte-fallback token: <0x41>
 _BYTE_TOKEN = regex.compile(r"<0x([0-9A-F]{2})>")
 _SPACES_AT_END = regex.compile(r"\s*$")  # Rust's \s is Unicode White_Space, as `regex`'s
@@ -709,7 +711,7 @@ class HFTokenizer(Tokenizer):
             word_ids = cache.get(word)
             if word_ids is None:
                 word_ids = self._bpe(word)
-                if len(cache) < _CACHE_LIMIT:
+                if len(cache) < _CACHE_LIMIT and len(word) < _LONG_WORD:
                     cache[word] = word_ids
             ids.extend(word_ids)
         return ids
@@ -744,7 +746,13 @@ class HFTokenizer(Tokenizer):
         return self._merge(ids)
 
     def _merge(self, ids: list[int]) -> list[int]:
-        """Apply the earliest-learned merge present (leftmost on ties) until none is left."""
+        """Apply the earliest-learned merge present (leftmost on ties) until none is left.
+
+        A short word rescans its pairs after each merge; a long one (Llama 2 without a
+        pre-tokenizer makes the whole text one word) keeps them in a heap, as tokenizers does.
+        """
+        if len(ids) > _LONG_WORD:
+            return self._merge_long(ids)
         ranks, merged = self._ranks, self._merged
         pair_ranks = [ranks.get(p, _NO_MERGE) for p in pairwise(ids)]
         while pair_ranks:
@@ -759,6 +767,34 @@ class HFTokenizer(Tokenizer):
             if i < len(pair_ranks):
                 pair_ranks[i] = ranks.get((ids[i], ids[i + 1]), _NO_MERGE)
         return ids
+
+    def _merge_long(self, ids: list[int]) -> list[int]:
+        """The same merges with a heap of (rank, position) and a linked list of symbols."""
+        ranks, merged = self._ranks, self._merged
+        n = len(ids)
+        symbols = list(ids)
+        before = list(range(-1, n - 1))
+        after = [*range(1, n), -1]
+        alive = [True] * n
+        heap = [(r, i) for i, p in enumerate(pairwise(ids)) if (r := ranks.get(p)) is not None]
+        heapq.heapify(heap)
+        while heap:
+            rank, i = heapq.heappop(heap)
+            j = after[i]
+            # an entry is stale once the pair at i changed (then so did its rank)
+            if not alive[i] or j < 0 or ranks.get((symbols[i], symbols[j])) != rank:
+                continue
+            symbols[i] = merged[symbols[i], symbols[j]]
+            alive[j] = False
+            k = after[i] = after[j]
+            if k >= 0:
+                before[k] = i
+            h = before[i]
+            if h >= 0 and (r := ranks.get((symbols[h], symbols[i]))) is not None:
+                heapq.heappush(heap, (r, h))
+            if k >= 0 and (r := ranks.get((symbols[i], symbols[k]))) is not None:
+                heapq.heappush(heap, (r, i))
+        return [s for s, keep in zip(symbols, alive, strict=True) if keep]
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         """Text of `ids` through the file's decoder; invalid UTF-8 becomes U+FFFD."""
