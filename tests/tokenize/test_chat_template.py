@@ -344,15 +344,20 @@ def test_exported_chat_template_equals_attento_chat_format(tmp_path):
     conversation to the ids attento's ChatFormat trains and prompts with."""
     from attento.align.chat import CHAR_IM_END, CHAR_IM_START, ChatFormat
 
-    text = "Nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura. " * 40
-    bpe = train_bpe(text, 400, special_tokens=[ENDOFTEXT, IM_START, IM_END])
-    char = CharTokenizer.from_text(text + "SsUuAa?!5+=" + CHAR_IM_START + CHAR_IM_END)
+    text = (
+        "Nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura, ché la diritta "
+        "via era smarrita. Ahi quanto a dir qual era è cosa dura esta selva selvaggia e aspra "
+        "e forte che nel pensier rinova la paura! Tant' è amara che poco è più morte. "
+    ) * 20
+    bpe = train_bpe(text, 330, special_tokens=[ENDOFTEXT, IM_START, IM_END])
     messages = [
         {"role": "system", "content": "Sei Dante."},
         {"role": "user", "content": "Nel mezzo?"},
         {"role": "assistant", "content": "del cammin"},
         {"role": "user", "content": "di nostra vita"},
     ]
+    spoken = "".join(m["role"] + m["content"] for m in messages) + "assistant\n"
+    char = CharTokenizer.from_text(text + spoken + CHAR_IM_START + CHAR_IM_END)
     for i, tok in enumerate((bpe, char)):
         folder = to_hf_json(tok, tmp_path / str(i))
         ref = transformers.AutoTokenizer.from_pretrained(str(folder))

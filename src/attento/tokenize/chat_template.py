@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import regex
+
 from attento.errors import UserError
 
 INSTALL_HINT = "chat templates need jinja2: pip install attento[hf]"
@@ -158,6 +160,11 @@ def _jinja2() -> Any:
         import jinja2
     except ImportError:
         raise UserError(INSTALL_HINT) from None
+    version = tuple(int(p) for p in regex.findall(r"\d+", jinja2.__version__)[:3])
+    if version < (3, 1, 6):  # older sandboxes can be escaped, and templates are untrusted
+        raise UserError(
+            f"chat templates need jinja2>=3.1.6, not {jinja2.__version__}: {INSTALL_HINT}"
+        )
     return jinja2
 
 
