@@ -468,6 +468,27 @@ def test_merges_in_both_formats_read_the_same():
     assert a.encode(CODE + EMOJI) == b.encode(CODE + EMOJI) == ours("qwen2").encode(CODE + EMOJI)
 
 
+def test_added_token_ids_are_numbered_as_tokenizers_does():
+    """An added token keeps its id only if the model vocabulary holds it; tokenizers numbers
+    the others from the vocabulary's size, whatever id the file gives them."""
+    document = json.loads(reference("gpt2").to_str())
+    word = next(
+        t for t in document["model"]["vocab"] if t.isascii() and t.isalpha() and len(t) == 3
+    )
+    flags = {"single_word": False, "lstrip": False, "rstrip": False, "normalized": False}
+    document["added_tokens"] += [
+        {"id": 5000, "content": "<|far|>", "special": True, **flags},
+        {"id": 12345, "content": word, "special": False, **flags},
+        {"id": 7, "content": "<|low|>", "special": True, **flags},
+    ]
+    ref = tk.Tokenizer.from_str(json.dumps(document))
+    tok = HFTokenizer(document)
+    text = f"<|far|> {word}<|low|>x{word}y"
+    assert tok.encode(text, allowed_special="all") == ref_encode(ref, text)
+    assert tok.vocab_size == ref.get_vocab_size(with_added_tokens=True)
+    assert tok.decode(ref_encode(ref, text)) == text == ref.decode(ref_encode(ref, text), False)
+
+
 def test_installed_real_tokenizer_files():
     """Extra check on any real byte-level BPE tokenizer.json an installed package ships."""
     found = []

@@ -34,6 +34,7 @@ format, so `transformers` can load a model attento trained.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import os
@@ -534,8 +535,17 @@ class HFTokenizer(Tokenizer):
 
         self._id_to_token = {i: t for t, i in self._vocab.items()}
         self.added: list[AddedToken] = []
+        # as tokenizers loads them: an added token keeps its id only if the model's vocabulary
+        # has it; the others are numbered on from the vocabulary's size, in file order
+        next_id = len(self._vocab)
         for d in document.get("added_tokens") or []:
-            self._register(AddedToken.from_json(d))
+            token = AddedToken.from_json(d)
+            if not token.content:
+                continue
+            token_id = self.token_to_id(token.content)
+            if token_id is None:
+                token_id, next_id = next_id, next_id + 1
+            self._register(dataclasses.replace(token, id=token_id))
         self._cache: dict[str, list[int]] = {}
 
     # ----------------------------------------------------------------- vocabulary
@@ -1000,7 +1010,12 @@ def hf_document(tokenizer: Tokenizer) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     if isinstance(tokenizer, BPETokenizer):
         added = [AddedToken(i, s, special=True) for s, i in tokenizer.special_tokens.items()]
+        added.sort(key=lambda t: t.id)
         vocab = {_bytes_as_chars(t): r for t, r in tokenizer.ranks.items()}
+        # tokenizers numbers added tokens on from the vocabulary's size, and keeps another id
+        # only for a token the vocabulary holds too: put them there if they have gaps (cl100k)
+        if [t.id for t in added] != list(range(len(vocab), len(vocab) + len(added))):
+            vocab.update({t.content: t.id for t in added})
         model = _bpe_model(vocab, _tiktoken_merges(tokenizer.ranks), ignore_merges=True)
         pre_tokenizer: dict[str, Any] | None = {
             "type": "Sequence",
