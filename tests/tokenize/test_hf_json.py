@@ -547,6 +547,8 @@ def _document(**changes):
         ({"model__merges": ["a b c"]}, "merge 1"),
         ({"model__dropout": 0.1}, "dropout"),
         ({"model__unk_token": "<nope>"}, "unk_token"),
+        ({"pre_tokenizer": {"type": "Split"}}, "malformed"),
+        ({"model__vocab": ["a", "b"]}, "vocab must map"),
     ],
 )
 def test_unsupported_files_get_one_line(tmp_path, changes, message):

@@ -5,7 +5,7 @@
 - `tiktoken_io.py`: the `.tiktoken` rank files that store a BPE vocabulary;
 - `wordpiece.py`: BERT's WordPiece, for encoder models;
 - `hf_json.py`: Hugging Face's `tokenizer.json` (GPT-2, SmolLM2, Llama, Qwen2) and GPT-2's
-  `vocab.json` + `merges.txt`.
+  `vocab.json` + `merges.txt`; `chat_template.py`: those models' Jinja chat templates.
 
 `load_tokenizer` opens any of them from a name or a path.
 """

@@ -500,6 +500,16 @@ class HFTokenizer(Tokenizer):
             raise UserError("not a Hugging Face tokenizer.json (it has no 'model' with a 'type')")
         self.document = document
         self.tokenizer_config = dict(tokenizer_config or {})
+        try:
+            self._build(document)
+        except UserError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise UserError(
+                f"tokenizer.json is malformed ({type(exc).__name__}: {exc})".replace("\n", " ")
+            ) from None
+
+    def _build(self, document: dict[str, Any]) -> None:
         model = document["model"]
         kind = model["type"]
         if kind != "BPE":
