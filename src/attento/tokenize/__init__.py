@@ -3,7 +3,9 @@
 - `char.py`: one token per character (the simplest case);
 - `bpe.py`: byte-level BPE as GPT-2/GPT-4 use it (train, encode, decode, special tokens);
 - `tiktoken_io.py`: the `.tiktoken` rank files that store a BPE vocabulary;
-- `wordpiece.py`: BERT's WordPiece, for encoder models.
+- `wordpiece.py`: BERT's WordPiece, for encoder models;
+- `hf_json.py`: Hugging Face's `tokenizer.json` (GPT-2, SmolLM2, Llama, Qwen2) and GPT-2's
+  `vocab.json` + `merges.txt`; `chat_template.py`: those models' Jinja chat templates.
 
 `load_tokenizer` opens any of them from a name or a path.
 """
@@ -15,6 +17,7 @@ import json
 from pathlib import Path
 
 from attento.errors import UserError
+from attento.tokenize import hf_json
 from attento.tokenize.base import CONFIG_FILE, Tokenizer
 from attento.tokenize.char import CharTokenizer
 
@@ -24,7 +27,7 @@ KINDS = {
     "bpe": "attento.tokenize.bpe:BPETokenizer",
     "wordpiece": "attento.tokenize.wordpiece:WordPieceTokenizer",
 }
-PRETRAINED = ("cl100k_base", "o200k_base")
+PRETRAINED = ("cl100k_base", "o200k_base", "r50k_base", "gpt2")
 
 
 def tokenizer_class(kind: str) -> type[Tokenizer]:
@@ -35,7 +38,8 @@ def tokenizer_class(kind: str) -> type[Tokenizer]:
 
 
 def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
-    """Open a tokenizer from a pretrained name, a saved folder, a `.tiktoken` file or a `vocab.txt`."""
+    """Open a tokenizer from a pretrained name, a saved folder (attento's or a Hugging Face
+    model's), a `.tiktoken` file, a `vocab.txt` or a Hugging Face `tokenizer.json`."""
     key = str(name_or_path)
     if key in PRETRAINED:
         return tokenizer_class("bpe").pretrained(key)  # type: ignore[attr-defined]
@@ -43,24 +47,29 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
     if path.is_dir():
         if (path / CONFIG_FILE).is_file():
             try:
-                config = json.loads((path / CONFIG_FILE).read_text())
-                kind = config["type"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                # a Hugging Face BERT folder has its own tokenizer.json next to vocab.txt
-                if not (path / "vocab.txt").is_file():
-                    raise UserError(
-                        f"{path / CONFIG_FILE} is not an attento tokenizer file"
-                    ) from None
-            else:
-                return tokenizer_class(kind).from_config(config, path)
+                config = json.loads((path / CONFIG_FILE).read_bytes())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                config = None
+            if hf_json.is_hf_tokenizer_json(config):
+                # Hugging Face's file of the same name; BERT's WordPiece is read from vocab.txt
+                if not (config["model"]["type"] == "WordPiece" and (path / "vocab.txt").is_file()):
+                    return hf_json.load_hf_folder(path)
+            elif isinstance(config, dict) and "type" in config:
+                return tokenizer_class(config["type"]).from_config(config, path)
+            elif not (path / "vocab.txt").is_file():
+                raise UserError(f"{path / CONFIG_FILE} is not an attento tokenizer file")
         if (path / "vocab.txt").is_file():
             return tokenizer_class("wordpiece").from_vocab_file(path / "vocab.txt")  # type: ignore[attr-defined]
+        if (path / "vocab.json").is_file() or (path / "tokenizer.model").is_file():
+            return hf_json.load_hf_folder(path)  # GPT-2's pair of files, or a clear refusal
         raise UserError(f"{path} holds no tokenizer.json or vocab.txt")
     if path.is_file():
         if path.name.endswith((".tiktoken", ".tiktoken.gz")):
             return tokenizer_class("bpe").from_tiktoken_file(path)  # type: ignore[attr-defined]
         if path.name == "vocab.txt":
             return tokenizer_class("wordpiece").from_vocab_file(path)  # type: ignore[attr-defined]
+        if path.name == CONFIG_FILE:
+            return load_tokenizer(path.parent)
         raise UserError(f"{path}: expected a tokenizer folder, a .tiktoken file or a vocab.txt")
     raise UserError(
         f"tokenizer {key!r} not found: give {' or '.join(PRETRAINED)}, or a path to a saved tokenizer"

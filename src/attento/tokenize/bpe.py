@@ -116,7 +116,15 @@ PRETRAINED = {
         url="https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
         sha256="446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
     ),
+    "r50k_base": Pretrained(
+        pattern="gpt2",
+        special_tokens={ENDOFTEXT: 50256},
+        url="https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken",
+        sha256="306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    ),
 }
+# tiktoken's "gpt2" is r50k_base's ranks and regex, read from GPT-2's original files instead
+ALIASES = {"gpt2": "r50k_base"}
 
 RANKS_FILE = "tokenizer.tiktoken"
 _NO_MERGE = 1 << 62  # rank of a pair that is not in the vocabulary: larger than any real rank
@@ -314,7 +322,8 @@ class BPETokenizer(Tokenizer):
 
     @classmethod
     def pretrained(cls, name: str) -> BPETokenizer:
-        """OpenAI's `cl100k_base` (GPT-4) or `o200k_base` (GPT-4o) vocabulary."""
+        """OpenAI's `r50k_base`/`gpt2` (GPT-2), `cl100k_base` (GPT-4) or `o200k_base` (GPT-4o)."""
+        name = ALIASES.get(name, name)
         if name not in PRETRAINED:
             raise UserError(f"unknown pretrained BPE {name!r} (known: {', '.join(PRETRAINED)})")
         info = PRETRAINED[name]
