@@ -89,7 +89,7 @@ def test_from_hf_errors_name_the_file(tmp_path):
     hf_model().save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(config | {"model_type": "bert"}))
-    with pytest.raises(UserError, match="not gpt2"):
+    with pytest.raises(UserError, match="not a GPT"):
         GPT.from_hf(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps(config | {"n_embd": 32}))
     with pytest.raises(UserError, match=r"model.safetensors.*shape"):
