@@ -221,7 +221,9 @@ def _llama_config(
         )
     n_head, n_embd = _need(hf, "num_attention_heads", path), _need(hf, "hidden_size", path)
     n_kv_head = hf.get("num_key_value_heads") or n_head
-    head_dim = hf.get("head_dim") or (n_embd // n_head if isinstance(n_head, int) else None)
+    head_dim = hf.get("head_dim")  # None: implied by n_embd / n_head, as in attento
+    if isinstance(head_dim, int) and isinstance(n_head, int) and head_dim * n_head == n_embd:
+        head_dim = None
     theta, scaling = _rope(hf, path)
     attention_bias = True if qwen2 else bool(hf.get("attention_bias", False))
     return _made(
@@ -242,7 +244,7 @@ def _llama_config(
         norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
         rope_base=theta,
         n_kv_head=None if n_kv_head == n_head else n_kv_head,
-        head_size=None if n_head * head_dim == n_embd else head_dim,
+        head_size=head_dim,
         qkv_bias=attention_bias or None,
         attn_out_bias=(not qwen2 and attention_bias) or None,
         mlp_bias=bool(hf.get("mlp_bias", False)) or None,
@@ -450,7 +452,8 @@ def from_hf(
             transpose = re.fullmatch(family.transposed, name) is not None
             for key, rows in zip(keys, _rows(model, name, len(keys)), strict=True):
                 if key not in local:
-                    raise UserError(f"{weights.source} lacks the tensor {family.prefix + key!r}")
+                    full = key if key.startswith(HEADS) else family.prefix + key
+                    raise UserError(f"{weights.source} lacks the tensor {full!r}")
                 expected = (rows, *param.shape[1:])
                 got = weights.shape(local[key])
                 if (got[::-1] if transpose else got) != expected:
