@@ -355,9 +355,9 @@ def test_missing_setting_and_sliding_window_are_refused(tmp_path):
 def test_no_weights_and_bad_dtype(tmp_path):
     rewrite(tmp_path, saved_llama(tmp_path))
     (tmp_path / "model.safetensors").unlink()
-    with pytest.raises(UserError, match="holds no model.safetensors"):
+    with pytest.raises(UserError, match=r"holds no model\.safetensors"):
         GPT.from_hf(tmp_path)
-    with pytest.raises(UserError, match="not torch.int8"):
+    with pytest.raises(UserError, match=r"not torch\.int8"):
         GPT.from_hf(tmp_path, dtype=torch.int8)
 
 
