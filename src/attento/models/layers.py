@@ -359,10 +359,9 @@ class MultiHeadAttention(Traced):
             q = self.q(x).view(B, T, H, Dh).transpose(1, 2)
             Ts = source.size(1)
             k, v = self.kv(source).view(B, Ts, 2, Hkv, Dh).permute(2, 0, 3, 1, 4).unbind(0)
-        else:  # one projection, then split into (B, heads, T, Dh) each
-            q, k, v = self.qkv(x).split(self.split, dim=-1)
-            q = q.view(B, T, H, Dh).transpose(1, 2)
-            k, v = (t.view(B, T, Hkv, Dh).transpose(1, 2) for t in (k, v))
+        else:  # one projection, cut into heads of Dh, then split into (B, heads, T, Dh) each
+            heads = self.qkv(x).view(B, T, H + 2 * Hkv, Dh).transpose(1, 2)
+            q, k, v = heads.split((H, Hkv, Hkv), dim=1)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if cache is not None:
