@@ -284,7 +284,12 @@ def test_export_refuses_shapes_without_a_counterpart(tmp_path):
         GPT(GPTConfig(50, 16, 1, 2, 16, **rope, attn_out_bias=True)).export_hf(tmp_path)
     with pytest.raises(UserError, match="grouped-query"):
         GPT(GPTConfig(50, 16, 1, 2, 16, n_kv_head=1)).export_hf(tmp_path)
-    assert not (tmp_path / "config.json").exists()
+    from attento.align.lora import LoRAGPT
+
+    lora = LoRAGPT.from_gpt(GPT(GPTConfig(50, 16, 1, 2, 16, **rope, activation="swiglu")))
+    with pytest.raises(UserError, match=r"lora_A has no counterpart .* merge_lora"):
+        hf.export_hf(lora, tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -130,7 +130,6 @@ def hf_names(name: str, names: NameMap) -> list[str]:
 class Family:
     """One Hugging Face model family."""
 
-    architecture: str  # the transformers class that loads an export ("architectures")
     names: NameMap
     prefix: str  # of the body's tensor names in a checkpoint (optional when reading)
     # (config.json, its path, dropout, the checkpoint's tensor names when asked) -> config
@@ -276,15 +275,14 @@ def _bert_config(
 
 FAMILIES: dict[str, Family] = {
     "gpt2": Family(
-        "GPT2LMHeadModel",
         GPT2_NAMES,
         "transformer.",
         _gpt2_config,
         transposed=r".*\.(attn\.qkv|attn\.proj|mlp\.fc|mlp\.proj)\.weight",
     ),
-    "llama": Family("LlamaForCausalLM", LLAMA_NAMES, "model.", _llama_config),
-    "qwen2": Family("Qwen2ForCausalLM", LLAMA_NAMES, "model.", _llama_config),
-    "bert": Family("BertForMaskedLM", BERT_NAMES, "bert.", _bert_config),
+    "llama": Family(LLAMA_NAMES, "model.", _llama_config),
+    "qwen2": Family(LLAMA_NAMES, "model.", _llama_config),
+    "bert": Family(BERT_NAMES, "bert.", _bert_config),
 }
 DECODERS = ("gpt2", "llama", "qwen2")  # the families that load as a GPT
 
@@ -591,8 +589,9 @@ def _export_plan(model: nn.Module) -> tuple[dict[str, Any], NameMap, str, str]:
         family = FAMILIES["gpt2"]
         return _gpt2_hf_config(c), family.names, family.prefix, family.transposed
     if c.pos_encoding == "rope" and c.norm == "rmsnorm":
-        names = LLAMA_NAMES if c.activation == "swiglu" else LLAMA_UNGATED_NAMES
-        return _llama_hf_config(c), names, "model.", r"(?!)"
+        family = FAMILIES["llama"]  # Qwen2's names are Llama's
+        names = family.names if c.activation == "swiglu" else LLAMA_UNGATED_NAMES
+        return _llama_hf_config(c), names, family.prefix, family.transposed
     raise UserError(
         "only GPT-2-shaped models (learned positions, layernorm and bias=true) or Llama-shaped "
         "ones (rope and rmsnorm) export to Hugging Face"
@@ -631,22 +630,24 @@ def export_hf(model: nn.Module, directory: str | Path, extra: dict[str, Any] | N
     """
     hf, names, prefix, transposed = _export_plan(model)
     hf.update(extra or {})
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     for name, param in model.named_parameters():
-        keys = hf_names(name, names)
+        try:
+            keys = hf_names(name, names)
+        except KeyError:
+            raise UserError(
+                f"{name} has no counterpart in a Hugging Face {hf['model_type']} model "
+                "(a LoRA model exports once its adapters are merged: merge_lora)"
+            ) from None
         for key, part in zip(keys, param.split(_rows(model, name, len(keys))), strict=True):
             if re.fullmatch(transposed, name):
                 part = part.t()
             full = key if key.startswith(HEADS) else prefix + key
             tensors[full] = part.detach().cpu().contiguous()
-    if (
-        isinstance(model, GPT)
-        and hf["model_type"] == "llama"
-        and model.config.activation != "swiglu"
-    ):
+    if names is LLAMA_UNGATED_NAMES:
         _ungated_llama(model.config, tensors, next(model.parameters()).dtype)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     _replace(directory / SAFETENSORS, lambda p: write_safetensors(tensors, p))
     text = json.dumps(hf, indent=2) + "\n"
     _replace(directory / CONFIG, lambda p: p.write_text(text))
