@@ -26,6 +26,12 @@ Where the marker ids come from depends on the tokenizer:
 `add_chat_tokens` grows a pretrained model for the new ids: old embedding rows keep their
 place, new rows start at the mean embedding plus a little noise (distinct, and not far from
 the vectors the model already knows).
+
+A model from the Hugging Face Hub was tuned on its own format, and its folder carries it as a
+Jinja chat template (tokenize/chat_template.py): `TemplateChat` renders conversations with it,
+exactly as `transformers.apply_chat_template` does, and a reply ends at the model's
+end-of-text token or at one of the end-of-turn tokens these templates use (`END_OF_TURN`).
+`chat_format(tokenizer)` picks the model's own template when it has one, else ChatML markers.
 """
 
 from __future__ import annotations
@@ -41,10 +47,13 @@ from attento.models.gpt import GPT, GPTConfig
 from attento.tokenize.base import Tokenizer
 from attento.tokenize.bpe import IM_END, IM_START, BPETokenizer
 from attento.tokenize.char import CharTokenizer
+from attento.tokenize.chat_template import ChatTemplate
 
 CHAR_IM_START = "\ue000"
 CHAR_IM_END = "\ue001"
 ROLES = ("system", "user", "assistant")
+# tokens that close a turn in the templates of common open models (ChatML, Llama 3, Phi, Gemma)
+END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
 IGNORE = -100  # label of a token that is not trained (cross-entropy's ignore_index)
 Message = dict[str, str]
 
@@ -130,6 +139,52 @@ class ChatFormat:
                 break
             out.append(int(i))
         return self.tokenizer.decode(out)
+
+
+@dataclass(frozen=True)
+class TemplateChat:
+    """A tokenizer with the model's own chat template; replies end at one of `stops`."""
+
+    tokenizer: Tokenizer
+    template: ChatTemplate
+    stops: tuple[int, ...]
+
+    @classmethod
+    def find(cls, tokenizer: Tokenizer | None) -> TemplateChat | None:
+        template = ChatTemplate.of(tokenizer)
+        if template is None:
+            return None
+        specials = getattr(tokenizer, "special_tokens", {})
+        stops = {specials[t] for t in END_OF_TURN if t in specials}
+        if tokenizer.eot_id is not None:
+            stops.add(tokenizer.eot_id)
+        if not stops:
+            raise UserError("this model's chat template has no token that ends a turn")
+        return cls(tokenizer, template, tuple(sorted(stops)))
+
+    @property
+    def markers(self) -> tuple[int, ...]:
+        return self.stops
+
+    def encode_prompt(self, messages: Sequence[Message]) -> list[int]:
+        """The conversation as the template writes it, ending with the assistant's header."""
+        text = self.template.render(list(check_messages(messages)), add_generation_prompt=True)
+        return self.tokenizer.encode(text, allowed_special="all")
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ids, stopping at the first end-of-turn token."""
+        out = []
+        for i in ids:
+            if i in self.stops:
+                break
+            out.append(int(i))
+        return self.tokenizer.decode(out)
+
+
+def chat_format(tokenizer: Tokenizer | None) -> ChatFormat | TemplateChat:
+    """How this model's conversations are written: its own chat template (a Hugging Face
+    chat model), else attento's ChatML markers (a model tuned with `attento sft`)."""
+    return TemplateChat.find(tokenizer) or ChatFormat.of(tokenizer)
 
 
 def check_messages(messages: Sequence[Message]) -> Sequence[Message]:

@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from attento.cli.common import (
     add_json_flag,
+    add_model_flags,
     check_new_model_folder,
     check_out_folder,
     print_json,
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="talk to a chat model in the terminal (answers stream as they are written)",
         description="Interactive chat. /reset clears the conversation, /exit or Ctrl-D leaves.",
     )
-    c.add_argument("--model", required=True, help="a model folder with chat tokens (attento sft)")
+    add_model_flags(c, default=None)
     c.add_argument("--system", default=None, help="a system message to start with")
     c.add_argument("--max-new-tokens", type=int, default=200, help="default: %(default)s")
     c.add_argument("--temperature", type=float, default=0.8, help="default: %(default)s")
@@ -125,15 +126,17 @@ def _quiet(json_output: bool) -> contextlib.AbstractContextManager:
     return contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
 
 
-def _chat_model(path: str):
-    from attento.align.chat import ChatFormat
+def _chat_model(path: str, dtype: str | None = None, own_template: bool = False):
+    """A chat model, its tokenizer and how its conversations are written: with
+    `own_template`, the model's own chat template when it has one (a Hugging Face model)."""
+    from attento.align.chat import ChatFormat, chat_format
     from attento.models.checkpoint_io import load_model
     from attento.models.gpt import GPT
 
-    model, tokenizer = load_model(path)
+    model, tokenizer = load_model(path, dtype=dtype)
     if not isinstance(model, GPT):
         raise UserError(f"{path} is not a GPT language model")
-    return model, tokenizer, ChatFormat.of(tokenizer)
+    return model, tokenizer, chat_format(tokenizer) if own_template else ChatFormat.of(tokenizer)
 
 
 def run_sft(args: argparse.Namespace) -> int:
@@ -164,7 +167,12 @@ def run_chat(args: argparse.Namespace) -> int:
     from attento.generate.sampling import SamplingConfig
 
     sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
-    model, _, chat = _chat_model(args.model)
+    if args.model is None:
+        raise UserError(
+            "give --model: a chat model (attento sft's output, or a Hugging Face "
+            "chat model such as HuggingFaceTB/SmolLM2-135M-Instruct)"
+        )
+    model, _, chat = _chat_model(args.model, args.dtype, own_template=True)
     chat_loop(model, chat, sys.stdin, sys.stdout, args.system, args.max_new_tokens, sampling)
     return 0
 

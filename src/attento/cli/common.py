@@ -15,6 +15,23 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+def add_model_flags(parser: argparse.ArgumentParser, default: str | None = "dante") -> None:
+    """--model (what load_model opens) and --dtype, the same in every command that reads one."""
+    parser.add_argument(
+        "--model",
+        default=default,
+        help="a bundled model's name, an attento or Hugging Face model folder, or a Hugging "
+        "Face Hub id such as HuggingFaceTB/SmolLM2-135M (fetched once into the HF cache)"
+        + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16", "float16"),
+        default=None,
+        help="the weights' number type (default: float32; bfloat16 halves the memory)",
+    )
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -60,5 +77,7 @@ def check_new_model_folder(out: str, *sources: str) -> Path:
     return path
 
 
-def use_color(stream: Any = sys.stdout) -> bool:
-    return hasattr(stream, "isatty") and stream.isatty()
+def use_color(stream: Any = None) -> bool:
+    """Whether `stream` (default: the current stdout, looked up now) is a terminal."""
+    stream = sys.stdout if stream is None else stream
+    return hasattr(stream, "isatty") and not stream.closed and stream.isatty()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from attento.cli.common import add_json_flag, print_json, read_text_arg, use_color
+from attento.cli.common import add_json_flag, add_model_flags, print_json, read_text_arg, use_color
 from attento.errors import UserError
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 ORDER = 40
 
 BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell, for smooth probability bars
+MAX_DEFAULT_NEW_TOKENS = 256
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-new-tokens",
         type=int,
         default=None,
-        help="default: as many as the model's context holds after the prompt",
+        help="default: as many as the model's context holds after the prompt, at most "
+        f"{MAX_DEFAULT_NEW_TOKENS}",
     )
     g.add_argument("--greedy", action="store_true", help="always take the most likely token")
     g.add_argument(
@@ -59,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="dante", help="bundled model name or model folder")
+    add_model_flags(p)
     p.add_argument("--prompt", required=True, help="the text to continue, or - for stdin")
     p.add_argument("--temperature", type=float, default=1.0, help="default: %(default)s")
     p.add_argument("--top-k", type=int, default=None, help="keep only the K most likely tokens")
@@ -67,10 +69,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the die (same seed, same text)")
 
 
-def _load(name: str):
+def _load(name: str, dtype: str | None = None):
     from attento.models.checkpoint_io import load_model
 
-    model, tokenizer = load_model(name)
+    model, tokenizer = load_model(name, dtype=dtype)
     if not hasattr(model, "new_cache"):  # what every left-to-right language model here has
         raise UserError(
             f"{name} holds a {type(model).__name__}, which cannot continue text: give a "
@@ -87,7 +89,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     prompt = read_text_arg(args.prompt)
     SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
-    model, tokenizer = _load(args.model)
+    model, tokenizer = _load(args.model, args.dtype)
     seed = draw_seed() if args.seed is None else args.seed
     max_new_tokens = args.max_new_tokens
     if max_new_tokens is None:
@@ -129,12 +131,14 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def room_in_context(model: nn.Module, tokenizer: Tokenizer, prompt: str) -> int:
-    """New tokens that fit in the model's context after the prompt (at least one): more would
-    push the prompt's start out of the window, which a model with a position table cannot
-    read, and warns in the middle of the text."""
+    """New tokens that fit in the model's context after the prompt (at least one, at most
+    MAX_DEFAULT_NEW_TOKENS: a real model's context of thousands would write for minutes): more
+    would push the prompt's start out of the window, which a model with a position table
+    cannot read, and warns in the middle of the text."""
     from attento.generate import encode_prompt
 
-    return max(1, model.config.block_size - len(encode_prompt(tokenizer, prompt)))
+    room = model.config.block_size - len(encode_prompt(tokenizer, prompt))
+    return max(1, min(MAX_DEFAULT_NEW_TOKENS, room))
 
 
 def bar(p: float, width: int = 20) -> str:
@@ -150,7 +154,7 @@ def run_next_token(args: argparse.Namespace) -> int:
     prompt = read_text_arg(args.prompt)
     if args.rows < 1:
         raise UserError(f"--rows must be at least 1, got {args.rows}")
-    model, tokenizer = _load(args.model)
+    model, tokenizer = _load(args.model, args.dtype)
     report = next_token_report(
         model,
         tokenizer,

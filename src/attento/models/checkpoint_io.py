@@ -151,16 +151,29 @@ def save_model(
 
 
 def load_model(
-    path_or_name: str | Path, device: str | torch.device = "cpu"
+    path_or_name: str | Path,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | str | None = None,
 ) -> tuple[nn.Module, Tokenizer | None]:
-    """Open a saved model folder, or a bundled model by bare name -> (model in eval mode,
-    tokenizer or None if the folder has none)."""
+    """Open a model -> (model in eval mode, tokenizer or None if the folder has none).
+
+    `path_or_name` is an attento folder, a Hugging Face folder (as `save_pretrained` writes
+    it), a bundled model's name, or a Hugging Face Hub id, fetched once into the standard HF
+    cache (data/hub.py). `dtype` (float32 by default; bfloat16, float16) is the weights' type.
+    """
     directory = resolve(path_or_name)
+    if dtype is not None or _is_hf(directory):
+        from attento.models.config import dtype_named
+
+        dtype = dtype_named(dtype) if isinstance(dtype, str) else dtype
+    if _is_hf(directory):
+        return _load_hf(directory, str(path_or_name), device, dtype or torch.float32)
     config_path = directory / CONFIG
     if not config_path.is_file():
         raise UserError(
             f"{directory} is not a model folder (it has no {CONFIG}): give a folder written by "
-            "attento train or save_model, or a bundled model's name"
+            "attento train or save_model, a Hugging Face model folder, a bundled model's name "
+            "or a Hub id"
         )
     config = read_json(config_path)
     if "arch" not in config or "model" not in config:
@@ -172,6 +185,8 @@ def load_model(
         raise UserError(f"{config_path}: {e}") from None
     model = cls(settings)
     load_weights(model, directory / WEIGHTS)
+    if dtype is not None:
+        model = model.to(dtype)
     tokenizer = None
     if (directory / TOKENIZER_FILE).is_file():
         tokenizer = load_tokenizer(directory)
@@ -184,18 +199,59 @@ def load_model(
     return model.to(device).eval(), tokenizer
 
 
+def _is_hf(directory: Path) -> bool:
+    from attento.models import hf
+
+    return hf.is_hf_folder(directory)
+
+
+def _load_hf(
+    directory: Path, name: str, device: str | torch.device, dtype: torch.dtype
+) -> tuple[nn.Module, Tokenizer | None]:
+    """A Hugging Face folder: say its size, check it fits, then load it (models/hf.py)."""
+    import sys
+
+    from attento.memory import check_fits, gib
+    from attento.models import gpt, hf
+
+    config = hf.read_config(directory)
+    if isinstance(config, gpt.GPTConfig):
+        n = gpt.parameter_count(config)
+        size = gpt.nbytes(config, dtype)
+        what = f"{name}: {n:,} parameters, {gib(size)} as {str(dtype).removeprefix('torch.')}"
+        print(f"attento: loading {what}", file=sys.stderr)
+        check_fits(size, f"loading {what},")
+    model = hf.from_hf(directory, dtype=dtype)
+    tokenizer = load_tokenizer(directory) if _has_tokenizer_files(directory) else None
+    return model.to(device).eval(), tokenizer
+
+
+def _has_tokenizer_files(directory: Path) -> bool:
+    names = ("tokenizer.json", "vocab.json", "vocab.txt", "tokenizer.model")
+    return any((directory / n).is_file() for n in names)
+
+
 def resolve(path_or_name: str | Path) -> Path:
-    """A folder path as is; a bare name -> the bundled src/attento/assets/models/<name>/."""
+    """A folder path as is; a bare name -> the bundled src/attento/assets/models/<name>/;
+    otherwise a Hugging Face Hub id ("gpt2", "org/name") -> its snapshot in the HF cache."""
+    from attento.data import hub
+
     path = Path(path_or_name)
     if path.is_dir():
         return path
     name = str(path_or_name)
     if path.exists():
         raise UserError(f"{path} is a file; give the model's folder")
-    if "/" in name or "\\" in name or name.startswith("."):
-        raise UserError(f"model folder {path} not found")
     bundled = sorted(p.name for p in BUNDLED.iterdir() if p.is_dir()) if BUNDLED.is_dir() else []
     if name in bundled:
         return BUNDLED / name
     known = ", ".join(bundled) if bundled else "none are bundled"
-    raise UserError(f"no model folder or bundled model named {name!r} (bundled: {known})")
+    if not hub.is_hub_id(name):
+        raise UserError(f"model folder {path} not found")
+    try:
+        return hub.snapshot(name)
+    except UserError as e:
+        raise UserError(
+            f"no model folder or bundled model named {name!r} (bundled: {known}), and as a "
+            f"Hugging Face id: {e}"
+        ) from None
