@@ -118,6 +118,7 @@ def test_sft_reward_dpo_ppo_commands(tmp_path, base_dir, capsys):
     assert (tmp_path / "ppo" / "ppo.png").is_file()
     # a policy is not a reward model
     args[4] = chat_model
+    args[args.index("--out") + 1] = str(tmp_path / "ppo2")
     assert main([*args, "--max-new-tokens", "4"]) == 2
     assert "not a reward model" in capsys.readouterr().err
 

@@ -129,7 +129,7 @@ class SFTSettings:
     batch_size: int = 16
     learning_rate: float = 3e-4
     warmup_steps: int = 10
-    eval_interval: int = 100
+    eval_interval: int = 50  # also the checkpoint interval: a killed run resumes from there
     eval_batches: int = 8
     lora_r: int | None = None
     lora_alpha: float = 16.0
@@ -197,5 +197,6 @@ def sft(
     )
     if s.lora_r is not None:
         trained, tok = load_model(out)
-        save_model(merge_lora(trained), tok, Path(out) / "merged")
+        # derived from the run's adapters: a resumed run's replaces the earlier one's
+        save_model(merge_lora(trained), tok, Path(out) / "merged", replace=True)
     return result
