@@ -34,9 +34,9 @@ def test_a_nonempty_folder_is_replaced_only_when_asked(tmp_path: Path) -> None:
     with atomic_folder(out) as tmp:
         write(tmp, {"a.txt": "one", "sub/b.txt": "two"})
     assert contents(out) == {"a.txt": "one", "sub/b.txt": "two"}
-    with pytest.raises(UserError, match=r"already holds files \(a.txt, sub\).*--force"):
-        with atomic_folder(out) as tmp:
-            pytest.fail("the block must not run")
+    refused = pytest.raises(UserError, match=r"already holds files \(a.txt, sub\).*--force")
+    with refused, atomic_folder(out):
+        pytest.fail("the block must not run")
     with atomic_folder(out, replace=True) as tmp:
         write(tmp, {"c.txt": "three"})
     assert contents(out) == {"c.txt": "three"}  # replaced whole, nothing of the old left
@@ -47,10 +47,9 @@ def test_a_failure_while_writing_leaves_the_old_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with atomic_folder(out) as tmp:
         write(tmp, {"model.bin": "old weights"})
-    with pytest.raises(OSError, match="disk full"):
-        with atomic_folder(out, replace=True) as tmp:
-            write(tmp, {"model.bin": "new wei"})
-            raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"), atomic_folder(out, replace=True) as tmp:
+        write(tmp, {"model.bin": "new wei"})
+        raise OSError("disk full")
     assert contents(out) == {"model.bin": "old weights"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
@@ -142,15 +141,12 @@ def kill(process: subprocess.Popen) -> None:
 
 
 @pytest.mark.parametrize("mode", ["hold", "swap"])
-def test_a_locked_folder_names_its_holder_until_the_holder_dies(
-    tmp_path: Path, mode: str
-) -> None:
+def test_a_locked_folder_names_its_holder_until_the_holder_dies(tmp_path: Path, mode: str) -> None:
     out = tmp_path / "run"
     holder = hold(out, mode)
     try:
-        with pytest.raises(UserError) as error:
-            with lock_folder(out):
-                pytest.fail("two processes held one folder")
+        with pytest.raises(UserError) as error, lock_folder(out):
+            pytest.fail("two processes held one folder")
         message = str(error.value)
         assert f"pid {holder.pid} on {socket.gethostname()}" in message
         assert "\n" not in message
@@ -179,7 +175,6 @@ def test_recover_leaves_a_live_writers_swap_alone(tmp_path: Path) -> None:
 
 def test_a_lock_that_found_nothing_to_do_leaves_no_folder(tmp_path: Path) -> None:
     out = tmp_path / "new" / "run"
-    with pytest.raises(UserError, match="bad input"):
-        with lock_folder(out):
-            raise UserError("bad input")
+    with pytest.raises(UserError, match="bad input"), lock_folder(out):
+        raise UserError("bad input")
     assert list(tmp_path.iterdir()) == []

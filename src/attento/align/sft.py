@@ -162,7 +162,9 @@ def sft(
     model, tokenizer = load_model(model_dir)
     if not hasattr(model, "new_cache"):
         raise UserError(f"{model_dir} is not a decoder language model: SFT needs a GPT")
-    model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s.seed)  # the adapters' initial weights: the same in every run
+        model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)
     try:
         batches = make_sft_batches(
             ChatFormat.of(tokenizer), conversations, model.config.block_size, s.seed
