@@ -36,11 +36,20 @@ _held: set[tuple[int, int]] = set()  # (device, inode) of the lock files this pr
 
 
 def tmp_sibling(out: Path) -> Path:
-    return out.parent / f".{out.name}.tmp"
+    return _parent(out) / f".{_absolute(out).name}.tmp"
 
 
 def old_sibling(out: Path) -> Path:
-    return out.parent / f".{out.name}.old"
+    return _parent(out) / f".{_absolute(out).name}.old"
+
+
+def _absolute(path: Path) -> Path:
+    """`path` without "." or ".." in it, so that its name is a real name ("." has none)."""
+    return Path(os.path.abspath(path))
+
+
+def _parent(path: Path) -> Path:
+    return _absolute(path).parent
 
 
 # --- durability ------------------------------------------------------------------------------
@@ -74,9 +83,9 @@ def swap_in(tmp: Path, out: Path) -> None:
     fsync_tree(tmp)
     if out.exists():
         out.rename(old_sibling(out))
-        fsync_path(out.parent)
+        fsync_path(_parent(out))
     tmp.rename(out)
-    fsync_path(out.parent)
+    fsync_path(_parent(out))
     shutil.rmtree(old_sibling(out), ignore_errors=True)
 
 
@@ -93,7 +102,7 @@ def recover(out: Path) -> None:
             return
         if not out.exists() and old.exists():
             old.rename(out)
-            fsync_path(out.parent)
+            fsync_path(_parent(out))
         for leftover in (tmp, old):
             if leftover.exists():
                 shutil.rmtree(leftover)

@@ -13,6 +13,8 @@ model would not open in a process that had not imported `attento.align` first. O
 config.json (e.g. training state written by attento.train) are kept by whoever writes them
 and ignored here.
 Weights shared by two layers (GPT's tied embedding/output matrix) are stored once.
+`save_model` writes a folder whole or not at all (attento.files.atomic_folder) and refuses to
+replace a non-empty one unless asked.
 
 Every failure to read a folder (missing file, bad JSON, unknown arch, a weight of the wrong
 name or shape) is a `UserError` naming the file, never a traceback.
