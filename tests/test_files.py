@@ -173,8 +173,13 @@ def test_recover_leaves_a_live_writers_swap_alone(tmp_path: Path) -> None:
     assert contents(out) == {"w": "previous"} and not old.exists() and not tmp.exists()
 
 
-def test_a_lock_that_found_nothing_to_do_leaves_no_folder(tmp_path: Path) -> None:
+def test_a_lock_that_found_nothing_to_do_leaves_no_trace(tmp_path: Path) -> None:
+    """A command that fails at its start (bad input) must leave no file behind."""
     out = tmp_path / "new" / "run"
     with pytest.raises(UserError, match="bad input"), lock_folder(out):
         raise UserError("bad input")
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="bad input"), lock_folder(tmp_path / "empty"):
+        raise UserError("bad input")
+    assert list((tmp_path / "empty").iterdir()) == []

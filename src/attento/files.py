@@ -188,10 +188,12 @@ def lock_folder(out: str | Path) -> Iterator[Path]:
     """Hold the folder `out` for this process (created if missing), or fail in one line
     naming the process that holds it. A crashed swap is recovered once the lock is held.
 
-    If the block leaves `out` holding nothing but the lock, the folders this call created
-    are removed again: a command that failed at its start leaves no trace."""
+    If the block leaves `out` holding nothing but a lock file this call made, that file and
+    the folders this call created are removed again: a command that failed at its start
+    leaves no trace."""
     out = Path(out)
     created = [p for p in (out, *out.parents) if not p.exists()]
+    had_lock = (out / LOCK_FILE).exists() or (old_sibling(out) / LOCK_FILE).exists()
     fd = _acquire(out)
     try:
         os.ftruncate(fd, 0)
@@ -201,7 +203,7 @@ def lock_folder(out: str | Path) -> Iterator[Path]:
     finally:
         stat = os.fstat(fd)
         _held.discard((stat.st_dev, stat.st_ino))
-        if created and out.is_dir() and [p.name for p in out.iterdir()] == [LOCK_FILE]:
+        if not had_lock and out.is_dir() and [p.name for p in out.iterdir()] == [LOCK_FILE]:
             (out / LOCK_FILE).unlink()
             for folder in created:
                 with contextlib.suppress(OSError):
