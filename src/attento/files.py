@@ -79,7 +79,10 @@ def swap_in(tmp: Path, out: Path) -> None:
     """Make the whole folder `tmp` durable and put it in the place of `out`."""
     lock = out / LOCK_FILE
     if lock.is_file() and not (tmp / LOCK_FILE).exists():
-        os.link(lock, tmp / LOCK_FILE)  # the same inode: whoever holds the lock keeps it
+        # the same inode, so whoever holds the lock keeps it (a file system without hard
+        # links loses the lock at the swap, not the data)
+        with contextlib.suppress(OSError):
+            os.link(lock, tmp / LOCK_FILE)
     fsync_tree(tmp)
     if out.exists():
         out.rename(old_sibling(out))
@@ -110,8 +113,8 @@ def recover(out: Path) -> None:
 
 @contextlib.contextmanager
 def _other_holder(out: Path) -> Iterator[str | None]:
-    """Who holds the lock of `out` if another live process does, else None; in that case the
-    lock is held here for the duration of the block."""
+    """Who holds the lock of `out` if another live process does; else None, and then nobody
+    else can take the lock during the block."""
     path = next((p for p in (out / LOCK_FILE, old_sibling(out) / LOCK_FILE) if p.is_file()), None)
     if path is None:
         yield None  # never locked: a live lock always has its file
