@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -118,6 +119,7 @@ def test_sft_reward_dpo_ppo_commands(tmp_path, base_dir, capsys):
     assert (tmp_path / "ppo" / "ppo.png").is_file()
     # a policy is not a reward model
     args[4] = chat_model
+    args[args.index("--out") + 1] = str(tmp_path / "ppo2")
     assert main([*args, "--max-new-tokens", "4"]) == 2
     assert "not a reward model" in capsys.readouterr().err
 
@@ -212,3 +214,120 @@ def test_bad_settings_are_one_line_before_loading(tmp_path, capsys, argv, messag
     assert main([command, *paths, *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"attento: error: {message}") and err.count("\n") == 1
+
+
+def folder_bytes(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+def test_a_used_out_is_replaced_only_with_force_and_whole(
+    tmp_path, chat_dir, capsys, monkeypatch, command
+):
+    """Was: whatever --out held (a reward model, once) was silently overwritten by the new
+    model, file by file. Now it is refused, and --force swaps in a whole new folder."""
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+    data = pairs
+    extra = []
+    if command == "ppo":
+        data = tmp_path / "prompts.json"
+        data.write_text(json.dumps(RECORDS))
+        rm = tmp_path / "rm"
+        argv = ["reward", "--model", str(chat_dir), "--data", str(pairs), "--out", str(rm)]
+        assert main([*argv, "--steps", "1", "--batch-size", "4", "--json"]) == 0
+        capsys.readouterr()
+        extra = ["--reward", str(rm), "--max-new-tokens", "2"]
+    used = tmp_path / "used"
+    model, tok = load_model(chat_dir)
+    save_model(model, tok, used)
+    (used / "notes.txt").write_text("mine")
+    before = folder_bytes(used)
+    argv = [command, "--model", str(chat_dir), "--data", str(data), "--out", str(used), *extra]
+    argv += ["--steps", "1", "--batch-size", "4", "--json"]
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"attento: error: {used} already holds a model") and "--force" in err
+    assert err.count("\n") == 1 and folder_bytes(used) == before
+
+    def disk_full(tensors, path):  # the new weights' write fails half way
+        path.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr("attento.models.checkpoint_io.write_safetensors", disk_full)
+        with pytest.raises(OSError, match="disk full"):
+            main([*argv, "--force"])
+    assert folder_bytes(used) == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    assert main([*argv, "--force"]) == 0
+    capsys.readouterr()
+    assert not (used / "notes.txt").exists()  # a new folder, not files written over the old
+    new, _ = load_model(used)
+    kind = {"reward": "gpt-reward", "dpo": "gpt", "ppo": "gpt"}[command]
+    assert (
+        new.arch == kind and folder_bytes(used)["model.safetensors"] != before["model.safetensors"]
+    )
+    if command == "ppo":
+        assert (used / "ppo_log.csv").is_file() and (used / "ppo.png").is_file()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_sft_help_names_the_default_checkpoint_interval(capsys):
+    from attento.align.sft import SFTSettings
+
+    with pytest.raises(SystemExit):
+        main(["sft", "--help"])
+    assert f"default: {SFTSettings.eval_interval}," in " ".join(capsys.readouterr().out.split())
+
+
+def test_sft_killed_after_a_checkpoint_resumes_bit_for_bit(tmp_path, base_dir):
+    """Was: `attento sft` checkpointed only at its last step, so a kill lost the whole run.
+    A real process is killed with SIGKILL just after a checkpoint; the resumed run ends with
+    the same weights (adapters and merged model) and the same log as an uninterrupted one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    data = tmp_path / "sft.json"
+    data.write_text(json.dumps(RECORDS))
+
+    def command(out, *extra):
+        argv = [sys.executable, "-m", "attento.cli", "sft", "--model", str(base_dir)]
+        argv += ["--data", str(data), "--out", str(out), "--steps", "60", "--batch-size", "4"]
+        return [*argv, "--lora", "2", "--checkpoint-interval", "10", "--json", *extra]
+
+    def start(out, *extra):
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+        return subprocess.Popen(command(out, *extra), env=env, text=True, **quiet)
+
+    straight, cut = tmp_path / "straight", tmp_path / "cut"
+    runs = [start(straight), start(cut)]
+    deadline = time.monotonic() + 240
+    while not (cut / "train_state.json").is_file():
+        assert runs[1].poll() is None, runs[1].stderr.read()
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.005)
+    runs[1].send_signal(signal.SIGKILL)
+    assert runs[1].wait(timeout=30) == -signal.SIGKILL
+    step = json.loads((cut / "train_state.json").read_text())["step"]
+    assert step < 60 and not (cut / "merged").exists()
+
+    resumed = start(cut, "--resume")
+    for run in (runs[0], resumed):
+        assert run.wait(timeout=240) == 0, run.stderr.read()
+
+    for name in ("model.safetensors", "merged/model.safetensors"):
+        a, b = load_file(straight / name), load_file(cut / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    with (straight / "log.csv").open() as fa, (cut / "log.csv").open() as fb:
+        rows_a, rows_b = list(csv.DictReader(fa)), list(csv.DictReader(fb))
+    for column in ("step", "train_loss", "val_loss", "lr"):  # times and speeds differ
+        assert [r[column] for r in rows_a] == [r[column] for r in rows_b]

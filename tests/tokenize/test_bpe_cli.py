@@ -87,3 +87,44 @@ def test_train_tokenizer_keeps_a_models_tokenizer(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("attento: error: --out") and "holds a model" in err
     assert err.count("\n") == 1 and (model / "tokenizer.json").read_text() == "{}"
+
+
+def folder_bytes(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_train_tokenizer_replaces_a_folder_only_with_force_and_whole(
+    tmp_path, capsys, monkeypatch, data_dir
+):
+    """Was: a new tokenizer was written over whatever --out held, file by file."""
+    from attento.tokenize.bpe import BPETokenizer
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text((data_dir / "tinyshakespeare.txt").read_text(encoding="utf-8")[:5000])
+    out = tmp_path / "tok"
+    argv = ["train-tokenizer", "--corpus", str(corpus), "--out", str(out), "--json"]
+    assert main([*argv, "--vocab-size", "270"]) == 0
+    (out / "notes.txt").write_text("mine")
+    before = folder_bytes(out)
+    capsys.readouterr()
+
+    argv += ["--vocab-size", "280"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"attento: error: {out} already holds a tokenizer") and "--force" in err
+    assert err.count("\n") == 1 and folder_bytes(out) == before
+
+    def disk_full(self, directory):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(BPETokenizer, "_save_data", disk_full)
+        with pytest.raises(OSError, match="disk full"):
+            main([*argv, "--force"])
+    assert folder_bytes(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "tok"]
+
+    assert main([*argv, "--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["vocab_size"] == 280
+    assert load_tokenizer(out).vocab_size == 280 and not (out / "notes.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "tok"]

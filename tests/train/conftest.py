@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 import torch
 
+from attento.data.windows import CLMWindows
 from attento.train.config import TrainConfig
 
 
@@ -46,3 +48,22 @@ def corpus_file(tmp_path: Path, shakespeare: str) -> Path:
     path = tmp_path / "corpus.txt"
     path.write_text(shakespeare)
     return path
+
+
+def read_log(out: Path) -> list[dict[str, str]]:
+    with (out / "log.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
+    """Simulate a kill: the `calls`-th batch draw raises KeyboardInterrupt."""
+    real = CLMWindows.train_batches
+    count = {"n": 0}
+
+    def draw(self, *args, **kwargs):
+        count["n"] += 1
+        if count["n"] == calls:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CLMWindows, "train_batches", draw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -11,17 +10,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from attento.data.windows import CLMWindows
 from attento.errors import UserError
 from attento.models.checkpoint_io import load_model
 from attento.train import checkpoint, train
 
-from .conftest import tiny_config
-
-
-def read_log(out: Path) -> list[dict[str, str]]:
-    with (out / "log.csv").open() as f:
-        return list(csv.DictReader(f))
+from .conftest import interrupt_after, read_log, tiny_config
 
 
 def test_a_run_learns_and_writes_its_folder(tmp_path: Path, corpus_file: Path) -> None:
@@ -43,20 +36,6 @@ def test_a_run_learns_and_writes_its_folder(tmp_path: Path, corpus_file: Path) -
     assert best.config == model.config
     saved = json.loads((out / "train_config.json").read_text())
     assert saved["max_steps"] == 12 and saved["objective"] == "clm"
-
-
-def interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
-    """Simulate a kill: the `calls`-th batch draw raises KeyboardInterrupt."""
-    real = CLMWindows.train_batches
-    count = {"n": 0}
-
-    def draw(self, *args, **kwargs):
-        count["n"] += 1
-        if count["n"] == calls:
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(CLMWindows, "train_batches", draw)
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "muon"])

@@ -129,7 +129,7 @@ class SFTSettings:
     batch_size: int = 16
     learning_rate: float = 3e-4
     warmup_steps: int = 10
-    eval_interval: int = 100
+    eval_interval: int = 50  # also the checkpoint interval: a killed run resumes from there
     eval_batches: int = 8
     lora_r: int | None = None
     lora_alpha: float = 16.0
@@ -162,7 +162,9 @@ def sft(
     model, tokenizer = load_model(model_dir)
     if not hasattr(model, "new_cache"):
         raise UserError(f"{model_dir} is not a decoder language model: SFT needs a GPT")
-    model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s.seed)  # the adapters' initial weights: the same in every run
+        model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)
     try:
         batches = make_sft_batches(
             ChatFormat.of(tokenizer), conversations, model.config.block_size, s.seed
@@ -197,5 +199,6 @@ def sft(
     )
     if s.lora_r is not None:
         trained, tok = load_model(out)
-        save_model(merge_lora(trained), tok, Path(out) / "merged")
+        # derived from the run's adapters: a resumed run's replaces the earlier one's
+        save_model(merge_lora(trained), tok, Path(out) / "merged", replace=True)
     return result

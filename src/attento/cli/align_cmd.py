@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from attento.cli.common import (
     add_json_flag,
@@ -15,6 +16,7 @@ from attento.cli.common import (
     print_json,
 )
 from attento.errors import UserError
+from attento.files import atomic_folder, check_replaceable
 
 ORDER = 70
 
@@ -36,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     s.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
     s.add_argument("--seed", type=int, default=1337)
+    s.add_argument(
+        "--checkpoint-interval",
+        type=int,
+        metavar="N",
+        help="steps between checkpoints (each with a validation loss), which --resume "
+        "continues from (default: 50, and always one at the end)",
+    )
     s.add_argument("--resume", action="store_true", help="continue the run in OUT")
     add_json_flag(s)
     s.set_defaults(func=run_sft)
@@ -68,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     r.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
     r.add_argument("--seed", type=int, default=0)
+    add_force_flag(r)
     add_json_flag(r)
     r.set_defaults(func=run_reward)
 
@@ -87,6 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=5e-5, help="default: %(default)s")
     p.add_argument("--max-new-tokens", type=int, default=32, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=0)
+    add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_ppo)
 
@@ -104,6 +115,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     d.add_argument("--lr", type=float, default=1e-4, help="default: %(default)s")
     d.add_argument("--seed", type=int, default=0)
+    add_force_flag(d)
     add_json_flag(d)
     d.set_defaults(func=run_dpo)
 
@@ -119,6 +131,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     add_json_flag(a)
     a.set_defaults(func=run_demo)
+
+
+def add_force_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="replace what --out holds (by default refused)"
+    )
+
+
+def _check_model_out(args: argparse.Namespace, *sources: str) -> Path:
+    """--out for a new model: never the input or a training run; anything else only with
+    --force. Checked before training, so a refusal costs no time."""
+    check_new_model_folder(args.out, *sources)
+    check_replaceable(Path(args.out), args.force)
+    return Path(args.out)
 
 
 def _quiet(json_output: bool) -> contextlib.AbstractContextManager:
@@ -143,12 +169,13 @@ def run_sft(args: argparse.Namespace) -> int:
     from attento.align.sft import SFTSettings, sft
 
     check_out_folder(args.out)
+    interval = args.checkpoint_interval
     settings = SFTSettings(
         max_steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         warmup_steps=min(10, args.steps // 4),
-        eval_interval=args.steps,
+        eval_interval=SFTSettings.eval_interval if interval is None else interval,
         lora_r=args.lora,
         lora_alpha=args.lora_alpha,
         seed=args.seed,
@@ -182,12 +209,12 @@ def run_reward(args: argparse.Namespace) -> int:
     from attento.align.reward import RewardSettings, train_reward_model
     from attento.models.checkpoint_io import save_model
 
-    check_new_model_folder(args.out, args.model)
+    out = _check_model_out(args, args.model)
     settings = RewardSettings(args.steps, args.batch_size, args.lr, seed=args.seed)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
-    save_model(rm, tokenizer, args.out)
+    save_model(rm, tokenizer, out, replace=args.force)
     if args.json:
         print_json({k: v for k, v in asdict(report).items() if k != "losses"})
     else:
@@ -199,14 +226,12 @@ def run_reward(args: argparse.Namespace) -> int:
 
 
 def run_ppo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from attento.align.data import load_prompts
     from attento.align.ppo import PPOSettings, plot_ppo, ppo, write_ppo_log
     from attento.align.reward import RewardModel
-    from attento.models.checkpoint_io import load_model, save_model
+    from attento.models.checkpoint_io import load_model, write_model_files
 
-    check_new_model_folder(args.out, args.model, args.reward)
+    out = _check_model_out(args, args.model, args.reward)
     settings = PPOSettings(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -222,10 +247,10 @@ def run_ppo(args: argparse.Namespace) -> int:
     if not isinstance(rm, RewardModel):
         raise UserError(f"{args.reward} is not a reward model (train one with `attento reward`)")
     policy, logs = ppo(model, rm, chat, prompts, settings, progress=not args.json)
-    out = Path(args.out)
-    save_model(policy, tokenizer, out)
-    write_ppo_log(logs, out / "ppo_log.csv")
-    plot_ppo(logs, out / "ppo.png")
+    with atomic_folder(out, replace=args.force) as tmp:  # the policy with its log, or nothing
+        write_model_files(policy, tokenizer, tmp)
+        write_ppo_log(logs, tmp / "ppo_log.csv")
+        plot_ppo(logs, tmp / "ppo.png")
     if args.json:
         print_json([asdict(log) for log in logs])
     else:
@@ -242,12 +267,12 @@ def run_dpo(args: argparse.Namespace) -> int:
     from attento.align.dpo import DPOSettings, dpo
     from attento.models.checkpoint_io import save_model
 
-    check_new_model_folder(args.out, args.model)
+    out = _check_model_out(args, args.model)
     settings = DPOSettings(args.beta, args.steps, args.batch_size, args.lr, seed=args.seed)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     policy, report = dpo(model, chat, prefs, settings, progress=not args.json)
-    save_model(policy, tokenizer, args.out)
+    save_model(policy, tokenizer, out, replace=args.force)
     if args.json:
         print_json({k: v for k, v in asdict(report).items() if k not in ("losses", "accuracies")})
     else:
@@ -274,7 +299,5 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        from pathlib import Path
-
         print((Path(args.out) / "report.md").read_text())
     return 0

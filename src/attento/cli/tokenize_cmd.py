@@ -13,6 +13,7 @@ from attento.cli.common import (
     use_color,
 )
 from attento.errors import UserError
+from attento.files import atomic_folder, check_replaceable
 from attento.tokenize import PRETRAINED, Tokenizer, load_tokenizer
 
 ORDER = 10
@@ -61,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="python",
         help="python: attento's own trainer; rust: rustbpe when installed",
     )
+    t.add_argument(
+        "--force", action="store_true", help="replace what --out holds (by default refused)"
+    )
     add_json_flag(t)
     t.set_defaults(func=run_train_tokenizer)
 
@@ -105,28 +109,32 @@ def open_tokenizer(spec: str) -> Tokenizer:
     return load_tokenizer(folder)
 
 
-def check_tokenizer_out(out: str) -> None:
-    """A model folder keeps its tokenizer beside the weights: a new one there would silently
-    break the model (different ids), so only a new folder or a tokenizer's own will do."""
+def check_tokenizer_out(out: str, force: bool) -> Path:
+    """--out is written whole (a new folder swapped in), so anything there, a model above all,
+    whose ids a new tokenizer would no longer match, is replaced only with --force."""
     from attento.models.checkpoint_io import CONFIG
 
-    if (check_out_folder(out) / CONFIG).is_file():
+    path = check_out_folder(out)
+    if not force and (path / CONFIG).is_file():
         raise UserError(
             f"--out {out} holds a model: give a new folder, as a new tokenizer would no longer "
-            "match the model's ids"
+            "match the model's ids (--force replaces the whole folder)"
         )
+    check_replaceable(path, force)
+    return path
 
 
 def run_train_tokenizer(args: argparse.Namespace) -> int:
     from attento.data import load_corpus
     from attento.tokenize.bpe import train_bpe
 
-    check_tokenizer_out(args.out)
+    out = check_tokenizer_out(args.out, args.force)
     text = load_corpus(args.corpus)
     tok = train_bpe(
         text, args.vocab_size, pattern=args.pattern, trainer=args.trainer, progress=True
     )
-    tok.save(args.out)
+    with atomic_folder(out, replace=args.force) as tmp:
+        tok.save(tmp)
     ids = tok.encode(text)
     summary = {
         "out": str(args.out),

@@ -13,6 +13,8 @@ model would not open in a process that had not imported `attento.align` first. O
 config.json (e.g. training state written by attento.train) are kept by whoever writes them
 and ignored here.
 Weights shared by two layers (GPT's tied embedding/output matrix) are stored once.
+`save_model` writes a folder whole or not at all (attento.files.atomic_folder) and refuses to
+replace a non-empty one unless asked.
 
 Every failure to read a folder (missing file, bad JSON, unknown arch, a weight of the wrong
 name or shape) is a `UserError` naming the file, never a traceback.
@@ -31,6 +33,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from attento.errors import UserError
+from attento.files import atomic_folder
 from attento.tokenize import Tokenizer, load_tokenizer
 from attento.tokenize.base import CONFIG_FILE as TOKENIZER_FILE
 
@@ -138,16 +141,32 @@ def save_model(
     tokenizer: Tokenizer | None,
     directory: str | Path,
     extra: dict[str, Any] | None = None,
+    *,
+    replace: bool = False,
 ) -> Path:
-    """Write config.json (+ `extra` keys), model.safetensors and the tokenizer into `directory`."""
+    """Write the model folder `directory` whole or not at all (attento.files.atomic_folder).
+
+    A non-empty `directory` (another model, someone's files) is refused unless `replace`,
+    which swaps the new folder in for it."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_folder(directory, replace=replace) as tmp:
+        write_model_files(model, tokenizer, tmp, extra)
+    return directory
+
+
+def write_model_files(
+    model: nn.Module,
+    tokenizer: Tokenizer | None,
+    directory: Path,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """config.json (+ `extra` keys), model.safetensors and the tokenizer, into the folder
+    `directory`: the parts of a folder that its writer builds and swaps in itself."""
     config = {"arch": model.arch, "model": model.config.to_dict(), **(extra or {})}
     write_safetensors(unique_state_dict(model), directory / WEIGHTS)
     if tokenizer is not None:
         tokenizer.save(directory)
     (directory / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-    return directory
 
 
 def load_model(
@@ -235,8 +254,10 @@ def resolve(path_or_name: str | Path) -> Path:
     """A folder path as is; a bare name -> the bundled src/attento/assets/models/<name>/;
     otherwise a Hugging Face Hub id ("gpt2", "org/name") -> its snapshot in the HF cache."""
     from attento.data import hub
+    from attento.files import recover
 
     path = Path(path_or_name)
+    recover(path)  # a folder whose swap a crash interrupted is put back first
     if path.is_dir():
         return path
     name = str(path_or_name)

@@ -11,19 +11,23 @@ The run folder OUT is itself a model folder (`attento.load_model(OUT)` works), h
     log.csv, loss.png    the log and the loss curve
     best/                the model with the lowest validation loss so far (model files only)
 
-A checkpoint is written atomically: the new folder is built whole in a hidden sibling
-(`.OUT.tmp`), then swapped in with two renames (OUT -> `.OUT.old`, tmp -> OUT) and the old
-one deleted. A crash while building leaves OUT untouched; a crash between the renames
-leaves `.OUT.old`, which `recover` puts back. Files of the previous `best/` that do not
-change are hard-linked rather than copied.
+A checkpoint is written as every attento folder is (attento.files): built whole in a hidden
+sibling, fsynced, and swapped in for OUT, so a kill or a power cut at any moment leaves the
+previous checkpoint whole, and `recover` (called by whoever opens OUT) puts it back. Files of
+the previous `best/` that do not change are hard-linked rather than copied. A run holds the
+lock of OUT (attento.files.lock_folder) from start to end, so a second run on the same folder
+stops at once with the first one's pid instead of both writing there.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ import numpy as np
 import torch
 
 from attento.errors import UserError
+from attento.files import LOCK_FILE, atomic_folder, recover
 from attento.train import distributed
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, PLOT_FILE, TrainLog
@@ -43,7 +48,7 @@ BEST_DIR = "best"
 FORMAT = "attento-train-state"
 VERSION = 1
 # files a run folder may hold besides those checkpoint_io writes; anything else is not ours
-RUN_FILES = {CONFIG_FILE, STATE_JSON, STATE_TENSORS, LOG_FILE, PLOT_FILE, BEST_DIR}
+RUN_FILES = {CONFIG_FILE, STATE_JSON, STATE_TENSORS, LOG_FILE, PLOT_FILE, BEST_DIR, LOCK_FILE}
 
 
 @dataclass
@@ -55,24 +60,9 @@ class TrainState:
     elapsed_s: float = 0.0
 
 
-def _tmp(out: Path) -> Path:
-    return out.parent / f".{out.name}.tmp"
-
-
-def _old(out: Path) -> Path:
-    return out.parent / f".{out.name}.old"
-
-
-def recover(out: Path) -> None:
-    """Finish or undo a checkpoint swap that a crash interrupted."""
-    if not out.exists() and _old(out).exists():
-        _old(out).rename(out)
-    for leftover in (_tmp(out), _old(out)):
-        if leftover.exists():
-            shutil.rmtree(leftover)
-
-
 def has_checkpoint(out: Path) -> bool:
+    """Whether OUT holds a checkpoint, counting one that a crash left half swapped."""
+    recover(out)
     return (out / STATE_JSON).is_file()
 
 
@@ -174,31 +164,26 @@ def save_checkpoint(
     """Write the whole checkpoint to a temporary sibling, then swap it in for OUT.
 
     `rank_rng` holds every process's generators in a distributed run (`rank_rng_states`)."""
-    from attento.models.checkpoint_io import save_model
+    from attento.models.checkpoint_io import write_model_files
 
-    recover(out)
-    tmp = _tmp(out)
-    tmp.mkdir(parents=True)
-    save_model(model, tokenizer, tmp)
-    rng_scalars, rng_tensors = rng_states()
-    rng_tensors.update(rank_rng or {})
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "sampler": sampler_state, "rng": rng_tensors},
-        tmp / STATE_TENSORS,
-    )
-    (tmp / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    log.write(tmp)
-    if is_best:
-        save_model(model, tokenizer, tmp / BEST_DIR)
-    elif (out / BEST_DIR).is_dir():
-        _link_tree(out / BEST_DIR, tmp / BEST_DIR)
-    # the state file goes last: a folder with it is a complete checkpoint
-    state_json = {"format": FORMAT, "version": VERSION, **vars(state), "rng": rng_scalars}
-    (tmp / STATE_JSON).write_text(json.dumps(state_json, indent=2) + "\n")
-    if out.exists():
-        out.rename(_old(out))
-    tmp.rename(out)
-    shutil.rmtree(_old(out), ignore_errors=True)
+    with atomic_folder(out, replace=True) as tmp:
+        write_model_files(model, tokenizer, tmp)
+        rng_scalars, rng_tensors = rng_states()
+        rng_tensors.update(rank_rng or {})
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "sampler": sampler_state, "rng": rng_tensors},
+            tmp / STATE_TENSORS,
+        )
+        (tmp / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        log.write(tmp)
+        if is_best:
+            (tmp / BEST_DIR).mkdir()
+            write_model_files(model, tokenizer, tmp / BEST_DIR)
+        elif (out / BEST_DIR).is_dir():
+            _link_tree(out / BEST_DIR, tmp / BEST_DIR)
+        # the state file goes last: a folder with it is a complete checkpoint
+        state_json = {"format": FORMAT, "version": VERSION, **vars(state), "rng": rng_scalars}
+        (tmp / STATE_JSON).write_text(json.dumps(state_json, indent=2) + "\n")
 
 
 def _link_tree(src: Path, dst: Path) -> None:
@@ -215,8 +200,49 @@ def _link_tree(src: Path, dst: Path) -> None:
 
 
 def read_train_config(out: Path) -> TrainConfig:
-    """The TrainConfig saved with the checkpoint in OUT."""
-    return TrainConfig.from_dict(_read_json(out / CONFIG_FILE))
+    """The TrainConfig saved with the checkpoint in OUT, each setting of the type it needs."""
+    recover(out)
+    path = out / CONFIG_FILE
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path} should hold a JSON object of training settings")
+    hints = typing.get_type_hints(TrainConfig)
+    for key, value in data.items():
+        if key in hints and not _is_a(value, hints[key]):
+            raise UserError(
+                f"{path}: {key} should be {_type_name(hints[key])}, got {_short(value)}"
+            )
+    try:
+        return TrainConfig.from_dict(data)
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's type (int | None, float, dict[str, Any], ...)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_is_a(value, h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, int | float)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    return names.get(hint, "null" if hint is type(None) else f"a JSON {hint.__name__}")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass
@@ -242,11 +268,8 @@ def load_checkpoint(out: Path) -> Checkpoint:
     raw = _read_json(out / STATE_JSON)
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise UserError(f"{out / STATE_JSON} is not an attento training state file")
-    try:
-        state = TrainState(int(raw["step"]), float(raw["best_val_loss"]), float(raw["elapsed_s"]))
-        rng_scalars = raw["rng"]
-    except (KeyError, TypeError, ValueError):
-        raise UserError(f"{out / STATE_JSON} is incomplete or damaged") from None
+    state = _read_state(raw, out / STATE_JSON)
+    rng_scalars = raw.get("rng")
     config = read_train_config(out)
     model, tokenizer = load_model(out)
     if tokenizer is None:
@@ -265,7 +288,67 @@ def load_checkpoint(out: Path) -> Checkpoint:
         raise UserError(
             f"{out / STATE_TENSORS} is damaged or not an attento file ({exc.__class__.__name__})"
         ) from None
+    check_rng_states(rng_scalars, tensors["rng"], out)
     return Checkpoint(model, tokenizer, config, state, tensors, rng_scalars)
+
+
+def _read_state(raw: dict[str, Any], path: Path) -> TrainState:
+    step, best, elapsed = (raw.get(k) for k in ("step", "best_val_loss", "elapsed_s"))
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"{path}: step should be a whole number >= 0, got {_short(step)}")
+    for key, value in (("best_val_loss", best), ("elapsed_s", elapsed)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise UserError(f"{path}: {key} should be a number, got {_short(value)}")
+    return TrainState(step, float(best), float(elapsed))
+
+
+def check_rng_states(scalars: Any, tensors: Any, out: Path) -> None:
+    """Load each saved generator state into a scratch generator first, so that a state of the
+    wrong type or shape is named with its file and key here, not a TypeError on resuming."""
+    state_json, state_pt = out / STATE_JSON, out / STATE_TENSORS
+    if not isinstance(scalars, dict):
+        raise UserError(f"{state_json}: rng should be a JSON object, got {_short(scalars)}")
+    if not isinstance(tensors, dict):
+        raise UserError(f"{state_pt}: rng should be a table of tensors")
+    keys = tensors.get("numpy_keys")
+    numpy_part = scalars.get("numpy")
+    checks = [
+        (state_json, "rng.python", lambda: random.Random().setstate(_to_tuple(scalars["python"]))),
+        (state_pt, "rng.torch", lambda: torch.Generator().set_state(tensors["torch"])),
+        (state_pt, "rng.numpy_keys", lambda: _numpy_keys(keys)),
+        (state_json, "rng.numpy", lambda: _numpy_state(numpy_part, _numpy_keys(keys))),
+    ]
+    # the CUDA and per-process states are stacks of states of the same type
+    others = [k for k in tensors if k != "numpy_keys"]
+    checks += [(state_pt, f"rng.{k}", lambda k=k: _generator_state(tensors[k])) for k in others]
+    for path, key, check in checks:
+        try:
+            check()
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, OverflowError):
+            raise UserError(f"{path}: {key} is missing or damaged") from None
+
+
+def _generator_state(t: Any) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8:
+        raise TypeError("a torch generator state is a uint8 tensor")
+    return t
+
+
+def _numpy_keys(keys: Any) -> np.ndarray:
+    if not isinstance(keys, torch.Tensor) or keys.dtype != torch.int64 or keys.shape != (624,):
+        raise TypeError("numpy_keys")
+    if keys.min() < 0 or keys.max() >= 2**32:
+        raise ValueError("numpy_keys")
+    return keys.numpy().astype(np.uint32)
+
+
+def _numpy_state(part: Any, keys: np.ndarray) -> None:
+    kind, pos, has_gauss, gauss = part
+    if not (isinstance(kind, str) and type(pos) is int and type(has_gauss) is int):
+        raise TypeError("numpy")
+    if isinstance(gauss, bool) or not isinstance(gauss, int | float):
+        raise TypeError("numpy")
+    np.random.RandomState().set_state((kind, keys, pos, has_gauss, gauss))
 
 
 def _read_json(path: Path) -> Any:

@@ -3,14 +3,19 @@
 `log.csv` is the record of a run (step, losses, learning rate, speed, time); `loss.png`
 is the picture a person looks at: training loss as a thin line, validation loss as dots
 at each evaluation. Both live in the run folder and are rewritten at each evaluation;
-rows are appended in between so an interrupted run keeps its log.
+rows are appended in between so an interrupted run keeps its log. A kill can cut the row
+being appended short: reading the log drops such a last line (the resumed run redoes it).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
 from pathlib import Path
+
+from attento.errors import UserError
 
 COLUMNS = ("step", "train_loss", "val_loss", "lr", "tokens_per_s", "elapsed_s")
 LOG_FILE = "log.csv"
@@ -37,10 +42,13 @@ class TrainLog:
 
     def write(self, directory: Path) -> None:
         """Write the whole log as `log.csv` and draw `loss.png` in `directory`."""
-        with (directory / LOG_FILE).open("w", newline="") as f:
+        # a new file renamed over the old: a reader never sees a half-written log
+        tmp = directory / f".{LOG_FILE}.tmp"
+        with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, COLUMNS)
             writer.writeheader()
             writer.writerows(_format(r) for r in self.rows)
+        os.replace(tmp, directory / LOG_FILE)
         plot_losses(self.rows, directory / PLOT_FILE)
 
     @classmethod
@@ -49,14 +57,22 @@ class TrainLog:
         path = directory / LOG_FILE
         if not path.exists():
             return cls()
-        with path.open(newline="") as f:
-            rows = [
-                {k: float(v) if v != "" else math.nan for k, v in r.items() if k in COLUMNS}
-                for r in csv.DictReader(f)
-            ]
-        for r in rows:
-            r["step"] = int(r["step"])
-        return cls([r for r in rows if r["step"] <= up_to_step])
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise UserError(f"{path} is not a text file: the run's log is damaged") from None
+        if text and not text.endswith("\n"):  # a row cut short by a kill: it is redone
+            text = text[: text.rfind("\n") + 1]
+        rows = []
+        for line, r in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
+            try:
+                row = {k: float(r[k]) if r[k] != "" else math.nan for k in COLUMNS}
+                row["step"] = int(r["step"])
+            except (KeyError, TypeError, ValueError):
+                raise UserError(f"{path}, line {line}: not a row of an attento log") from None
+            if row["step"] <= up_to_step:
+                rows.append(row)
+        return cls(rows)
 
 
 def _format(row: dict[str, float]) -> dict[str, str]:

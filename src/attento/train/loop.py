@@ -30,6 +30,7 @@ import torch
 
 from attento.data.masking import IGNORE, MLMWindows, add_mask_token
 from attento.errors import UserError
+from attento.files import lock_folder
 from attento.train import checkpoint, distributed, optim
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, TrainLog
@@ -139,7 +140,9 @@ def train(
     world = distributed.setup(cfg.device if cfg is not None else "auto")
     finished = False
     try:
-        result = _train(cfg, out, world, resume, progress, text, init, batches)
+        # process 0 holds the run folder for the whole run: a second run there stops at once
+        with lock_folder(out) if world.is_main else contextlib.nullcontext():
+            result = _train(cfg, out, world, resume, progress, text, init, batches)
         finished = True
         return result
     finally:
@@ -302,6 +305,10 @@ class _Runner:
         window_steps, window_time = 0, 0.0
         total_train_time, total_steps = 0.0, 0
         last_val, last_loss, evaluated_at = math.nan, math.nan, -1
+        if state.step:  # resumed: a checkpoint's step was evaluated, so a finished run is done
+            evaluated_at = state.step
+            if log.rows and log.rows[-1]["step"] == state.step:
+                last_val, last_loss = log.rows[-1]["val_loss"], log.rows[-1]["train_loss"]
         bar = tqdm(
             total=cfg.max_steps,
             initial=state.step,
