@@ -138,3 +138,16 @@ def test_every_saved_arch_opens_in_a_fresh_process(tmp_path):
         check=True,
     )
     assert run.stdout.split() == ["RewardModel", "LoRAGPT"]
+
+
+def test_a_folder_left_between_the_two_renames_of_a_swap_opens(saved):
+    """A crash after OUT -> .OUT.old and before the new folder took its place: the model is
+    still there, and opening it by its name puts it back."""
+    from attento.files import old_sibling
+
+    model, _, path = saved
+    path.rename(old_sibling(path))
+    loaded, _ = attento.load_model(path)
+    assert path.is_dir() and not old_sibling(path).exists()
+    x = torch.randint(0, model.config.vocab_size, (1, 5))
+    assert torch.equal(loaded(x), model(x))
