@@ -212,3 +212,38 @@ def test_bad_settings_are_one_line_before_loading(tmp_path, capsys, argv, messag
     assert main([command, *paths, *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"attento: error: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+@pytest.mark.parametrize("flag", [None, "--train-dropout", "--no-train-dropout"])
+def test_train_dropout_flag_reaches_the_settings(tmp_path, chat_dir, monkeypatch, command, flag):
+    """Unset, the settings dataclass's default holds (the CLI writes none of its own)."""
+    import attento.align.dpo
+    import attento.align.ppo
+    import attento.align.reward
+    from attento.errors import UserError
+
+    module, name, settings_class = {
+        "reward": (attento.align.reward, "train_reward_model", attento.align.reward.RewardSettings),
+        "dpo": (attento.align.dpo, "dpo", attento.align.dpo.DPOSettings),
+        "ppo": (attento.align.ppo, "ppo", attento.align.ppo.PPOSettings),
+    }[command]
+    seen = []
+
+    def stop(*args, **kwargs):
+        seen.extend(a for a in args if isinstance(a, settings_class))
+        raise UserError("stopped before training")
+
+    monkeypatch.setattr(module, name, stop)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+    argv = [command, "--model", str(chat_dir), "--data", str(pairs), "--out", str(tmp_path / "o")]
+    if command == "ppo":
+        lm, tokenizer = load_model(chat_dir)
+        rm_dir = save_model(
+            attento.align.reward.RewardModel.from_lm(lm), tokenizer, tmp_path / "rm"
+        )
+        argv += ["--reward", str(rm_dir)]
+    assert main(argv + ([flag] if flag else [])) == 2
+    expected = {None: settings_class().train_dropout, "--train-dropout": True}.get(flag, False)
+    assert [s.train_dropout for s in seen] == [expected]
