@@ -247,3 +247,15 @@ def test_train_dropout_flag_reaches_the_settings(tmp_path, chat_dir, monkeypatch
     assert main(argv + ([flag] if flag else [])) == 2
     expected = {None: settings_class().train_dropout, "--train-dropout": True}.get(flag, False)
     assert [s.train_dropout for s in seen] == [expected]
+
+
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+def test_train_dropout_help_states_the_dataclass_default(command, capsys):
+    """The help is written before torch loads, so it states the default: it must be true."""
+    from attento.align.settings import TrainDropout
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    stated = "on" if TrainDropout().train_dropout else "off"
+    assert f"(default: {stated}, as in TRL)" in help_text
