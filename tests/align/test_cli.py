@@ -331,3 +331,50 @@ def test_sft_killed_after_a_checkpoint_resumes_bit_for_bit(tmp_path, base_dir):
         rows_a, rows_b = list(csv.DictReader(fa)), list(csv.DictReader(fb))
     for column in ("step", "train_loss", "val_loss", "lr"):  # times and speeds differ
         assert [r[column] for r in rows_a] == [r[column] for r in rows_b]
+
+
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+@pytest.mark.parametrize("flag", [None, "--train-dropout", "--no-train-dropout"])
+def test_train_dropout_flag_reaches_the_settings(tmp_path, chat_dir, monkeypatch, command, flag):
+    """Unset, the settings dataclass's default holds (the CLI writes none of its own)."""
+    import attento.align.dpo
+    import attento.align.ppo
+    import attento.align.reward
+    from attento.errors import UserError
+
+    module, name, settings_class = {
+        "reward": (attento.align.reward, "train_reward_model", attento.align.reward.RewardSettings),
+        "dpo": (attento.align.dpo, "dpo", attento.align.dpo.DPOSettings),
+        "ppo": (attento.align.ppo, "ppo", attento.align.ppo.PPOSettings),
+    }[command]
+    seen = []
+
+    def stop(*args, **kwargs):
+        seen.extend(a for a in args if isinstance(a, settings_class))
+        raise UserError("stopped before training")
+
+    monkeypatch.setattr(module, name, stop)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS))
+    argv = [command, "--model", str(chat_dir), "--data", str(pairs), "--out", str(tmp_path / "o")]
+    if command == "ppo":
+        lm, tokenizer = load_model(chat_dir)
+        rm_dir = save_model(
+            attento.align.reward.RewardModel.from_lm(lm), tokenizer, tmp_path / "rm"
+        )
+        argv += ["--reward", str(rm_dir)]
+    assert main(argv + ([flag] if flag else [])) == 2
+    expected = {None: settings_class().train_dropout, "--train-dropout": True}.get(flag, False)
+    assert [s.train_dropout for s in seen] == [expected]
+
+
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+def test_train_dropout_help_states_the_dataclass_default(command, capsys):
+    """The help is written before torch loads, so it states the default: it must be true."""
+    from attento.align.settings import TrainDropout
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    stated = "on" if TrainDropout().train_dropout else "off"
+    assert f"(default: {stated}, as in TRL)" in help_text

@@ -5,11 +5,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from attento.align.data import (
     dialogue_messages,
+    hold_out,
     load_conversations,
     load_preferences,
+    pad_rows,
     read_records,
     split_dialogues,
 )
@@ -124,3 +127,24 @@ def test_the_shared_data_files_load(data_dir):
     assert all(p.prompt[0]["role"] == "user" and p.prompt[-1]["role"] == "user" for p in prefs)
     differing = sum(p.chosen != p.rejected for p in prefs)
     assert differing > 0.9 * len(prefs)
+
+
+def test_pad_rows_right_and_left():
+    rows = [[1, 2, 3], [4], []]
+    ids, valid = pad_rows(rows, 0)
+    assert ids.tolist() == [[1, 2, 3], [4, 0, 0], [0, 0, 0]]
+    assert valid.tolist() == [[True] * 3, [True, False, False], [False] * 3]
+    ids, valid = pad_rows(rows, -100, left=True)
+    assert ids.tolist() == [[1, 2, 3], [-100, -100, 4], [-100, -100, -100]]
+    assert valid.tolist() == [[True] * 3, [False, False, True], [False] * 3]
+    assert ids.dtype == torch.long and valid.dtype == torch.bool
+
+
+@pytest.mark.parametrize(
+    ("n", "fraction", "n_val"), [(2, 0.1, 1), (25, 0.1, 2), (10, 0.5, 5), (3, 1.0, 2)]
+)
+def test_hold_out_keeps_one_on_each_side(n, fraction, n_val):
+    train, val = hold_out(range(n), fraction, seed=3)
+    assert len(val) == n_val and len(train) == n - n_val
+    assert sorted(train + val) == list(range(n))  # a partition
+    assert hold_out(range(n), fraction, seed=3) == (train, val)  # seeded

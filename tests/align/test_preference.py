@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from attento.align.chat import ChatFormat, add_chat_tokens
-from attento.align.data import Preference, load_preferences
+from attento.align.data import Preference, load_preferences, pad_rows
 from attento.align.dpo import DPOSettings, dpo, encode_preference, sequence_logprobs
 from attento.align.ppo import PolicyWithValue, PPOSettings, plot_ppo, ppo, write_ppo_log
 from attento.align.reward import (
@@ -16,10 +16,9 @@ from attento.align.reward import (
     RewardSettings,
     encode_pair,
     pairwise_accuracy,
-    right_pad,
     train_reward_model,
 )
-from attento.align.rollout import answer_mask, left_pad, sample
+from attento.align.rollout import answer_mask, sample
 from attento.errors import UserError
 from attento.models.checkpoint_io import load_model, save_model
 
@@ -43,7 +42,7 @@ def test_reward_reads_the_last_real_token_whatever_the_padding(chat_model):
     rm = RewardModel.from_lm(model).eval()
     rows = [chat.encode_prompt(p.prompt) + chat.encode_reply(p.chosen) for p in PREFS[:4]]
     rows[1] = rows[1][:-5]
-    ids, valid = right_pad(rows, chat.im_end)
+    ids, valid = pad_rows(rows, chat.im_end)
     batched = rm(ids, valid)
     alone = torch.stack([rm(torch.tensor([r]))[0] for r in rows])
     torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)
@@ -118,7 +117,7 @@ def test_dpo_settings_are_checked(chat_model):
 
 def test_rollout_padding_and_answer_mask(chat_model):
     model, chat = chat_model
-    ids, valid = left_pad([[1, 2, 3], [4]], 0)
+    ids, valid = pad_rows([[1, 2, 3], [4]], 0, left=True)
     assert ids.tolist() == [[1, 2, 3], [0, 0, 4]] and valid.sum() == 4
     mask = answer_mask(torch.tensor([[5, 9, 7, 9], [5, 6, 7, 8]]), end_id=9)
     assert mask.tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]

@@ -16,16 +16,24 @@ and two answers, the one a person preferred (`chosen`) and the other (`rejected`
 Files are a JSON array (.json) or one JSON object per line (.jsonl), optionally gzipped
 (.gz). Every problem (unreadable file, empty file, unknown format, a record missing a field)
 is a `UserError` that names the file and, where it helps, the record.
+
+Two helpers serve every stage that batches these examples: `hold_out` (the seeded
+train/validation split of the reward model and DPO) and `pad_rows` (token-id rows padded to
+one tensor, on the right for scoring, on the left for prompts to continue).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import torch
 
 from attento.align.chat import ROLES, Message
 from attento.errors import UserError
@@ -224,3 +232,32 @@ def load_prompts(path: str | Path) -> list[list[Message]]:
     if not prompts:
         raise UserError(f"{path} has no prompt before an assistant turn")
     return prompts
+
+
+T = TypeVar("T")
+
+
+def hold_out(items: Sequence[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
+    """(train, val): the items shuffled by `seed`, with `fraction` of them held out for
+    validation, at least one, and at least one left to train on (needs two items)."""
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    n_val = min(len(items) - 1, max(1, int(len(items) * fraction)))
+    return items[n_val:], items[:n_val]
+
+
+def pad_rows(
+    rows: Sequence[Sequence[int]], value: int, left: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, valid), both (B, longest row): each row padded with `value`, and True where
+    it holds a real token. Right padding keeps every row's start in column 0 (examples to
+    score); left padding ends every row in the last column, so that the answers generated
+    after a batch of prompts all start in the same column."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), value, dtype=torch.long)
+    valid = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, r in enumerate(rows):
+        cols = slice(width - len(r), width) if left else slice(0, len(r))
+        ids[i, cols] = torch.tensor(r, dtype=torch.long)
+        valid[i, cols] = True
+    return ids, valid

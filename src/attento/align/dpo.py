@@ -25,10 +25,9 @@ import torch
 from torch import nn
 
 from attento.align.chat import ChatFormat
-from attento.align.data import Preference
+from attento.align.data import Preference, hold_out, pad_rows
 from attento.align.losses import dpo_loss, token_logprobs
-from attento.align.settings import check_settings
-from attento.align.sft import pad_rows
+from attento.align.settings import TrainDropout, check_settings, evaluating
 from attento.errors import UserError
 from attento.models.gpt import GPT
 
@@ -49,7 +48,7 @@ def encode_preference(chat: ChatFormat, pref: Preference, block_size: int) -> tu
 def sequence_logprobs(model: nn.Module, rows: Sequence[Row], pad_id: int) -> torch.Tensor:
     """log π(answer | prompt) of each row: the sum over its answer tokens, (B,)."""
     device = next(model.parameters()).device
-    ids = pad_rows([ids for ids, _ in rows], pad_id).to(device)
+    ids = pad_rows([ids for ids, _ in rows], pad_id)[0].to(device)
     mask = torch.zeros(ids.size(0), ids.size(1) - 1, device=device)
     for i, (r, n_prompt) in enumerate(rows):
         mask[i, n_prompt - 1 : len(r) - 1] = 1.0  # position t scores token t + 1
@@ -58,7 +57,7 @@ def sequence_logprobs(model: nn.Module, rows: Sequence[Row], pad_id: int) -> tor
 
 
 @dataclass
-class DPOSettings:
+class DPOSettings(TrainDropout):
     beta: float = 0.1
     steps: int = 200
     batch_size: int = 16
@@ -93,10 +92,8 @@ def _reference_logps(ref: nn.Module, pairs, pad_id: int, batch: int = 64) -> tor
 
 @torch.no_grad()
 def _implicit_accuracy(policy, pairs, ref_logps, pad_id: int, beta: float) -> tuple[float, float]:
-    was = policy.training
-    policy.eval()
-    logps = _reference_logps(policy, pairs, pad_id)
-    policy.train(was)
+    with evaluating(policy):
+        logps = _reference_logps(policy, pairs, pad_id)
     _, chosen, rejected = dpo_loss(logps[:, 0], logps[:, 1], ref_logps[:, 0], ref_logps[:, 1], beta)
     return (chosen > rejected).float().mean().item(), (chosen - rejected).mean().item()
 
@@ -118,16 +115,14 @@ def dpo(
     torch.manual_seed(s.seed)
     block = policy.config.block_size
     pairs = [encode_preference(chat, p, block) for p in preferences]
-    random.Random(s.seed).shuffle(pairs)
-    n_val = min(len(pairs) - 1, max(1, int(len(pairs) * s.val_fraction)))
-    val, train = pairs[:n_val], pairs[n_val:]
+    train, val = hold_out(pairs, s.val_fraction, s.seed)
     reference = copy.deepcopy(policy).eval().requires_grad_(False)
     pad = chat.im_end
     ref_train, ref_val = (
         _reference_logps(reference, train, pad),
         _reference_logps(reference, val, pad),
     )
-    model = copy.deepcopy(policy).train()
+    model = copy.deepcopy(policy).train(s.train_dropout)
     acc_before, _ = _implicit_accuracy(model, val, ref_val, pad, s.beta)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=s.learning_rate, weight_decay=0.0

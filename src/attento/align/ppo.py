@@ -15,6 +15,9 @@ Each PPO step (Ziegler et al., 2019; InstructGPT, 2022):
    values into advantages, which are whitened (zero mean, unit variance) across the batch;
 4. *update*: a few epochs over mini-batches of the clipped policy loss (the probability ratio
    π/π_old may move only within 1 ± ε before the gradient stops) plus the clipped value loss.
+Sampling, the old log-probabilities and values, and the reference's log-probabilities are
+computed without dropout (the reference and π_old must be the same function at the first
+step: KL 0, ratio 1); the update's forward passes use dropout only with `train_dropout`.
 Formulas: losses.py. Logged per step: mean reward-model score, mean true reward when a judge
 is given, KL to the reference (per answer), entropy (per token), losses; `plot_ppo` draws them.
 """
@@ -43,7 +46,7 @@ from attento.align.losses import (
 )
 from attento.align.reward import RewardModel
 from attento.align.rollout import Judge, Rollout, answer_logprobs, sample
-from attento.align.settings import check_settings
+from attento.align.settings import TrainDropout, check_settings
 from attento.errors import UserError
 from attento.models.gpt import GPT
 
@@ -76,7 +79,7 @@ class PolicyWithValue(nn.Module):
 
 
 @dataclass
-class PPOSettings:
+class PPOSettings(TrainDropout):
     steps: int = 100  # rollouts (each followed by ppo_epochs of updates)
     batch_size: int = 32  # prompts per rollout
     mini_batch_size: int = 16
@@ -131,7 +134,7 @@ def ppo(
     torch.manual_seed(s.seed)
     reference = copy.deepcopy(policy).eval().requires_grad_(False)
     reward_model = reward_model.eval().requires_grad_(False)
-    model = PolicyWithValue(copy.deepcopy(policy)).train()
+    model = PolicyWithValue(copy.deepcopy(policy))
     model.to(next(policy.parameters()).device)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=s.learning_rate, weight_decay=0.0
@@ -170,8 +173,11 @@ def ppo_step(
     norm: tuple[float, float] = (0.0, 1.0),
 ) -> PPOLog:
     """Score one rollout, compute advantages, and run the PPO epochs on it. `norm` is the
-    (mean, std) that turns reward-model scores into normalised scores."""
+    (mean, std) that turns reward-model scores into normalised scores. π_old and the values
+    are read without dropout, like the reference; the epochs train with dropout only if
+    `s.train_dropout`."""
     P, mask, responses = r.prompt_len, r.mask, r.responses
+    model.eval()
     with torch.no_grad():
         logits, values = model(r.ids, r.valid)
         old_logprobs = token_logprobs(logits[:, P - 1 : -1], responses) * mask
@@ -184,6 +190,7 @@ def ppo_step(
         advantages, returns = gae(rewards, old_values, mask, s.gamma, s.lam)
         advantages = masked_whiten(advantages, mask)
         ent = masked_mean(entropy(logits[:, P - 1 : -1]), mask)
+    model.train(s.train_dropout)
     stats = []
     B = r.ids.size(0)
     for _ in range(s.ppo_epochs):

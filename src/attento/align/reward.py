@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from attento.align.chat import ChatFormat
-from attento.align.data import Preference
+from attento.align.data import Preference, hold_out, pad_rows
 from attento.align.losses import bradley_terry_loss
-from attento.align.settings import check_settings
+from attento.align.settings import TrainDropout, check_settings, evaluating
 from attento.errors import UserError
 from attento.models.gpt import GPT, GPTConfig
 
@@ -73,22 +73,11 @@ def encode_pair(chat: ChatFormat, pref: Preference, block_size: int) -> tuple[li
     )
 
 
-def right_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, valid) of rows right-padded to the longest."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    valid = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        valid[i, : len(r)] = True
-    return ids, valid
-
-
 def score_pairs(
     rm: RewardModel, pairs: Sequence[tuple[list[int], list[int]]], pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of the chosen and of the rejected rows, one forward pass for both."""
-    ids, valid = right_pad([c for c, _ in pairs] + [r for _, r in pairs], pad_id)
+    ids, valid = pad_rows([c for c, _ in pairs] + [r for _, r in pairs], pad_id)
     device = next(rm.parameters()).device
     scores = rm(ids.to(device), valid.to(device))
     return scores[: len(pairs)], scores[len(pairs) :]
@@ -98,19 +87,17 @@ def score_pairs(
 def pairwise_accuracy(
     rm: RewardModel, pairs: Sequence[tuple[list[int], list[int]]], pad_id: int, batch: int = 64
 ) -> float:
-    """Fraction of pairs whose chosen answer scores strictly higher."""
-    was_training = rm.training
-    rm.eval()
+    """Fraction of pairs whose chosen answer scores strictly higher (without dropout)."""
     wins = 0
-    for i in range(0, len(pairs), batch):
-        chosen, rejected = score_pairs(rm, pairs[i : i + batch], pad_id)
-        wins += int((chosen > rejected).sum())
-    rm.train(was_training)
+    with evaluating(rm):
+        for i in range(0, len(pairs), batch):
+            chosen, rejected = score_pairs(rm, pairs[i : i + batch], pad_id)
+            wins += int((chosen > rejected).sum())
     return wins / max(len(pairs), 1)
 
 
 @dataclass
-class RewardSettings:
+class RewardSettings(TrainDropout):
     steps: int = 300
     batch_size: int = 32
     learning_rate: float = 3e-4
@@ -147,11 +134,9 @@ def train_reward_model(
         raise UserError("a reward model needs at least two preference pairs (one held out)")
     torch.manual_seed(s.seed)
     pairs = [encode_pair(chat, p, lm.config.block_size) for p in preferences]
-    random.Random(s.seed).shuffle(pairs)
-    n_val = min(len(pairs) - 1, max(1, int(len(pairs) * s.val_fraction)))
-    val, train = pairs[:n_val], pairs[n_val:]
+    train, val = hold_out(pairs, s.val_fraction, s.seed)
     device = next(lm.parameters()).device
-    rm = RewardModel.from_lm(lm).to(device).train()
+    rm = RewardModel.from_lm(lm).to(device).train(s.train_dropout)
     optimizer = torch.optim.AdamW(rm.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
     rng = random.Random(s.seed + 1)
     losses = []

@@ -22,7 +22,9 @@ import torch
 from torch import nn
 
 from attento.align.chat import ChatFormat, Message
+from attento.align.data import pad_rows
 from attento.align.losses import token_logprobs
+from attento.align.settings import evaluating
 from attento.generate import generate
 
 Judge = Callable[[Sequence[Message], str], float]
@@ -41,16 +43,6 @@ class Rollout:
     @property
     def responses(self) -> torch.Tensor:
         return self.ids[:, self.prompt_len :]
-
-
-def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    valid = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
-        valid[i, width - len(r) :] = True
-    return ids, valid
 
 
 def answer_mask(responses: torch.Tensor, end_id: int) -> torch.Tensor:
@@ -73,7 +65,7 @@ def sample(
     block = policy.config.block_size
     keep = max(1, block - max_new_tokens)  # prompt + answer must fit the context
     rows = [chat.encode_prompt(p)[-keep:] for p in prompts]
-    ids, valid = left_pad(rows, chat.im_end)
+    ids, valid = pad_rows(rows, chat.im_end, left=True)
     device = next(policy.parameters()).device
     out = generate(
         policy,
@@ -102,8 +94,9 @@ def answer_logits(model: nn.Module, r: Rollout) -> torch.Tensor:
 
 @torch.no_grad()
 def answer_logprobs(model: nn.Module, r: Rollout) -> torch.Tensor:
-    """log π(a_t) of each answer token, (B, R); zero where the mask is zero."""
-    return token_logprobs(answer_logits(model, r), r.responses) * r.mask
+    """log π(a_t) of each answer token, (B, R), without dropout; zero where the mask is zero."""
+    with evaluating(model):
+        return token_logprobs(answer_logits(model, r), r.responses) * r.mask
 
 
 @dataclass

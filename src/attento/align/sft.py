@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from attento.align.chat import IGNORE, ChatFormat, Message, add_chat_tokens
-from attento.align.data import load_conversations
+from attento.align.data import load_conversations, pad_rows
 from attento.align.lora import LoRAGPT, merge_lora
 from attento.align.settings import check_settings
 from attento.errors import UserError
@@ -34,12 +34,6 @@ from attento.models.checkpoint_io import load_model, save_model
 from attento.train import TrainConfig, TrainResult, train
 
 VAL_FRACTION = 0.1
-
-
-def pad_rows(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
-    """Right-pad lists of ints to one (B, T) tensor."""
-    width = max(len(r) for r in rows)
-    return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=torch.long)
 
 
 class SFTBatches:
@@ -72,8 +66,8 @@ class SFTBatches:
         self.generator = torch.Generator().manual_seed(seed)
 
     def collate(self, rows: Sequence[tuple[list[int], list[int]]]):
-        x = pad_rows([ids[:-1] for ids, _ in rows], self.pad_id)
-        y = pad_rows([labels[1:] for _, labels in rows], IGNORE)
+        x, _ = pad_rows([ids[:-1] for ids, _ in rows], self.pad_id)
+        y, _ = pad_rows([labels[1:] for _, labels in rows], IGNORE)
         return x, y
 
     def train_batches(

@@ -78,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
     r.add_argument("--seed", type=int, default=0)
     add_force_flag(r)
+    _add_train_dropout(r)
     add_json_flag(r)
     r.set_defaults(func=run_reward)
 
@@ -98,6 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-new-tokens", type=int, default=32, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=0)
     add_force_flag(p)
+    _add_train_dropout(p)
     add_json_flag(p)
     p.set_defaults(func=run_ppo)
 
@@ -116,6 +118,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--lr", type=float, default=1e-4, help="default: %(default)s")
     d.add_argument("--seed", type=int, default=0)
     add_force_flag(d)
+    _add_train_dropout(d)
     add_json_flag(d)
     d.set_defaults(func=run_dpo)
 
@@ -145,6 +148,22 @@ def _check_model_out(args: argparse.Namespace, *sources: str) -> Path:
     check_new_model_folder(args.out, *sources)
     check_replaceable(Path(args.out), args.force)
     return Path(args.out)
+
+
+def _add_train_dropout(parser: argparse.ArgumentParser) -> None:
+    """--[no-]train-dropout; unset, the settings dataclass decides (TrainDropout)."""
+    parser.add_argument(
+        "--train-dropout",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the model's dropout in the forward passes that train it; sampling, the "
+        "reference and evaluations never use it (default: off, as in TRL)",
+    )
+
+
+def _dropout(args: argparse.Namespace) -> dict[str, bool]:
+    """The train_dropout keyword for a settings dataclass, only when the flag was given."""
+    return {} if args.train_dropout is None else {"train_dropout": args.train_dropout}
 
 
 def _quiet(json_output: bool) -> contextlib.AbstractContextManager:
@@ -210,7 +229,9 @@ def run_reward(args: argparse.Namespace) -> int:
     from attento.models.checkpoint_io import save_model
 
     out = _check_model_out(args, args.model)
-    settings = RewardSettings(args.steps, args.batch_size, args.lr, seed=args.seed)
+    settings = RewardSettings(
+        args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
+    )
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
@@ -240,6 +261,7 @@ def run_ppo(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         kl_coef=args.kl_coef,
         seed=args.seed,
+        **_dropout(args),
     )
     prompts = load_prompts(args.data)
     model, tokenizer, chat = _chat_model(args.model)
@@ -268,7 +290,9 @@ def run_dpo(args: argparse.Namespace) -> int:
     from attento.models.checkpoint_io import save_model
 
     out = _check_model_out(args, args.model)
-    settings = DPOSettings(args.beta, args.steps, args.batch_size, args.lr, seed=args.seed)
+    settings = DPOSettings(
+        args.beta, args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
+    )
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     policy, report = dpo(model, chat, prefs, settings, progress=not args.json)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from attento.compare.run import CompareResult
+from attento.compare.result import CompareResult
 
 RESULTS = "results.json"
 REPORT = "report.md"
