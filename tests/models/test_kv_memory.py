@@ -87,6 +87,15 @@ def test_bundled_model_shape_matches_its_loaded_config():
     assert shape_of("dante") == CacheShape.from_config(model.config, "dante")
 
 
+def test_hugging_face_folder_is_read_from_its_config(tmp_path):
+    hf = {"model_type": "qwen2", "num_hidden_layers": 24, "num_attention_heads": 14}
+    hf |= {"num_key_value_heads": 2, "hidden_size": 896, "max_position_embeddings": 32768}
+    (tmp_path / "config.json").write_text(json.dumps(hf))
+    shape = shape_of(str(tmp_path))
+    assert shape == CacheShape(str(tmp_path), 24, 14, 2, 896 // 14, 32768)
+    assert shape.bytes_per_token(2) == 2 * 24 * 2 * 64 * 2  # K, V x layers x kv heads x dim
+
+
 def test_shape_errors_are_one_line():
     with pytest.raises(UserError, match="bundled"):
         shape_of("no-such-model")

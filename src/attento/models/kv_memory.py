@@ -160,7 +160,7 @@ class _Settings:
         self.n_layer, self.n_head = settings["n_layer"], settings["n_head"]
         self.n_kv_head = settings.get("n_kv_head")
         self.n_embd, self.block_size = settings["n_embd"], settings["block_size"]
-        self.head_dim = settings.get("head_dim")
+        self.head_dim = settings.get("head_size")  # None -> n_embd // n_head
 
 
 def cached_bytes(cache: Any) -> int:
