@@ -21,8 +21,9 @@ How the product is computed (`kernel`) is a separate choice from how the weights
 - "int4pack": `torch.ops.aten._weight_int4pack_mm_for_cpu`, torch's weight-only int4 kernel.
 - "fbgemm" (int8 only): fbgemm's dynamic int8 linear, the kernel behind
   `torch.ao.quantization.quantize_dynamic`, fed the same per-channel int8 weights. It also
-  rounds the *input* of each layer to 8 bits (one scale per call), so it is not weight-only:
-  each output moves by a further Σ_j |q_ij s_i| · (step of x) / 2 at most.
+  rounds the *input* of each layer too, to 7 bits (one scale per call; `reduce_range` as
+  torch.ao does, so that the int16 sums of AVX2's u8 x s8 multiply cannot saturate), so it is
+  not weight-only: each output moves by a further Σ_j |q_ij s_i| · (step of x) / 2 at most.
 
 Which one is fast depends on the machine; bench/quantize.py measures them, and its table in
 bench/RESULTS.md says which wins here.
@@ -133,7 +134,7 @@ class QuantizedLinear(nn.Module):
             y = self._add_bias(y)
         else:
             packed = self._pack_fbgemm() if self._packed is None else self._packed
-            y = torch.ops.quantized.linear_dynamic(x, packed, False)
+            y = torch.ops.quantized.linear_dynamic(x, packed, True)
         return y.view(*shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
