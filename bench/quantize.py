@@ -12,12 +12,18 @@ layer but the output layer tied to the embeddings (see attento/models/quantize.p
 - int4, groups of 32, with two kernels: dequant and int4pack (`_weight_int4pack_mm_for_cpu`).
 
 Speed follows bench/generate.py: batch 1, a 1-token prompt, 200 new tokens with the KV cache
-(127 for the bundled models, whose context is 128: no window slides), top-k 50 sampling, one torch thread, process CPU time, interleaved best of N. Loss: every
-token of the held-out split (train/evaluate.py `clm_score`), once per way of storing the
-weights (kernels that compute with the same integers give the same loss to float rounding);
-the random model is scored on the first 8,192 tokens of tinyshakespeare's split with a
-character tokenizer (the whole split takes too long on a shared 2-core machine), so only its
-change against float32 means anything, not its level.
+(127 for the bundled models, whose context is 128: no window slides), top-k 50 sampling, one
+torch thread, process CPU time, interleaved best of N. `speed / HF` divides by Hugging Face
+`generate` on the same float32 weights (exported with `GPT.export_hf`), timed in the same
+interleaved run.
+
+Loss: every token of the held-out split (train/evaluate.py `clm_score`), once per way of
+storing the weights (kernels that compute with the same integers give the same loss to float
+rounding). The random model is scored on the first 8,192 tokens of tinyshakespeare's split
+with a character tokenizer (the whole split takes too long on a shared 2-core machine); its
+loss level means nothing. `KL from fp32`: the mean KL divergence of each variant's next-token
+distribution from float32's on the first 8 windows of the split; it is more sensitive than the
+loss, which a small perturbation can move either way.
 
     .venv/bin/python bench/quantize.py [--repeats 3] [--no-write]
 """
@@ -27,10 +33,13 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from attento.data.corpus import load_corpus
@@ -46,6 +55,7 @@ from timing import best_times
 
 NEW_TOKENS, TOP_K = 200, 50
 RANDOM_EVAL_TOKENS = 8192
+KL_WINDOWS = 8  # windows of the held-out split on which each variant's KL from fp32 is taken
 VARIANTS = {  # name -> (how the weights are stored, whose loss it shares)
     "fp32": "fp32",
     "bf16": "bf16",
@@ -99,6 +109,38 @@ def subjects() -> dict[str, tuple[GPT, object, list[int]]]:
     return out
 
 
+def hf_generate(model: GPT, idx: torch.Tensor, new: int) -> Callable[[], object]:
+    """Hugging Face `generate` on the same float32 weights, as bench/generate.py runs it."""
+    from transformers import GPT2LMHeadModel
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    with tempfile.TemporaryDirectory() as tmp:
+        hf = GPT2LMHeadModel.from_pretrained(model.export_hf(tmp)).eval()
+
+    def run() -> None:
+        with torch.inference_mode():
+            hf.generate(
+                idx,
+                attention_mask=torch.ones_like(idx),
+                do_sample=True,
+                top_k=TOP_K,
+                max_new_tokens=new,
+                min_new_tokens=new,
+                pad_token_id=0,
+            )
+
+    return run
+
+
+@torch.inference_mode()
+def mean_kl(model: nn.Module, rows: torch.Tensor, reference: torch.Tensor) -> float:
+    """KL(fp32 || this variant) of the next-token distributions, in nats, mean over positions."""
+    logq = F.log_softmax(model(rows).float(), dim=-1)
+    return float((reference.exp() * (reference - logq)).sum(-1).mean())
+
+
 def bench_model(model: GPT, tokenizer: object, tokens: list[int], repeats: int) -> list[dict]:
     models = {name: variant(model, name) for name in VARIANTS}
     idx = torch.tensor([[0]])
@@ -107,13 +149,19 @@ def bench_model(model: GPT, tokenizer: object, tokens: list[int], repeats: int) 
     def run(m: nn.Module):
         return lambda: generate(m, idx, new, top_k=TOP_K, seed=0)
 
-    best = best_times({n: run(m) for n, m in models.items()}, repeats, clock=time.process_time)
+    runs = {n: run(m) for n, m in models.items()} | {"hf": hf_generate(model, idx, new)}
+    best = best_times(runs, repeats, clock=time.process_time)
+    block = model.config.block_size
+    rows_kl = torch.tensor(tokens[: KL_WINDOWS * block]).view(KL_WINDOWS, block)
+    with torch.inference_mode():
+        reference = F.log_softmax(model(rows_kl), dim=-1)
     losses: dict[str, float] = {}
     rows = []
     for name, m in models.items():
         storage = VARIANTS[name]
         if storage not in losses:
             losses[storage] = clm_score(m, tokens, tokenizer, batch_size=16).loss
+        kl = mean_kl(m, rows_kl, reference)
         print(f"  {name}: {new / best[name]:.0f} tok/s, loss {losses[storage]:.4f}", flush=True)
         rows.append(
             {
@@ -121,7 +169,9 @@ def bench_model(model: GPT, tokenizer: object, tokens: list[int], repeats: int) 
                 "memory": model_bytes(m) if name != "torch.ao dynamic" else None,
                 "file": file_bytes(m) if name != "torch.ao dynamic" else None,
                 "tok_s": new / best[name],
+                "hf_tok_s": new / best["hf"],
                 "loss": losses[storage],
+                "kl": kl,
             }
         )
     return rows
@@ -129,9 +179,9 @@ def bench_model(model: GPT, tokenizer: object, tokens: list[int], repeats: int) 
 
 def table(results: dict[str, list[dict]]) -> str:
     lines = [
-        "| model | variant | memory | file | size / fp32 | tok/CPU-s | speed / fp32 "
-        "| held-out loss | Δ loss vs fp32 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | variant | memory | file | size / fp32 | tok/CPU-s | speed / fp32 | speed / HF "
+        "| held-out loss | Δ loss vs fp32 | KL from fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, rows in results.items():
         fp32 = rows[0]
@@ -141,8 +191,8 @@ def table(results: dict[str, list[dict]]) -> str:
             ratio = "n/a" if r["memory"] is None else f"{r['memory'] / fp32['memory']:.2f}"
             lines.append(
                 f"| {model} | {r['variant']} | {size} | {disk} | {ratio} | {r['tok_s']:.0f} "
-                f"| {r['tok_s'] / fp32['tok_s']:.2f}x | {r['loss']:.4f} "
-                f"| {r['loss'] - fp32['loss']:+.4f} |"
+                f"| {r['tok_s'] / fp32['tok_s']:.2f}x | {r['tok_s'] / r['hf_tok_s']:.2f}x "
+                f"| {r['loss']:.4f} | {r['loss'] - fp32['loss']:+.4f} | {r['kl']:.1e} |"
             )
     return "\n".join(lines)
 

@@ -43,7 +43,7 @@ from torch import nn
 from attento.errors import UserError
 
 KERNELS = {8: ("dequant", "int8pack", "fbgemm"), 4: ("dequant", "int4pack")}
-DEFAULT_KERNEL = {8: "fbgemm", 4: "dequant"}  # the fastest of each on a 2-core AVX2 CPU
+DEFAULT_KERNEL = {8: "fbgemm", 4: "dequant"}  # the fastest of each here (bench/quantize.py)
 DEFAULT_GROUP = 32
 
 
