@@ -1,0 +1,91 @@
+"""`attento kv-cache`: what a model's KV cache costs in memory (see models/kv_memory.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from attento.cli.common import add_json_flag, print_json
+from attento.errors import UserError
+
+ORDER = 65
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from attento.models.kv_memory import DTYPE_BYTES
+
+    p = sub.add_parser(
+        "kv-cache",
+        help="KV-cache memory per token and at full context; what grouped-query attention saves",
+        description="The KV cache keeps a key and a value per layer, key/value head and token: "
+        "2 x layers x kv heads x head dim x bytes per number x batch, per token. Without "
+        "--model: the bundled models and some public ones (GPT-2, SmolLM2, Qwen2.5, "
+        "Llama-3.2), with the size multi-head attention would take and the saving of "
+        "grouped-query attention. Only config.json is read, never the weights.",
+    )
+    p.add_argument(
+        "--model",
+        help="bundled name, model folder (attento or Hugging Face), or Hub id owner/name",
+    )
+    p.add_argument(
+        "--context", type=int, help="tokens in the cache (default: each model's full context)"
+    )
+    p.add_argument(
+        "--dtype", choices=tuple(DTYPE_BYTES), default="float32", help="type of each number"
+    )
+    p.add_argument("--batch", type=int, default=1, help="sequences cached side by side")
+    add_json_flag(p)
+    p.set_defaults(func=run_kv_cache)
+
+
+def run_kv_cache(args: argparse.Namespace) -> int:
+    from attento.models.checkpoint_io import BUNDLED
+    from attento.models.kv_memory import DTYPE_BYTES, PUBLIC, human_bytes, shape_of
+
+    for flag in ("context", "batch"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UserError(f"--{flag} must be >= 1, got {value}")
+    if args.model:
+        shapes = [shape_of(args.model)]
+    else:
+        bundled = sorted(p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file())
+        shapes = [shape_of(name) for name in bundled] + list(PUBLIC.values())
+    size = DTYPE_BYTES[args.dtype]
+    rows = []
+    for s in shapes:
+        tokens = args.context or s.context
+        rows.append(
+            {
+                "model": s.name,
+                "attention": s.kind,
+                "n_layer": s.n_layer,
+                "n_head": s.n_head,
+                "n_kv_head": s.n_kv_head,
+                "head_dim": s.head_dim,
+                "tokens": tokens,
+                "bytes_per_token": s.bytes_per_token(size, args.batch),
+                "bytes": s.bytes_at(tokens, size, args.batch),
+                "mha_bytes": s.mha_bytes_per_token(size, args.batch) * tokens,
+                "saving": s.saving,
+            }
+        )
+    if args.json:
+        print_json({"dtype": args.dtype, "batch": args.batch, "models": rows})
+        return 0
+    print(
+        f"KV cache in {args.dtype}, batch {args.batch}: 2 x layers x kv heads x head dim x "
+        f"{size} bytes per token"
+    )
+    print(
+        "| model | attention | layers | q heads | kv heads | head dim | per token | tokens "
+        "| cache | with MHA | saving |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['model']} | {r['attention']} | {r['n_layer']} | {r['n_head']} "
+            f"| {r['n_kv_head']} | {r['head_dim']} | {human_bytes(r['bytes_per_token'])} "
+            f"| {r['tokens']:,} | {human_bytes(r['bytes'])} | {human_bytes(r['mha_bytes'])} "
+            f"| {r['saving']:.0f}x |"
+        )
+    return 0
