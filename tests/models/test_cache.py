@@ -102,3 +102,15 @@ def test_crop_rolls_back_the_cache():
     cache.crop(8)
     assert cache.length == 8
     assert torch.allclose(model(idx[:, 8:], cache=cache), model(idx)[:, 8:], atol=1e-5)
+
+
+@pytest.mark.parametrize("n_kv_head", [2, 1])
+def test_grouped_query_cache_holds_only_the_key_value_heads(n_kv_head):
+    model = model_for("rope", n_kv_head=n_kv_head, norm="rmsnorm", activation="swiglu")
+    idx = torch.randint(0, 61, (2, 20))
+    full = model(idx)
+    cache = model.new_cache(2)
+    parts = [model(idx[:, :7], cache=cache)]
+    parts += [model(idx[:, t : t + 1], cache=cache) for t in range(7, 20)]
+    assert torch.allclose(torch.cat(parts, dim=1), full, atol=1e-5)
+    assert cache.layers[0].k.shape == (2, n_kv_head, 20, 8)  # not n_head = 4 heads

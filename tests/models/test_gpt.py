@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from attento.errors import UserError
-from attento.models.gpt import GPT, GPTConfig
+from attento.models.gpt import GPT, GPTConfig, nbytes, parameter_count
 
 
 def small(**kw) -> GPTConfig:
@@ -54,6 +54,23 @@ def test_untrained_loss_is_near_uniform():
         ({"norm_eps": 0}, "norm_eps must be a positive number"),
         ({"n_embd": 24, "n_head": 8, "pos_encoding": "rope"}, "rope needs an even head size"),
         ({"bias": "yes"}, "bias must be true or false"),
+        ({"qkv_bias": 1}, "qkv_bias must be true or false"),
+        ({"n_kv_head": 3}, r"n_head \(4\) must be a multiple of n_kv_head \(3\)"),
+        ({"n_kv_head": 0}, "n_kv_head must be a positive integer"),
+        ({"head_size": 7, "pos_encoding": "rope"}, "rope needs an even head size"),
+        ({"rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "needs pos_encoding rope"),
+        (
+            {"pos_encoding": "rope", "rope_scaling": {"rope_type": "yarn", "factor": 2.0}},
+            "rope_scaling needs a rope_type, one of linear, llama3",
+        ),
+        (
+            {"pos_encoding": "rope", "rope_scaling": {"rope_type": "llama3", "factor": 8.0}},
+            "llama3 needs low_freq_factor",
+        ),
+        (
+            {"pos_encoding": "rope", "rope_scaling": {"rope_type": "linear", "factor": 2, "x": 1}},
+            "linear has no setting",
+        ),
     ],
 )
 def test_config_validation(change, message):
@@ -68,6 +85,36 @@ def test_config_json_round_trip():
         GPTConfig.from_dict(config.to_dict() | {"n_layers": 3})
     with pytest.raises(UserError, match="lacks: vocab_size"):
         GPTConfig.from_dict({k: v for k, v in config.to_dict().items() if k != "vocab_size"})
+
+
+def test_a_config_json_from_before_the_new_settings_still_loads():
+    from attento.models.checkpoint_io import BUNDLED, load_model
+
+    saved = json.loads((BUNDLED / "dante" / "config.json").read_text())["model"]
+    assert "n_kv_head" not in saved and "rope_scaling" not in saved
+    config = GPTConfig.from_dict(saved)
+    assert config.kv_heads == config.n_head and config.head_dim == config.n_embd // config.n_head
+    assert all(config.has_bias(part) for part in ("qkv", "attn_out", "mlp"))
+    model, _ = load_model("dante")
+    assert model.blocks[0].attn.qkv.out_features == 3 * config.n_embd
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"tie_weights": False, "ffn_hidden": 40},
+        {"pos_encoding": "rope", "norm": "rmsnorm", "activation": "swiglu", "bias": False},
+        {"pos_encoding": "rope", "n_kv_head": 2, "head_size": 16, "qkv_bias": False},
+        {"bias": False, "qkv_bias": True, "mlp_bias": True, "n_kv_head": 1},
+        {"norm": "rmsnorm", "attn_out_bias": False, "pos_encoding": "sinusoidal"},
+    ],
+)
+def test_parameter_count_from_the_config_equals_the_built_model(change):
+    config = small(**change)
+    model = GPT(config)
+    assert parameter_count(config) == sum(p.numel() for p in model.parameters())
+    assert nbytes(config, torch.float16) == 2 * parameter_count(config)
 
 
 def test_ffn_width():

@@ -58,6 +58,23 @@ def test_from_hf_reads_pytorch_model_bin(tmp_path):
         assert torch.allclose(ours(idx), hf(idx).logits, atol=1e-5)
 
 
+def test_from_hf_reads_gpt2_hub_weights_without_the_transformer_prefix(tmp_path):
+    """The Hub's gpt2 model.safetensors names its tensors "h.0.attn.c_attn.weight", ...,
+    without "transformer.", and keeps each block's causal mask ("h.0.attn.bias")."""
+    from safetensors.torch import save_file
+
+    hf = hf_model()
+    hf.config.save_pretrained(tmp_path)
+    tensors = {k.removeprefix("transformer."): v for k, v in hf.state_dict().items()}
+    del tensors["lm_head.weight"]  # tied
+    tensors["h.0.attn.bias"] = torch.tril(torch.ones(1, 1, 64, 64))
+    save_file({k: v.contiguous() for k, v in tensors.items()}, tmp_path / "model.safetensors")
+    ours = GPT.from_hf(tmp_path).eval()
+    idx = torch.randint(0, 100, (1, 20))
+    with torch.no_grad():
+        assert torch.allclose(ours(idx), hf(idx).logits, atol=1e-5)
+
+
 @pytest.mark.parametrize("tie", [True, False])
 def test_export_hf_loads_in_transformers(tmp_path, tie):
     torch.manual_seed(1)
@@ -89,7 +106,7 @@ def test_from_hf_errors_name_the_file(tmp_path):
     hf_model().save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(config | {"model_type": "bert"}))
-    with pytest.raises(UserError, match="not gpt2"):
+    with pytest.raises(UserError, match="not a GPT"):
         GPT.from_hf(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps(config | {"n_embd": 32}))
     with pytest.raises(UserError, match=r"model.safetensors.*shape"):

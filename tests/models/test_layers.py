@@ -205,3 +205,33 @@ def test_block_is_pre_norm_residual():
     x = torch.randn(2, 4, 16)
     mid = x + block.attn(block.ln1(x))
     assert torch.allclose(block(x), mid + block.mlp(block.ln2(mid)), atol=1e-6)
+
+
+@pytest.mark.parametrize("n_kv_head", [2, 1])
+@pytest.mark.parametrize("padded", [False, True])
+def test_grouped_query_attention_paths_agree_and_share_key_value_heads(n_kv_head, padded):
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(32, 4, causal=True, n_kv_head=n_kv_head, head_dim=16).eval()
+    assert attn.qkv.out_features == (4 + 2 * n_kv_head) * 16
+    x = torch.randn(2, 7, 32)
+    mask = None
+    if padded:
+        keys = torch.ones(2, 7, dtype=torch.bool)
+        keys[0, :3] = False
+        mask = keys[:, None, None, :]
+    fast = attn(x, mask=mask)
+    with Trace() as tr:
+        explicit = attn(x, mask=mask)
+    assert torch.allclose(fast, explicit, atol=1e-6)
+    assert tr.records["k"].shape == tr.records["v"].shape == (2, n_kv_head, 7, 16)
+    assert tr.records["weights"].shape == (2, 4, 7, 7)
+    # the reference: query head h reads key/value head h // (4 / n_kv_head)
+    q, k, v = attn.qkv(x).split([64, 16 * n_kv_head, 16 * n_kv_head], dim=2)
+    q = q.view(2, 7, 4, 16).transpose(1, 2)
+    k, v = (t.view(2, 7, n_kv_head, 16).transpose(1, 2) for t in (k, v))
+    group = [h * n_kv_head // 4 for h in range(4)]
+    allowed = torch.tril(torch.ones(7, 7, dtype=torch.bool))
+    if mask is not None:
+        allowed = allowed & mask | torch.eye(7, dtype=torch.bool)
+    heads = reference_attention(q, k[:, group], v[:, group], allowed)
+    assert torch.allclose(fast, attn.proj(heads.transpose(1, 2).reshape(2, 7, 64)), atol=1e-5)

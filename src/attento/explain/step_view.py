@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from attento.explain.tensors import pack
+from attento.explain.trace_view import per_query_head
 from attento.generate import filter_logits, probabilities
 from attento.generate.loop import Decoder
 from attento.generate.sampling import SamplingConfig, make_generators, pick
@@ -171,11 +172,12 @@ def cache_view(model: Any, tokenizer: Any, ids: list[int]) -> dict[str, Any]:
     layers = []
     for i in range(model.config.n_layer):
         p = f"blocks.{i}.attn."
+        H = rec[p + "q"].size(1)
         layers.append(
             {
                 "q": pack(rec[p + "q"][0, :, -1]),  # (H, Dh): the new token's queries
-                "k": pack(rec[p + "k"][0]),  # (H, N, Dh): cached rows + the new one
-                "v": pack(rec[p + "v"][0]),
+                "k": pack(per_query_head(rec[p + "k"][0], H)),  # (H, N, Dh): cached + new
+                "v": pack(per_query_head(rec[p + "v"][0], H)),
                 "weights": pack(rec[p + "weights"][0, :, -1]),  # (H, N)
             }
         )

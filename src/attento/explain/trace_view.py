@@ -60,16 +60,23 @@ def _row_stats(x: torch.Tensor, prev: torch.Tensor | None) -> dict[str, Any]:
     return out
 
 
+def per_query_head(kv: torch.Tensor, n_head: int) -> torch.Tensor:
+    """Keys or values (H_kv, T, Dh) repeated so that row h is what query head h reads: with
+    grouped-query attention several query heads share one key/value head (models/trace.py)."""
+    return kv.repeat_interleave(n_head // kv.size(0), dim=0)
+
+
 def block_view(rec: dict[str, torch.Tensor], i: int, T: int) -> dict[str, Any]:
     """Block i of batch row 0: attention per head in its stages, Add & Norm, feed-forward."""
     p = f"blocks.{i}."
     r = {name[len(p) :]: t[0] for name, t in rec.items() if name.startswith(p)}
     stages = T <= STAGES_MAX_T
+    H = r["attn.q"].size(0)
     return {
         "ln1": pack(r["ln1"]),
         "q": pack(r["attn.q"]),
-        "k": pack(r["attn.k"]),
-        "v": pack(r["attn.v"]),
+        "k": pack(per_query_head(r["attn.k"], H)),
+        "v": pack(per_query_head(r["attn.v"], H)),
         "scores": pack(r["attn.scores"]) if stages else None,
         "scaled_masked": pack(r["attn.scaled_masked"]) if stages else None,
         "weights": pack(r["attn.weights"]),

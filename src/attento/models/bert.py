@@ -28,8 +28,6 @@ prediction) is not part of this model: a BertModel loaded from an export initial
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,7 @@ from torch import nn
 from attento.data.masking import encode_with_masks, mask_token_id
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.checkpoint_io import read_json, read_weights, write_safetensors
+from attento.models.checkpoint_io import read_json
 from attento.models.config import JSONConfig
 from attento.models.layers import ACTIVATIONS, Block, Embeddings, Norm
 from attento.models.trace import Traced, name_modules
@@ -210,137 +208,27 @@ class Bert(Traced):
     # --- Hugging Face BERT -------------------------------------------------------------------
 
     @classmethod
-    def from_hf(cls, directory: str | Path, dropout: float = 0.0) -> Bert:
-        """Load a Hugging Face BERT folder (BertModel or BertForMaskedLM weights)."""
-        directory = Path(directory)
-        path = directory / "config.json"
-        hf = read_json(path)
-        if hf.get("model_type") != "bert":
-            raise UserError(f"{path} describes a {hf.get('model_type')!r} model, not bert")
-        if hf.get("position_embedding_type", "absolute") != "absolute":
-            raise UserError(f"{path}: only absolute (learned) position embeddings are supported")
-        act = HF_ACTIVATIONS.get(hf.get("hidden_act", "gelu"))
-        if act is None:
-            raise UserError(f"{path}: unsupported activation {hf.get('hidden_act')!r}")
-        weights, source = read_weights(directory)
-        weights = {_legacy_name(k.removeprefix("bert.")): v for k, v in weights.items()}
-        try:
-            config = BertConfig(
-                vocab_size=hf["vocab_size"],
-                block_size=hf["max_position_embeddings"],
-                n_layer=hf["num_hidden_layers"],
-                n_head=hf["num_attention_heads"],
-                n_embd=hf["hidden_size"],
-                ffn_hidden=hf["intermediate_size"],
-                type_vocab_size=hf.get("type_vocab_size", 2),
-                dropout=dropout,
-                activation=act,
-                norm_eps=float(hf.get("layer_norm_eps", 1e-12)),
-                mlm_head="cls.predictions.transform.dense.weight" in weights,
+    def from_hf(
+        cls, directory: str | Path, dropout: float = 0.0, dtype: torch.dtype = torch.float32
+    ) -> Bert:
+        """A Hugging Face BERT folder (BertModel or BertForMaskedLM weights); see models/hf.py."""
+        from attento.models import hf
+
+        kind = hf.model_type(directory)
+        if kind != "bert":
+            raise UserError(
+                f"{Path(directory) / 'config.json'} describes a {kind!r} model, not bert"
             )
-        except KeyError as e:
-            raise UserError(f"{path} lacks {e.args[0]!r}") from None
-        model = cls(config)
-        with torch.no_grad():
-            for name, param in model.state_dict(keep_vars=True).items():
-                if name == "mlm.decoder.weight":
-                    continue  # tied to the word embeddings
-                tensor = _hf_tensor(name, weights, source)
-                if tensor.shape != param.shape:
-                    raise UserError(
-                        f"{source}: {name} would get shape {tuple(tensor.shape)}, "
-                        f"expected {tuple(param.shape)} from config.json"
-                    )
-                param.copy_(tensor)
+        model = hf.from_hf(directory, dropout=dropout, dtype=dtype)
+        assert isinstance(model, Bert)
         return model
 
     def export_hf(self, directory: str | Path) -> Path:
-        """Write config.json + model.safetensors: BertForMaskedLM with the MLM head, else
-        BertModel. The tokenizer is not exported, so pad_token_id is left None: HF uses it
-        only to freeze that embedding row in training, and attento's character and BPE
-        tokenizers have no padding token."""
-        c = self.config
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        hf = {
-            "architectures": ["BertForMaskedLM" if c.mlm_head else "BertModel"],
-            "model_type": "bert",
-            "vocab_size": c.vocab_size,
-            "max_position_embeddings": c.block_size,
-            "num_hidden_layers": c.n_layer,
-            "num_attention_heads": c.n_head,
-            "hidden_size": c.n_embd,
-            "intermediate_size": c.ffn_dim,
-            "type_vocab_size": c.type_vocab_size,
-            "hidden_act": {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh"}.get(
-                c.activation, c.activation
-            ),
-            "layer_norm_eps": c.norm_eps,
-            "hidden_dropout_prob": c.dropout,
-            "attention_probs_dropout_prob": c.dropout,
-            "position_embedding_type": "absolute",
-            "pad_token_id": None,
-            "tie_word_embeddings": True,
-        }
-        (directory / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
-        tensors = {}
-        for name, param in self.state_dict().items():
-            if name == "mlm.decoder.weight":
-                continue  # tied to the word embeddings
-            keys = _hf_keys(name)
-            for key, part in zip(keys, param.chunk(len(keys)), strict=True):
-                prefix = "bert." if c.mlm_head and not key.startswith("cls.") else ""
-                tensors[prefix + key] = part.detach().cpu().contiguous()
-        write_safetensors(tensors, directory / "model.safetensors")
-        return directory
+        """Write a folder that transformers loads as BertForMaskedLM (BertModel without the MLM
+        head); see models/hf.py."""
+        from attento.models import hf
 
-
-HF_ACTIVATIONS = {
-    "gelu": "gelu",
-    "gelu_new": "gelu_tanh",
-    "gelu_pytorch_tanh": "gelu_tanh",
-    "relu": "relu",
-}
-# our parameter -> Hugging Face BertModel/BertForMaskedLM name (without the "bert." prefix)
-HF_NAMES = [
-    (r"embed\.tok\.(\w+)", r"embeddings.word_embeddings.\1"),
-    (r"embed\.pos\.(\w+)", r"embeddings.position_embeddings.\1"),
-    (r"segment\.(\w+)", r"embeddings.token_type_embeddings.\1"),
-    (r"embed_ln\.(\w+)", r"embeddings.LayerNorm.\1"),
-    (r"blocks\.(\d+)\.attn\.proj\.(\w+)", r"encoder.layer.\1.attention.output.dense.\2"),
-    (r"blocks\.(\d+)\.ln1\.(\w+)", r"encoder.layer.\1.attention.output.LayerNorm.\2"),
-    (r"blocks\.(\d+)\.mlp\.fc\.(\w+)", r"encoder.layer.\1.intermediate.dense.\2"),
-    (r"blocks\.(\d+)\.mlp\.proj\.(\w+)", r"encoder.layer.\1.output.dense.\2"),
-    (r"blocks\.(\d+)\.ln2\.(\w+)", r"encoder.layer.\1.output.LayerNorm.\2"),
-    (r"mlm\.dense\.(\w+)", r"cls.predictions.transform.dense.\1"),
-    (r"mlm\.ln\.(\w+)", r"cls.predictions.transform.LayerNorm.\1"),
-    (r"mlm\.decoder\.bias", r"cls.predictions.bias"),
-]
-
-
-def _legacy_name(key: str) -> str:
-    """Early BERT checkpoints call LayerNorm's weight and bias gamma and beta."""
-    return key.replace("LayerNorm.gamma", "LayerNorm.weight").replace(
-        "LayerNorm.beta", "LayerNorm.bias"
-    )
-
-
-def _hf_keys(name: str) -> list[str]:
-    """The HF name(s) of our parameter `name`: three for qkv, which HF keeps as q, k and v."""
-    qkv = re.fullmatch(r"blocks\.(\d+)\.attn\.qkv\.(\w+)", name)
-    if qkv:
-        i, kind = qkv.groups()
-        return [f"encoder.layer.{i}.attention.self.{p}.{kind}" for p in ("query", "key", "value")]
-    return [re.sub(p, r, name) for p, r in HF_NAMES if re.fullmatch(p, name)]
-
-
-def _hf_tensor(name: str, weights: dict[str, torch.Tensor], source: Path) -> torch.Tensor:
-    """Our parameter `name` from HF weights; q, k and v are stacked into one qkv."""
-    keys = _hf_keys(name)
-    for key in keys:
-        if key not in weights:
-            raise UserError(f"{source} lacks the tensor {key!r}")
-    return torch.cat([weights[k] for k in keys])
+        return hf.export_hf(self, directory)
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -84,32 +84,6 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise UserError(f"{path} is not a readable safetensors file") from None
 
 
-def read_weights(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
-    """The tensors of a Hugging Face style folder: model.safetensors, its sharded form
-    (model.safetensors.index.json), or pytorch_model.bin read with weights_only=True."""
-    single, index, pickled = (
-        directory / WEIGHTS,
-        directory / "model.safetensors.index.json",
-        directory / "pytorch_model.bin",
-    )
-    if single.is_file():
-        return read_safetensors(single), single
-    if index.is_file():
-        weight_map = read_json(index).get("weight_map")
-        if not isinstance(weight_map, dict):
-            raise UserError(f"{index} has no weight_map")
-        tensors: dict[str, torch.Tensor] = {}
-        for shard in sorted(set(weight_map.values())):
-            tensors.update(read_safetensors(directory / shard))
-        return tensors, index
-    if pickled.is_file():
-        try:
-            return torch.load(pickled, map_location="cpu", weights_only=True), pickled
-        except Exception:  # weights_only refuses anything but plain tensors, whatever the cause
-            raise UserError(f"{pickled} is not a plain PyTorch weight file") from None
-    raise UserError(f"{directory} holds no {WEIGHTS} or pytorch_model.bin")
-
-
 def write_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     save_file(tensors, path, metadata={"format": "pt"})
     path.chmod(0o644)  # safetensors creates the file owner-only; weights are meant to be shared

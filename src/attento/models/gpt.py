@@ -6,24 +6,21 @@ each next token, it generates text by sampling from the softmax of the last posi
 appending that token and repeating (attento.generate).
 
 `GPTConfig` chooses the variant: GPT-2 (learned positions, LayerNorm, gelu_tanh, biases, tied
-embedding/output matrix) or a modern one (RoPE, RMSNorm, SwiGLU, no biases), or anything in
-between; the config is saved as JSON next to the safetensors weights.
+embedding/output matrix), Llama (RoPE with its base and scaling, RMSNorm, SwiGLU, no biases,
+grouped-query attention, its own output matrix), Qwen2 (Llama plus q/k/v biases), or anything
+in between; the config is saved as JSON next to the safetensors weights.
 
 The KV cache (`new_cache`) keeps each layer's keys and values, so that generating token t+1
 only computes that token; `valid` marks real tokens of left-padded batches.
 
-HF GPT-2 interop: `GPT.from_hf(dir)` reads a Hugging Face `GPT2LMHeadModel` folder
-(config.json + model.safetensors or pytorch_model.bin) and `export_hf(dir)` writes one. Anyone
-who has the real GPT-2 small files (downloaded elsewhere, e.g. the "gpt2" repository on the
-Hugging Face Hub) gets the real GPT-2 with `GPT.from_hf("path/to/gpt2")`, with identical logits;
-pair it with the GPT-2 BPE tokenizer.
+Hugging Face interop lives in `attento.models.hf`: `GPT.from_hf(dir)` reads a GPT2LMHeadModel,
+LlamaForCausalLM or Qwen2ForCausalLM folder as `save_pretrained` writes it, with identical
+logits, and `export_hf(dir)` writes one that `transformers` loads.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +30,12 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.checkpoint_io import read_json, read_weights, write_safetensors
 from attento.models.config import JSONConfig
 from attento.models.layers import (
     ACTIVATIONS,
     NORMS,
     POS_ENCODINGS,
+    ROPE_SCALINGS,
     Block,
     Embeddings,
     KVCache,
@@ -65,12 +62,20 @@ class GPTConfig(JSONConfig):
     activation: str = "gelu"
     tie_weights: bool = True
     norm_eps: float = 1e-5
-    rope_base: float = 10000.0
+    rope_base: float = 10000.0  # Hugging Face: rope_theta
+    n_kv_head: int | None = None  # key/value heads; None -> n_head, 1 -> multi-query attention
+    head_size: int | None = None  # None -> n_embd // n_head (Hugging Face: head_dim)
+    qkv_bias: bool | None = None  # biases of q, k, v; None -> as `bias`
+    attn_out_bias: bool | None = None  # bias of W_O, the attention output; None -> as `bias`
+    mlp_bias: bool | None = None  # biases of the feed-forward network; None -> as `bias`
+    # {"rope_type": "linear" or "llama3", and the settings layers.ROPE_SCALINGS lists}
+    rope_scaling: dict | None = None
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "ffn_hidden"):
+        optional = ("ffn_hidden", "n_kv_head", "head_size")
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", *optional):
             value = getattr(self, name)
-            if value is None and name == "ffn_hidden":
+            if value is None and name in optional:
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UserError(f"model setting {name} must be a positive integer, got {value!r}")
@@ -83,8 +88,11 @@ class GPTConfig(JSONConfig):
                 raise UserError(
                     f"unknown {name} {getattr(self, name)!r} (choose from {', '.join(allowed)})"
                 )
-        for name in ("bias", "tie_weights"):
-            if not isinstance(getattr(self, name), bool):
+        for name in ("bias", "tie_weights", "qkv_bias", "attn_out_bias", "mlp_bias"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and (
+                value is not None or name in ("bias", "tie_weights")
+            ):
                 raise UserError(f"model setting {name} must be true or false")
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout!r}")
@@ -92,17 +100,54 @@ class GPTConfig(JSONConfig):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise UserError(f"model setting {name} must be a positive number, got {value!r}")
-        if self.n_embd % self.n_head:
+        if self.head_size is None and self.n_embd % self.n_head:
             raise UserError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
                 "each head gets n_embd / n_head dimensions"
             )
+        if self.n_head % self.kv_heads:
+            raise UserError(
+                f"n_head ({self.n_head}) must be a multiple of n_kv_head ({self.kv_heads}): "
+                "each key/value head serves the same number of query heads"
+            )
         if self.pos_encoding == "rope" and self.head_dim % 2:
-            raise UserError(f"rope needs an even head size, but n_embd / n_head = {self.head_dim}")
+            raise UserError(f"rope needs an even head size, but the heads have {self.head_dim}")
+        self._check_rope_scaling()
+
+    def _check_rope_scaling(self) -> None:
+        s = self.rope_scaling
+        if s is None:
+            return
+        if self.pos_encoding != "rope":
+            raise UserError("rope_scaling needs pos_encoding rope")
+        kinds = ", ".join(ROPE_SCALINGS)
+        if not isinstance(s, dict) or s.get("rope_type") not in ROPE_SCALINGS:
+            raise UserError(f"rope_scaling needs a rope_type, one of {kinds}; got {s!r}")
+        needed = ROPE_SCALINGS[s["rope_type"]]
+        wrong = sorted(set(s) - {"rope_type", *needed})
+        if wrong:
+            raise UserError(f"rope_scaling {s['rope_type']} has no setting(s) {', '.join(wrong)}")
+        for name in needed:
+            value = s.get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise UserError(
+                    f"rope_scaling {s['rope_type']} needs {name}, a positive number; got {value!r}"
+                )
+        if s["rope_type"] == "llama3" and not s["high_freq_factor"] > s["low_freq_factor"]:
+            raise UserError("rope_scaling llama3 needs high_freq_factor > low_freq_factor")
 
     @property
     def head_dim(self) -> int:
-        return self.n_embd // self.n_head
+        return self.n_embd // self.n_head if self.head_size is None else self.head_size
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
+    def has_bias(self, part: str) -> bool:
+        """Whether the "qkv", "attn_out" or "mlp" layers have biases (their flag, else `bias`)."""
+        own = getattr(self, f"{part}_bias")
+        return self.bias if own is None else own
 
     @property
     def ffn_dim(self) -> int:
@@ -113,35 +158,6 @@ class GPTConfig(JSONConfig):
         if self.activation == "swiglu":
             return 8 * math.ceil(8 * self.n_embd / 3 / 8)
         return 4 * self.n_embd
-
-
-# Hugging Face GPT-2 names: activation, and our parameter -> theirs (Conv1D stores W transposed).
-HF_ACTIVATIONS = {
-    "gelu_new": "gelu_tanh",
-    "gelu_pytorch_tanh": "gelu_tanh",
-    "gelu": "gelu",
-    "relu": "relu",
-}
-HF_NAMES = [
-    (r"embed\.tok\.weight", "wte.weight", False),
-    (r"embed\.pos\.weight", "wpe.weight", False),
-    (r"blocks\.(\d+)\.ln1\.(weight|bias)", r"h.\1.ln_1.\2", False),
-    (r"blocks\.(\d+)\.ln2\.(weight|bias)", r"h.\1.ln_2.\2", False),
-    (r"blocks\.(\d+)\.attn\.qkv\.(weight|bias)", r"h.\1.attn.c_attn.\2", True),
-    (r"blocks\.(\d+)\.attn\.proj\.(weight|bias)", r"h.\1.attn.c_proj.\2", True),
-    (r"blocks\.(\d+)\.mlp\.fc\.(weight|bias)", r"h.\1.mlp.c_fc.\2", True),
-    (r"blocks\.(\d+)\.mlp\.proj\.(weight|bias)", r"h.\1.mlp.c_proj.\2", True),
-    (r"ln_f\.(weight|bias)", r"ln_f.\1", False),
-    (r"lm_head\.weight", "lm_head.weight", False),
-]
-
-
-def hf_name(name: str) -> tuple[str, bool]:
-    """Our parameter name -> (HF GPT-2 name without "transformer.", transpose?)."""
-    for pattern, replacement, conv1d in HF_NAMES:
-        if re.fullmatch(pattern, name):
-            return re.sub(pattern, replacement, name), conv1d and name.endswith("weight")
-    raise KeyError(name)
 
 
 class GPT(Traced):
@@ -158,7 +174,9 @@ class GPT(Traced):
         self.embed = Embeddings(
             c.vocab_size, c.n_embd, c.block_size, c.pos_encoding, c.dropout, tok_scale
         )
-        self.rope = RotaryEmbedding(c.head_dim, c.rope_base) if c.pos_encoding == "rope" else None
+        self.rope = None
+        if c.pos_encoding == "rope":
+            self.rope = RotaryEmbedding(c.head_dim, c.rope_base, c.rope_scaling)
         self.blocks = nn.ModuleList(
             Block(
                 c.n_embd,
@@ -170,6 +188,11 @@ class GPT(Traced):
                 bias=c.bias,
                 dropout=c.dropout,
                 causal=True,
+                n_kv_head=c.kv_heads,
+                head_dim=c.head_dim,
+                qkv_bias=c.has_bias("qkv"),
+                attn_out_bias=c.has_bias("attn_out"),
+                mlp_bias=c.has_bias("mlp"),
             )
             for _ in range(c.n_layer)
         )
@@ -276,10 +299,11 @@ class GPT(Traced):
 
     def estimate_flops_per_token(self, seq_len: int | None = None) -> float:
         """Training FLOPs per token (forward + backward): 6·N for the matrices plus attention,
-        12·n_layer·n_embd·T (PaLM appendix B); divide tokens/s × this by peak FLOP/s for MFU."""
+        12·n_layer·n_head·Dh·T (PaLM appendix B, n_head·Dh = n_embd there); divide tokens/s ×
+        this by peak FLOP/s for MFU."""
         c = self.config
         T = c.block_size if seq_len is None else seq_len
-        return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * T
+        return 6 * self.num_params() + 12 * c.n_layer * c.n_head * c.head_dim * T
 
     def configure_optimizer(
         self, weight_decay: float, lr: float, betas: tuple[float, float] = (0.9, 0.95)
@@ -293,97 +317,52 @@ class GPT(Traced):
         fused = all(p.is_cuda for p in params)
         return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused or None)
 
-    # --- Hugging Face GPT-2 ------------------------------------------------------------------
+    # --- Hugging Face ------------------------------------------------------------------------
 
     @classmethod
-    def from_hf(cls, directory: str | Path, dropout: float = 0.0) -> GPT:
-        """Load a Hugging Face GPT2LMHeadModel folder (config.json + model.safetensors or
-        pytorch_model.bin) as a GPT with learned positions, LayerNorm, biases, GPT-2's gelu."""
-        directory = Path(directory)
-        hf = read_json(directory / "config.json")
-        if hf.get("model_type", "gpt2") != "gpt2":
+    def from_hf(
+        cls, directory: str | Path, dropout: float = 0.0, dtype: torch.dtype = torch.float32
+    ) -> GPT:
+        """A Hugging Face GPT-2, Llama or Qwen2 folder as a GPT (see `attento.models.hf`)."""
+        from attento.models import hf
+
+        kind = hf.model_type(directory)
+        if kind in hf.FAMILIES and kind not in hf.DECODERS:
             raise UserError(
-                f"{directory / 'config.json'} describes a {hf['model_type']!r} model, not gpt2"
+                f"{Path(directory) / 'config.json'} describes a {kind!r} model, "
+                f"not a GPT ({', '.join(hf.DECODERS)})"
             )
-        if hf.get("scale_attn_by_inverse_layer_idx") or not hf.get("scale_attn_weights", True):
-            raise UserError(
-                f"{directory / 'config.json'}: this GPT-2 variant scales attention differently"
-            )
-        act = hf.get("activation_function", "gelu_new")
-        if act not in HF_ACTIVATIONS:
-            raise UserError(f"{directory / 'config.json'}: unsupported activation {act!r}")
-        try:
-            config = GPTConfig(
-                vocab_size=hf["vocab_size"],
-                block_size=hf["n_positions"],
-                n_layer=hf["n_layer"],
-                n_head=hf["n_head"],
-                n_embd=hf["n_embd"],
-                ffn_hidden=hf.get("n_inner"),
-                dropout=dropout,
-                activation=HF_ACTIVATIONS[act],
-                norm_eps=float(hf.get("layer_norm_epsilon", 1e-5)),
-                tie_weights=bool(hf.get("tie_word_embeddings", True)),
-            )
-        except KeyError as e:
-            raise UserError(f"{directory / 'config.json'} lacks {e.args[0]!r}") from None
-        weights, source = read_weights(directory)
-        weights = {k.removeprefix("transformer."): v for k, v in weights.items()}
-        model = cls(config)
-        with torch.no_grad():
-            for name, param in model.state_dict(keep_vars=True).items():
-                if name == "lm_head.weight" and config.tie_weights:
-                    continue
-                key, transpose = hf_name(name)
-                if key not in weights:
-                    raise UserError(f"{source} lacks the tensor {key!r}")
-                tensor = weights[key].t() if transpose else weights[key]
-                if tensor.shape != param.shape:
-                    raise UserError(
-                        f"{source}: {key!r} has shape {tuple(weights[key].shape)}, "
-                        f"expected {tuple(param.shape)} from config.json"
-                    )
-                param.copy_(tensor)
+        model = hf.from_hf(directory, dropout=dropout, dtype=dtype)
+        assert isinstance(model, GPT)
         return model
 
     def export_hf(self, directory: str | Path) -> Path:
-        """Write config.json + model.safetensors that transformers.GPT2LMHeadModel loads."""
-        c = self.config
-        if c.pos_encoding != "learned" or c.norm != "layernorm" or not c.bias:
-            raise UserError(
-                "only GPT-2-shaped models export to Hugging Face GPT-2: "
-                "learned positions, layernorm and bias=true"
-            )
-        act = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}.get(c.activation)
-        if act is None:
-            raise UserError(f"Hugging Face GPT-2 has no {c.activation} activation")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        hf = {
-            "architectures": ["GPT2LMHeadModel"],
-            "model_type": "gpt2",
-            "vocab_size": c.vocab_size,
-            "n_positions": c.block_size,
-            "n_embd": c.n_embd,
-            "n_layer": c.n_layer,
-            "n_head": c.n_head,
-            "n_inner": c.ffn_hidden,
-            "activation_function": act,
-            "layer_norm_epsilon": c.norm_eps,
-            "resid_pdrop": c.dropout,
-            "embd_pdrop": c.dropout,
-            "attn_pdrop": c.dropout,
-            "tie_word_embeddings": c.tie_weights,
-            "bos_token_id": None,
-            "eos_token_id": None,
-        }
-        (directory / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
-        tensors = {}
-        for name, param in self.state_dict().items():
-            if name == "lm_head.weight" and c.tie_weights:
-                continue
-            key, transpose = hf_name(name)
-            key = key if key == "lm_head.weight" else f"transformer.{key}"
-            tensors[key] = (param.t() if transpose else param).detach().cpu().contiguous()
-        write_safetensors(tensors, directory / "model.safetensors")
-        return directory
+        """Write a folder that transformers loads as GPT2LMHeadModel, LlamaForCausalLM or
+        Qwen2ForCausalLM, whichever has this model's shape (see `attento.models.hf`)."""
+        from attento.models import hf
+
+        return hf.export_hf(self, directory)
+
+
+def parameter_count(config: GPTConfig) -> int:
+    """How many numbers a GPT of this shape holds (tied matrices once), before building it."""
+    c = config
+    C, H, Hkv, Dh, F = c.n_embd, c.n_head, c.kv_heads, c.head_dim, c.ffn_dim
+    norm = C * (2 if c.norm == "layernorm" and c.bias else 1)
+    qkv = (H + 2 * Hkv) * Dh
+    attn = C * qkv + (qkv if c.has_bias("qkv") else 0) + H * Dh * C
+    attn += C if c.has_bias("attn_out") else 0
+    matrices = 3 if c.activation == "swiglu" else 2
+    mlp = matrices * C * F + ((matrices - 1) * F + C if c.has_bias("mlp") else 0)
+    n = c.vocab_size * C + c.n_layer * (2 * norm + attn + mlp) + norm
+    if c.pos_encoding == "learned":
+        n += c.block_size * C
+    if not c.tie_weights:
+        n += c.vocab_size * C
+    return n
+
+
+def nbytes(config: GPTConfig, dtype: torch.dtype = torch.float32) -> int:
+    """Bytes the weights of a GPT of this shape take in `dtype` (activations and the KV cache
+    come on top)."""
+    return parameter_count(config) * dtype.itemsize

@@ -11,7 +11,10 @@ others. The pieces, in the order a token meets them:
 - `MultiHeadAttention`: each token asks a question (query) that the others answer with how well
   their key matches; the softmax of the scaled matches weights their values. A causal mask hides
   the future (GPT); a padding mask hides filler tokens (BERT); with `cross=True` the keys and
-  values come from another sequence (the decoder of an encoder–decoder).
+  values come from another sequence (the decoder of an encoder–decoder). With fewer key/value
+  heads than query heads (grouped-query attention, Llama 3 and Qwen2; multi-query with one),
+  each key/value head serves a group of consecutive query heads: the KV cache shrinks by
+  n_head / n_kv_head.
 - `FeedForward`: the same small two-layer network applied to every position.
 - `Norm`: LayerNorm (centre and scale) or RMSNorm (scale only) keeps activations in range.
 - `Block`: pre-norm residual block as in GPT-2: x + attn(norm(x)), then x + mlp(norm(x));
@@ -97,15 +100,61 @@ class SinusoidalPositions(nn.Module):
 
     def __init__(self, block_size: int, n_embd: int, base: float = 10000.0) -> None:
         super().__init__()
-        pos = torch.arange(block_size, dtype=torch.float64)[:, None]
-        freq = base ** (-torch.arange(0, n_embd, 2, dtype=torch.float64) / n_embd)
-        table = torch.zeros(block_size, n_embd, dtype=torch.float64)
+        self.block_size, self.n_embd, self.base = block_size, n_embd, base
+        self.register_buffer("table", torch.empty(0), persistent=False)
+        self.reset_buffers()
+
+    def reset_buffers(self) -> None:
+        """Compute the table; the loader of Hugging Face models (hf.py) calls this again after
+        building the model on the meta device, where nothing was computed."""
+        pos = torch.arange(self.block_size, dtype=torch.float64)[:, None]
+        exponents = torch.arange(0, self.n_embd, 2, dtype=torch.float64)
+        freq = self.base ** (-exponents / self.n_embd)
+        table = torch.zeros(self.block_size, self.n_embd, dtype=torch.float64)
         table[:, 0::2] = torch.sin(pos * freq)
-        table[:, 1::2] = torch.cos(pos * freq)[:, : n_embd // 2]
-        self.register_buffer("table", table.float(), persistent=False)
+        table[:, 1::2] = torch.cos(pos * freq)[:, : self.n_embd // 2]
+        self.table = table.float()
 
     def forward(self, pos: torch.Tensor) -> torch.Tensor:
         return self.table[pos]
+
+
+# RoPE scalings: the settings each `rope_type` needs (names as in Hugging Face configs).
+ROPE_SCALINGS = {
+    "linear": ("factor",),
+    "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+}
+
+
+def rope_frequencies(
+    head_dim: int, base: float = 10000.0, scaling: dict | None = None
+) -> torch.Tensor:
+    """θ_i = 1 / base^(2i/Dh) for i < Dh/2, in float32 with the operations Hugging Face uses,
+    so that far into a long context the angles p·θ_i are the same bit for bit.
+
+    A model trained on contexts of L tokens never saw the slowest clocks turn far; `scaling`
+    slows clocks down to stretch L. "linear" divides every θ_i by `factor`. "llama3" (Llama
+    3.1) leaves the fast ones alone (wavelength 2π/θ_i < L / high_freq_factor), divides the
+    slow ones (wavelength > L / low_freq_factor) by `factor`, and blends the two in between,
+    with L = original_max_position_embeddings.
+    """
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim
+    inv_freq = 1.0 / (base**exponents)
+    if scaling is None:
+        return inv_freq
+    factor = scaling["factor"]
+    if scaling["rope_type"] == "linear":
+        return inv_freq / factor
+    context = scaling["original_max_position_embeddings"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    wavelength = 2 * math.pi / inv_freq
+    smooth = (context / wavelength - low) / (high - low)  # 0 at the slow end, 1 at the fast end
+    blend = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+    return torch.where(
+        wavelength > context / low,
+        inv_freq / factor,
+        torch.where(wavelength < context / high, inv_freq, blend),
+    )
 
 
 class RotaryEmbedding(nn.Module):
@@ -116,10 +165,16 @@ class RotaryEmbedding(nn.Module):
     relative positions, and there is no table limiting the length.
     """
 
-    def __init__(self, head_dim: int, base: float = 10000.0) -> None:
+    def __init__(self, head_dim: int, base: float = 10000.0, scaling: dict | None = None) -> None:
         super().__init__()
-        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.head_dim, self.base, self.scaling = head_dim, base, scaling
+        self.register_buffer("inv_freq", torch.empty(0), persistent=False)
+        self.reset_buffers()
+
+    def reset_buffers(self) -> None:
+        """Compute the frequencies; the loader of Hugging Face models (hf.py) calls this again
+        after building the model on the meta device, where nothing was computed."""
+        self.inv_freq = rope_frequencies(self.head_dim, self.base, self.scaling)
 
     def forward(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Positions (B, T) -> cos, sin of shape (B, 1, T, Dh), broadcast over heads."""
@@ -187,7 +242,7 @@ class Embeddings(Traced):
 
 
 class LayerCache:
-    """Keys and values (B, H, T, Dh) one attention layer has seen so far.
+    """Keys and values (B, H_kv, T, Dh) one attention layer has seen so far.
 
     They live in buffers with room to spare (doubled when full), so appending one token's key
     and value is a copy into place rather than a new concatenated tensor at every step."""
@@ -247,10 +302,15 @@ class KVCache:
 
 
 class MultiHeadAttention(Traced):
-    """softmax(Q·Kᵀ/√Dh + mask)·V in n_head heads of size Dh = n_embd / n_head, then W_O.
+    """softmax(Q·Kᵀ/√Dh + mask)·V in n_head heads of size Dh (n_embd / n_head unless given),
+    then W_O.
 
-    Self-attention projects q, k, v from x with one fused matrix `qkv`. With `cross=True`, q
-    comes from x and k, v from a separate `source` sequence (`q` and `kv` matrices).
+    Self-attention projects q, k, v from x with one fused matrix `qkv` (rows: the n_head query
+    heads, then the n_kv_head key heads, then the n_kv_head value heads). With `cross=True`, q
+    comes from x and k, v from a separate `source` sequence (`q` and `kv` matrices). Query head
+    h reads key/value head h // (n_head / n_kv_head), as Hugging Face's `repeat_kv` does; the
+    cache and the trace hold the n_kv_head heads only. `bias` is for q, k, v; `out_bias` (None:
+    the same) for W_O, which Qwen2 has without one.
     `mask` is a bool tensor broadcastable to (B, H, T, Tk), True where a query may look at a
     key; it is combined with the causal mask when `causal`. In self-attention a token may always
     look at itself, so a padding token never has an empty (NaN) row.
@@ -265,16 +325,22 @@ class MultiHeadAttention(Traced):
         cross: bool = False,
         bias: bool = True,
         dropout: float = 0.0,
+        n_kv_head: int | None = None,
+        head_dim: int | None = None,
+        out_bias: bool | None = None,
     ) -> None:
         super().__init__()
-        self.n_head, self.head_dim = n_head, n_embd // n_head
+        self.n_head, self.n_kv_head = n_head, n_head if n_kv_head is None else n_kv_head
+        self.head_dim = n_embd // n_head if head_dim is None else head_dim
         self.causal, self.cross, self.dropout = causal, cross, dropout
+        q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
+        self.split = (q_dim, kv_dim, kv_dim)
         if cross:
-            self.q = nn.Linear(n_embd, n_embd, bias=bias)
-            self.kv = nn.Linear(n_embd, 2 * n_embd, bias=bias)
+            self.q = nn.Linear(n_embd, q_dim, bias=bias)
+            self.kv = nn.Linear(n_embd, 2 * kv_dim, bias=bias)
         else:
-            self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
-        self.proj = nn.Linear(n_embd, n_embd, bias=bias)
+            self.qkv = nn.Linear(n_embd, q_dim + 2 * kv_dim, bias=bias)
+        self.proj = nn.Linear(q_dim, n_embd, bias=bias if out_bias is None else out_bias)
 
     def forward(
         self,
@@ -285,30 +351,36 @@ class MultiHeadAttention(Traced):
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         cache: LayerCache | None = None,
     ) -> torch.Tensor:
-        B, T, C = x.shape
-        H, Dh = self.n_head, self.head_dim
+        B, T, _ = x.shape
+        H, Hkv, Dh = self.n_head, self.n_kv_head, self.head_dim
         if self.cross:
             if source is None:
                 raise ValueError("cross-attention needs a source sequence")
             q = self.q(x).view(B, T, H, Dh).transpose(1, 2)
             Ts = source.size(1)
-            k, v = self.kv(source).view(B, Ts, 2, H, Dh).permute(2, 0, 3, 1, 4).unbind(0)
-        else:  # one projection, then split into (B, H, T, Dh) each
-            q, k, v = self.qkv(x).view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4).unbind(0)
+            k, v = self.kv(source).view(B, Ts, 2, Hkv, Dh).permute(2, 0, 3, 1, 4).unbind(0)
+        else:  # one projection, cut into heads of Dh, then split into (B, heads, T, Dh) each
+            heads = self.qkv(x).view(B, T, H + 2 * Hkv, Dh).transpose(1, 2)
+            q, k, v = heads.split((H, Hkv, Hkv), dim=1)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if cache is not None:
             k, v = cache.update(k, v)
 
         tracing = trace.active() is not None
+        gqa = Hkv != H
         if tracing:
             y, _ = self.explicit(q, k, v, self._full_mask(mask, T, k.size(2), x.device))
         elif mask is None and self.causal and k.size(2) == T:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self._p(), is_causal=True)
+            y = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self._p(), is_causal=True, enable_gqa=gqa
+            )
         else:
             full = self._full_mask(mask, T, k.size(2), x.device)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=full, dropout_p=self._p())
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=full, dropout_p=self._p(), enable_gqa=gqa
+            )
+        y = y.transpose(1, 2).contiguous().view(B, T, H * Dh)
         out = self.proj(y)
         if tracing:
             self.record("heads", y)
@@ -339,9 +411,11 @@ class MultiHeadAttention(Traced):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The textbook formula step by step -> (output, weights (B, H, T, Tk)).
 
-        q, k, v are (B, H, T or Tk, Dh); mask is the full bool mask (see `_full_mask`).
-        Each step is recorded while tracing."""
-        scores = q @ k.transpose(-2, -1)
+        q is (B, H, T, Dh), k and v (B, H_kv, Tk, Dh); mask is the full bool mask (see
+        `_full_mask`). Each step is recorded while tracing."""
+        group = self.n_head // self.n_kv_head
+        k_all, v_all = (t.repeat_interleave(group, dim=1) if group > 1 else t for t in (k, v))
+        scores = q @ k_all.transpose(-2, -1)
         scaled = scores / math.sqrt(self.head_dim)
         if mask is not None:
             scaled = scaled.masked_fill(~mask, float("-inf"))
@@ -351,7 +425,7 @@ class MultiHeadAttention(Traced):
                 self.record(name, tensor)
             self.record("scaled_masked", scaled)
             self.record("weights", weights)
-        return F.dropout(weights, self._p()) @ v, weights
+        return F.dropout(weights, self._p()) @ v_all, weights
 
 
 # --- feed-forward, norms, block --------------------------------------------------------------
@@ -427,13 +501,31 @@ class Block(Traced):
         dropout: float = 0.0,
         causal: bool = True,
         norm_first: bool = True,
+        n_kv_head: int | None = None,
+        head_dim: int | None = None,
+        qkv_bias: bool | None = None,
+        attn_out_bias: bool | None = None,
+        mlp_bias: bool | None = None,
     ) -> None:
+        """`bias` is for the norms and, unless their own flag says otherwise (None), for q/k/v,
+        W_O and the feed-forward network."""
         super().__init__()
         self.norm_first = norm_first
         self.ln1 = Norm(norm, n_embd, norm_eps, bias)
-        self.attn = MultiHeadAttention(n_embd, n_head, causal=causal, bias=bias, dropout=dropout)
+        self.attn = MultiHeadAttention(
+            n_embd,
+            n_head,
+            causal=causal,
+            bias=bias if qkv_bias is None else qkv_bias,
+            out_bias=bias if attn_out_bias is None else attn_out_bias,
+            dropout=dropout,
+            n_kv_head=n_kv_head,
+            head_dim=head_dim,
+        )
         self.ln2 = Norm(norm, n_embd, norm_eps, bias)
-        self.mlp = FeedForward(n_embd, ffn_hidden, activation, bias, dropout)
+        self.mlp = FeedForward(
+            n_embd, ffn_hidden, activation, bias if mlp_bias is None else mlp_bias, dropout
+        )
 
     def forward(
         self,

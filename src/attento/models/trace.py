@@ -13,7 +13,8 @@ attention weights.
     tr.records["blocks.0.attn.weights"]  # (B, H, T, T), rows sum to 1
 
 Names recorded by a GPT (B batch, T new tokens, Tk = tokens attended to, i.e. cache + T,
-C = n_embd, H = n_head, Dh = C / H, F = ffn_hidden, V = vocab_size):
+C = n_embd, H = n_head, Hkv = n_kv_head (= H unless grouped-query attention), Dh = head size
+(C / H unless the config sets head_size), F = ffn_hidden, V = vocab_size):
 
 - `embed.tok`                  (B, T, C)   token embeddings (one row of the table per token;
                                            times √C beside sinusoidal positions)
@@ -22,12 +23,13 @@ C = n_embd, H = n_head, Dh = C / H, F = ffn_hidden, V = vocab_size):
 - `embed.sum`                  (B, T, C)   their sum: what enters the first block
 - `blocks.{i}.ln1`             (B, T, C)   normalised input of attention
 - `blocks.{i}.attn.q`          (B, H, T, Dh)  queries (after RoPE, if used)
-- `blocks.{i}.attn.k`          (B, H, Tk, Dh) keys, cached ones included (after RoPE, if used)
-- `blocks.{i}.attn.v`          (B, H, Tk, Dh) values, cached ones included
+- `blocks.{i}.attn.k`          (B, Hkv, Tk, Dh) keys, cached ones included (after RoPE, if
+                                           used); query head h reads key head h // (H / Hkv)
+- `blocks.{i}.attn.v`          (B, Hkv, Tk, Dh) values, cached ones included
 - `blocks.{i}.attn.scores`     (B, H, T, Tk)  raw Q·Kᵀ
 - `blocks.{i}.attn.scaled_masked` (B, H, T, Tk) Q·Kᵀ/√Dh with -inf where a token may not look
 - `blocks.{i}.attn.weights`    (B, H, T, Tk)  softmax of the above: each row sums to 1
-- `blocks.{i}.attn.heads`      (B, T, C)   the heads' outputs side by side, before W_O
+- `blocks.{i}.attn.heads`      (B, T, H·Dh) the heads' outputs side by side, before W_O
 - `blocks.{i}.attn.out`        (B, T, C)   after the output projection W_O
 - `blocks.{i}.resid_mid`       (B, T, C)   residual stream after attention: x + attn
 - `blocks.{i}.ln2`             (B, T, C)   normalised input of the feed-forward network
