@@ -1,5 +1,5 @@
 // The explainer page: state, requests to the server, and rendering every view in order.
-import { el, fmt, showToken } from "./draw.js";
+import { el, fmt, setExactResolver, showToken } from "./draw.js";
 import { chooseLanguage, getLanguage, setLanguage, t, tHtml, translatePage } from "./i18n.js";
 import { decodeAll } from "./tensor.js";
 import { startTour } from "./tour.js";
@@ -42,6 +42,9 @@ const app = {
   state,
   trace: null,
   facts: null,
+  // details of the current trace, fetched when a view needs them (the overview comes first)
+  blocks: new Map(), // block index -> its detail (or a pending Promise)
+  stacks: new Map(), // token position -> its residual stream, stage by stage
   currentProbs: null,
   width: 800,
   settingsChanged: () => {
@@ -84,6 +87,8 @@ function errorText(e) {
   return t(e.status >= 500 ? "error.server" : "error.generic", { status: e.status });
 }
 
+app.errorText = errorText;
+
 function showError(e) {
   state.error = e || null;
   const box = $("#error");
@@ -115,6 +120,7 @@ async function api(path, body) {
     throw new NetworkError("the server does not answer");
   }
   const data = await res.json().catch(() => ({}));
+  app.lastBytes = Number(res.headers.get("content-length")) || 0;
   if (!res.ok) {
     const detail = typeof data.detail === "string" ? data.detail : "";
     throw new ApiError(res.status, data.code, data.params, detail);
@@ -141,9 +147,11 @@ function keepInPlace(anchorId, paint) {
 function renderFacts() {
   const f = app.facts;
   const item = (k, v) => el("span", { class: "fact" }, el("b", { text: v }), ` ${t(k)}`);
+  const kv = f.n_kv_head && f.n_kv_head !== f.n_head ? [item("facts.kv_heads", f.n_kv_head)] : [];
   $("#facts").replaceChildren(
     item("facts.layers", f.n_layer),
     item("facts.heads", f.n_head),
+    ...kv,
     item("facts.width", f.n_embd),
     item("facts.params", f.parameters.toLocaleString(getLanguage())),
     item("facts.vocab", f.vocab_size.toLocaleString(getLanguage())),
@@ -180,6 +188,51 @@ function paint() {
 
 class Superseded extends Error {}
 
+// One block's detail for the current trace: asked once, kept until the next trace.
+app.loadBlock = (i) => {
+  if (!app.blocks.has(i)) {
+    const trace = app.trace;
+    const pending = api("/api/block", { model: state.model, ids: state.ids, block: i }).then((res) => {
+      const detail = decodeAll(res);
+      if (app.trace === trace) app.blocks.set(i, detail);
+      return detail;
+    });
+    pending.catch(() => app.blocks.get(i) === pending && app.blocks.delete(i));
+    app.blocks.set(i, pending);
+  }
+  return Promise.resolve(app.blocks.get(i));
+};
+
+// One token's residual stream after every sub-layer (the overview carries the last token's).
+app.loadStack = (pos) => {
+  if (!app.stacks.has(pos)) {
+    const trace = app.trace;
+    const pending = api("/api/stack", { model: state.model, ids: state.ids, pos }).then((res) => {
+      const stack = decodeAll(res);
+      if (app.trace === trace) app.stacks.set(pos, stack);
+      return stack;
+    });
+    pending.catch(() => app.stacks.get(pos) === pending && app.stacks.delete(pos));
+    app.stacks.set(pos, pending);
+  }
+  return Promise.resolve(app.stacks.get(pos));
+};
+
+// The exact float32 behind a heat-map cell; a few hundred kept per trace.
+const exactValues = new Map();
+setExactResolver(async (name, index) => {
+  const key = `${state.model}|${state.ids.join(",")}|${name}|${index.join(",")}`;
+  if (!exactValues.has(key)) {
+    if (exactValues.size > 500) exactValues.clear();
+    const res = await api("/api/cell", { model: state.model, ids: state.ids, name, index });
+    exactValues.set(key, res.value);
+  }
+  return exactValues.get(key);
+});
+
+// Tokens of the vocabulary matching a text (the page has the exact logits of all of them).
+app.searchVocab = (query) => api("/api/vocab", { model: state.model, query });
+
 // `generation`: the prompt this request belongs to; a newer prompt or model drops its answer
 async function trace(body, anchorId = null, generation = state.generation) {
   setBusy(true);
@@ -188,6 +241,8 @@ async function trace(body, anchorId = null, generation = state.generation) {
     if (generation !== state.generation) throw new Superseded();
     app.trace = data;
     app.facts = data.model;
+    app.blocks = new Map();
+    app.stacks = new Map([[data.stream.focus.pos, data.stream.focus]]);
     state.ids = data.ids;
     state.error = null;
     showError(null);
