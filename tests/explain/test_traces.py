@@ -95,3 +95,21 @@ def test_the_vocabulary_search_lists_the_encoded_tokens_then_those_holding_the_t
     assert len(found["matches"]) <= VOCAB_MATCHES
     none = client.post("/api/vocab", json={"query": "§"}).json()  # not in the vocabulary
     assert none["encoded"] == [] and none["matches"] == [] and none["total"] == 0
+
+
+def test_a_block_of_a_prompt_not_kept_is_traced_only_up_to_that_block(tiny, catalog):
+    model, tok = tiny
+    ids = tok.encode("per una selva")
+    traces = Traces()
+    part = traces.partial(model, ids, 0)
+    assert "blocks.0.out" in part and "blocks.1.ln1" not in part and "logits" not in part
+    assert len(traces) == 0  # not kept
+    full = record(model, ids)
+    for name, t in part.records.items():
+        assert torch.equal(t, full[name]), name
+    with torch.no_grad():  # the stopped pass left the model as it was for everyone else
+        assert tuple(model(torch.tensor([ids])).shape) == (1, len(ids), model.config.vocab_size)
+    client = TestClient(create_app(catalog, traces=Traces(0)), base_url="http://127.0.0.1")
+    assert client.post("/api/block", json={"ids": ids, "block": 0}).json() == tv.block_view(
+        full, 0, model.config
+    )

@@ -70,7 +70,13 @@ from attento.errors import UserError
 from attento.explain.catalog import Catalog
 from attento.explain.step_view import Runs, step_view
 from attento.explain.tensors import dumps
-from attento.explain.trace_view import block_view, cell_value, overview, stack_view
+from attento.explain.trace_view import (
+    block_view,
+    cell_value,
+    check_block,
+    overview,
+    stack_view,
+)
 from attento.explain.traces import Traces
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -466,7 +472,11 @@ def create_app(
 
     @app.post("/api/block")
     def block(req: BlockRequest) -> Response:
-        model, rec = recorded(req)
+        check_count(req.ids)
+        _, model, _ = open_model(req.model)
+        check_ids(req.ids, model)
+        check_block(req.block, model.config.n_layer)
+        rec = traces.partial(model, req.ids, req.block)
         return PackedJSON(block_view(rec, req.block, model.config))
 
     @app.post("/api/stack")

@@ -86,14 +86,19 @@ def heads_of(config: Any) -> tuple[int, int]:
     return n_head, n_kv
 
 
+def check_block(i: int, n_layer: int) -> None:
+    """Refuse a block index the model does not have."""
+    if not 0 <= i < n_layer:
+        raise UserError(
+            f"block {i} does not exist: this model has blocks 0..{n_layer - 1}",
+            code="bad_block",
+            params={"block": i, "blocks": n_layer},
+        )
+
+
 def block_view(rec: Recorded, i: int, config: Any) -> dict[str, Any]:
     """Block i: attention per head in its stages, Add & Norm, feed-forward."""
-    if not 0 <= i < config.n_layer:
-        raise UserError(
-            f"block {i} does not exist: this model has blocks 0..{config.n_layer - 1}",
-            code="bad_block",
-            params={"block": i, "blocks": config.n_layer},
-        )
+    check_block(i, config.n_layer)
     p = f"blocks.{i}."
 
     def u8(suffix: str) -> dict[str, Any] | None:

@@ -15,11 +15,14 @@ third of GPT-2 small's forward pass: `last_position_only`), and the pre-softmax 
 quadratically; the page shows the weights only).
 
 Concurrent requests for a prompt that is being traced wait for that trace instead of computing
-their own (a class opening the page at once asks for the same default prompt).
+their own (a class opening the page at once asks for the same default prompt). A block asked
+for a prompt that is not kept is traced only up to that block (`partial`): the forward pass
+stops there, and those partial records are not kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
@@ -51,7 +54,16 @@ class Recorded:
 
 
 class LastPositionTrace(Trace):
-    """A Trace under which the vocabulary projection sees only the last position."""
+    """A Trace under which the vocabulary projection sees only the last position, and the
+    forward pass stops after block `stop_after` (None: it runs to the end)."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        super().__init__()
+        self.stop_after = stop_after
+
+
+class _Stop(Exception):
+    """Raised after the last block a partial trace needs."""
 
 
 _hooked: weakref.WeakSet[torch.nn.Module] = weakref.WeakSet()
@@ -64,25 +76,38 @@ def _last_position(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any,
     return None  # any other call, on any thread, runs unchanged
 
 
+def _stopper(i: int) -> Any:
+    def hook(module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        tr = active()
+        if isinstance(tr, LastPositionTrace) and tr.stop_after == i:
+            raise _Stop
+
+    return hook
+
+
 def last_position_only(model: Any) -> None:
     """Give `model.lm_head` a hook that, inside a LastPositionTrace of this context only, cuts
-    its input to the last position (the trace lives in a ContextVar: other threads running the
-    same model plainly are not affected)."""
+    its input to the last position, and each block one that stops the forward pass where such
+    a trace asks (the trace lives in a ContextVar: other threads running the same model
+    plainly, or under another trace, are not affected)."""
     head = getattr(model, "lm_head", None)
     if not isinstance(head, torch.nn.Module):
         return
     with _hook_lock:
         if head not in _hooked:
             head.register_forward_pre_hook(_last_position)
+            for i, block in enumerate(getattr(model, "blocks", [])):
+                block.register_forward_hook(_stopper(i))
             _hooked.add(head)
 
 
 @torch.no_grad()
-def record(model: Any, ids: list[int]) -> Recorded:
-    """Run `model` once on `ids` under a Trace and keep what the explainer shows."""
+def record(model: Any, ids: list[int], stop_after: int | None = None) -> Recorded:
+    """Run `model` once on `ids` under a Trace and keep what the explainer shows; with
+    `stop_after`, only up to that block (the records of the later ones are missing)."""
     last_position_only(model)
     t0 = time.perf_counter()
-    with LastPositionTrace() as tr:
+    with LastPositionTrace(stop_after) as tr, contextlib.suppress(_Stop):
         model(torch.tensor([ids], dtype=torch.long))
     forward_ms = (time.perf_counter() - t0) * 1000
     long = len(ids) > STAGES_MAX_T
@@ -131,6 +156,16 @@ class Traces:
                 with self._lock:
                     self._pending.pop(key, None)
         return recorded, False
+
+    def partial(self, model: Any, ids: list[int], block: int) -> Recorded:
+        """Records of `ids` up to block `block` at least: the kept ones, else a forward pass
+        that stops after that block (not kept: a later overview traces the whole)."""
+        with self._lock:
+            found = self._lookup((model, tuple(ids)))
+        if found is not None:
+            return found
+        n_layer = len(getattr(model, "blocks", []))
+        return record(model, ids, stop_after=block if 0 <= block < n_layer else None)
 
     def _lookup(self, key: tuple) -> Recorded | None:
         found = self._items.get(key)
