@@ -112,6 +112,9 @@ def test_a_gpt2_sized_model_opens_a_block_hovers_exact_and_searches_a_token(serv
         facts = page.locator("#facts").inner_text()
         for fact in ("12", "768", "50,257", "1024"):
             assert fact in facts, facts
+        picker = page.locator("#model option:checked").inner_text()
+        for fact in ("12 blocks × 12 heads × 768", "50,257", "context 1024"):
+            assert fact in picker, picker
         assert page.locator("#v-blocks details.block").count() == 12
         assert sizes["trace"] < 1_000_000  # the overview, as sent
 
@@ -152,4 +155,47 @@ def test_a_gpt2_sized_model_opens_a_block_hovers_exact_and_searches_a_token(serv
         want = probabilities(filter_logits(logits, 0.5, None, None))[tokenizer.encode("t")[0]]
         assert got == pytest.approx(float(want), rel=1e-5, abs=1e-12)
         browser.close()
+    assert not errors, errors
+
+
+def test_grouped_query_heads_are_shown_in_the_groups_that_share_keys_and_values(
+    make_ckpt, tmp_path
+):
+    """A tiny model with 4 query heads reading 2 key/value heads: the head picker boxes heads
+    1-2 and 3-4, K and V name the shared head, the cache shows 2 key/value heads."""
+    import uvicorn
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = make_ckpt(tmp_path / "gqa", n_head=4, n_kv_head=2, pos_encoding="rope")
+    catalog = Catalog.discover(str(path), bundled_dir=tmp_path / "none")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(catalog), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    errors: list[str] = []
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_context(locale="en-US").new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"http://127.0.0.1:{port}/")
+            block = page.locator('#v-blocks details[data-block="0"]')
+            block.locator(".kv-group").first.wait_for(timeout=60_000)
+            groups = block.locator(".kv-group")
+            assert groups.count() == 2
+            assert groups.nth(1).locator("button").all_inner_texts() == ["3", "4"]
+            assert "2 key/value heads" in page.locator("#facts").inner_text()
+            block.locator('button[data-head="3"]').click()
+            titles = block.locator(".substep.attn .heat-title").all_inner_texts()
+            assert any("K/V head 2, shared by queries 3–4" in x for x in titles), titles
+            browser.close()
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
     assert not errors, errors

@@ -120,7 +120,6 @@ async function api(path, body) {
     throw new NetworkError("the server does not answer");
   }
   const data = await res.json().catch(() => ({}));
-  app.lastBytes = Number(res.headers.get("content-length")) || 0;
   if (!res.ok) {
     const detail = typeof data.detail === "string" ? data.detail : "";
     throw new ApiError(res.status, data.code, data.params, detail);
@@ -411,15 +410,20 @@ function compact(n) {
   return `${Number(v.toPrecision(2))}${unit} ${t("facts.params")}`;
 }
 
+// 12 blocks × 12 heads (KV 4) × 768 · vocabulary 50,257 · context 1024
+function shape(m) {
+  const lang = getLanguage();
+  const kv = m.n_kv_head && m.n_kv_head !== m.n_head ? ` (KV ${m.n_kv_head})` : "";
+  return `${m.n_layer} ${t("facts.layers")} × ${m.n_head}${kv} ${t("facts.heads")} × ${m.n_embd} · ${t("facts.vocab")} ${m.vocab_size.toLocaleString(lang)} · ${t("facts.context")} ${m.block_size}`;
+}
+
 async function loadModels() {
   const data = await api("/api/models");
   state.models = data.models;
   state.model = data.default;
   const select = $("#model");
   select.replaceChildren(
-    ...data.models.map((m) =>
-      el("option", { value: m.name, text: `${m.name} · ${compact(m.parameters)}` }),
-    ),
+    ...data.models.map((m) => el("option", { value: m.name, text: `${m.name} · ${compact(m.parameters)} · ${shape(m)}` })),
   );
   select.value = data.default;
 }

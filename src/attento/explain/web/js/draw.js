@@ -75,8 +75,12 @@ const EXACT_DELAY_MS = 60;
 
 function tipWithExact(ev, m, i, j, render) {
   const v = m.get(i, j);
-  if (m.exact !== false || !m.at || !exactResolver || !Number.isFinite(v)) {
+  if (m.exact !== false || !Number.isFinite(v)) {
     showTip(ev, render(v));
+    return;
+  }
+  if (!m.at || !exactResolver) {
+    showTip(ev, `${render(v)}<br><span class="approx">≈</span>`); // no exact value to ask for
     return;
   }
   const where = m.at(i, j);

@@ -60,7 +60,7 @@ export function renderCache(root, app) {
     });
   const kFig = kvFig(L.k, "cache.k", "K");
   const vFig = kvFig(L.v, "cache.v", "V");
-  const q = strip(L.q.vec(head), { title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => html`q · dim ${j}: <b>${fmt(v)}</b>` });
+  const q = strip(L.q.vec(head), { exact: L.q.exact, title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => html`q · dim ${j}: <b>${fmt(v)}</b>` });
   const w = L.weights.vec(head);
   const weights = el("div", { class: "looks cache-w" }, el("span", { class: "looks-label", text: t("cache.w") }));
   for (let i = 0; i < N; i++) {
