@@ -31,7 +31,8 @@ the real app (TestClient, in process), with the wire size of each answer as sent
 - block, kept:  POST /api/block of a prompt already traced (the server kept its records);
 - block, new:   POST /api/block of a prompt it does not have (traced up to that block:
                 the first block, and the last, which costs a whole forward pass);
-- stack, cell, vocab: another token's residual stream, one exact value, a vocabulary search.
+- stack, cell, vocab: another token's residual stream, one exact value, a vocabulary search;
+- step (greedy): one roll with its KV-cache view (every layer's keys and values).
 
 Targets: first view <= 1.0 s server time and <= 1 MB on the wire; one block <= 250 ms.
 
@@ -357,6 +358,9 @@ def scale_rows(label: str, path: Path, repeats: int, n_tokens: int) -> list[str]
             warm, "cell", "/api/cell", {"ids": ids, "name": "blocks.1.attn.q", "index": [0, 1, 2]}
         ),
         "vocab": lambda: post(warm, "vocab", "/api/vocab", {"query": chr(0x100 + 77)}),
+        "step (greedy)": lambda: post(
+            warm, "step (greedy)", "/api/step", {"ids": ids, "greedy": True}
+        ),
     }
     ms = {k: v * 1000 for k, v in best_times(fns, repeats).items()}
     # the first view is the overview; block 0 follows it (the page opens it at once)
