@@ -420,11 +420,11 @@ def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats:
     return "\n".join(lines)
 
 
-def command_line(command: str) -> str:
+def command_line(command: str, load_at_start: float) -> str:
     return (
         f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, "
-        f"{torch.get_num_threads()} torch thread(s), 2-CPU shared machine, load average "
-        f"{os.getloadavg()[0]:.1f} at the start)\n\n"
+        f"{torch.get_num_threads()} torch thread(s), 2-CPU machine shared with other jobs, "
+        f"load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n\n"
     )
 
 
@@ -444,6 +444,7 @@ def main() -> None:
     parser.add_argument("--no-scale", action="store_true", help="skip the real-model shapes")
     parser.add_argument("--only-scale", action="store_true", help="only the real-model shapes")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     if args.only_scale:
         torch.set_num_threads(args.threads)
         print(scale_table(args.scale_repeats, args.tokens))
@@ -475,7 +476,8 @@ def main() -> None:
     if not args.no_write:
         write_section(
             "explain.py",
-            command_line("python " + " ".join(["bench/explain.py", *sys.argv[1:]])) + body,
+            command_line("python " + " ".join(["bench/explain.py", *sys.argv[1:]]), load_at_start)
+            + body,
         )
 
 
