@@ -159,9 +159,13 @@ function renderFacts() {
   );
 }
 
+let lastAnchor = null;
 function render(anchorId = null) {
+  lastAnchor = anchorId;
   keepInPlace(anchorId, () => paint());
 }
+// a view whose numbers arrive after the render (a block, a token's stack) fills in place too
+app.keepInPlace = (paint) => keepInPlace(lastAnchor, paint);
 
 function paint() {
   translatePage();

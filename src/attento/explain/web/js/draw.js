@@ -80,12 +80,12 @@ function tipWithExact(ev, m, i, j, render) {
     return;
   }
   if (!m.at || !exactResolver) {
-    showTip(ev, `${render(v)}<br><span class="approx">≈</span>`); // no exact value to ask for
+    showTip(ev, `${render(v)}<br>≈`); // no exact value to ask for
     return;
   }
   const where = m.at(i, j);
   const key = `${where.name}:${where.index.join(",")}`;
-  showTip(ev, `${render(v)}<br><span class="approx">≈</span>`);
+  showTip(ev, `${render(v)}<br>≈`); // until the exact value arrives
   if (hovered && hovered.key === key) {
     hovered.ev = ev;
     return;
@@ -97,7 +97,7 @@ function tipWithExact(ev, m, i, j, render) {
     exactResolver(where.name, where.index)
       .then((exact) => {
         if (hovered !== cell || exact === null || exact === undefined) return;
-        showTip(cell.ev, `${render(exact)}<br><span class="exact">float32</span>`);
+        showTip(cell.ev, `${render(exact)}<br>✓ float32`);
         tip().dataset.exact = String(exact);
       })
       .catch(() => {});

@@ -201,12 +201,16 @@ function fill(i, app, body) {
     blockBody(known, i, app, body);
     return;
   }
-  body.replaceChildren(el("p", { class: "block-loading", text: t("block.loading") }));
+  // as tall as the block was before (the previous prompt's), so the page does not jump
+  const height = app.blockHeights?.get(i);
+  const loading = el("p", { class: "block-loading", text: t("block.loading") });
+  if (height) loading.style.minHeight = `${height}px`;
+  body.replaceChildren(loading);
   const trace = app.trace;
   app
     .loadBlock(i)
     .then((b) => {
-      if (app.trace === trace && body.isConnected) blockBody(b, i, app, body);
+      if (app.trace === trace && body.isConnected) app.keepInPlace(() => blockBody(b, i, app, body));
     })
     .catch((e) => {
       if (app.trace === trace && body.isConnected) body.replaceChildren(el("p", { class: "error", text: app.errorText(e) }));
@@ -215,6 +219,11 @@ function fill(i, app, body) {
 
 export function renderBlocks(root, app) {
   const { facts, state } = app;
+  app.blockHeights = new Map();
+  for (const d of root.querySelectorAll("details.block[open]")) {
+    const body = d.querySelector(".block-body");
+    if (body) app.blockHeights.set(Number(d.dataset.block), body.getBoundingClientRect().height);
+  }
   root.replaceChildren();
   const heads = facts.n_kv_head && facts.n_kv_head !== facts.n_head ? `${facts.n_head} / KV ${facts.n_kv_head}` : facts.n_head;
   for (let i = 0; i < facts.n_layer; i++) {

@@ -34,7 +34,7 @@ export function renderStack(root, app) {
   if (!known || known instanceof Promise) {
     root.append(el("p", { class: "block-loading", text: t("block.loading") }));
     app.loadStack(pos).then(
-      () => app.trace === trace && root.isConnected && renderStack(root, app),
+      () => app.trace === trace && root.isConnected && app.keepInPlace(() => renderStack(root, app)),
       (e) => root.append(el("p", { class: "error", text: app.errorText(e) })),
     );
     return;
