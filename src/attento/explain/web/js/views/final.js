@@ -156,7 +156,7 @@ export function renderFinal(root, app) {
     { class: "vocab-search", id: "vocab-form" },
     el("label", { for: "vocab-query", text: t("final.search") }),
     query,
-    el("button", { type: "submit", text: "🔍", "aria-label": t("final.search") }),
+    el("button", { type: "submit", text: t("final.search.go") }),
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
