@@ -7,9 +7,10 @@ same run, turn by turn. Rows:
 
 - forward:       model(idx), no trace (the peer);
 - traced:        the same forward inside `Trace()` (explicit attention path + recording);
-- trace view:    trace_view(): traced forward + packing every tensor for the page;
-- POST /api/trace: the whole request through the FastAPI app (TestClient, in process): request
-                 parsing, tokenizer, trace view and JSON encoding (the "server time").
+- trace view:    trace_view(): traced forward + the overview and every block, packed;
+- POST /api/trace: the whole request through the FastAPI app (TestClient, in process), with no
+                 kept records (every request traces again): request parsing, traced forward,
+                 the overview and its JSON encoding (the "server time" of the first view).
 
 Then two tables:
 
@@ -20,12 +21,28 @@ Then two tables:
 - a long seeded run: the time of one click early in the run and ~100 tokens into it, with the
   run kept between clicks (the server's `Runs`) and replayed from its start (no `Runs`).
 
+Then the explainer at real-model scale: random weights of exactly GPT-2 small's shape (12
+blocks x 12 heads x 768, 50,257 tokens, 1024 context) and SmolLM2-135M's (30 blocks x 9
+query heads sharing 3 key/value heads x 576, 49,152 tokens, RoPE, RMSNorm, SwiGLU), served by
+the real app (TestClient, in process), with the wire size of each answer as sent:
+
+- first view:   POST /api/trace of a prompt not seen before (traced forward + overview);
+- + block 0:    the same, then POST /api/block 0 (the page opens the first block at once);
+- block, kept:  POST /api/block of a prompt already traced (the server kept its records);
+- block, new:   POST /api/block of a prompt it does not have (traced up to that block:
+                the first block, and the last, which costs a whole forward pass);
+- stack, cell, vocab: another token's residual stream, one exact value, a vocabulary search;
+- step (greedy): one roll with its KV-cache view (every layer's keys and values).
+
+Targets: first view <= 1.0 s server time and <= 1 MB on the wire; one block <= 250 ms.
+
 The model is the bundled `dante` when present, else a random GPT of dante's shape (the `dante`
 training preset: 4 layers x 128, 4 heads, sinusoidal positions, 1024-token BPE vocabulary,
 128-token context). Target: /api/trace under 150 ms.
 
     .venv/bin/python bench/explain.py [--repeats 15] [--tokens 64] [--threads 1] [--no-write]
                   [--clients 1,8,25] [--requests 100] [--run-clicks 110] [--server-threads 1,2]
+                  [--scale-repeats 5] [--no-scale] [--only-scale]
 
 One torch thread by default: on a small shared machine, two OpenMP threads fighting other
 processes for the cores make small-matrix timings erratic.
@@ -54,6 +71,7 @@ from attento.explain.catalog import BUNDLED_DIR, Catalog
 from attento.explain.server import create_app
 from attento.explain.step_view import Runs, step_view
 from attento.explain.trace_view import trace_view
+from attento.explain.traces import Traces
 from attento.models import GPT, GPTConfig
 from attento.models.checkpoint_io import save_model
 from attento.models.trace import Trace
@@ -94,7 +112,7 @@ def run(repeats: int, n_tokens: int, catalog: Catalog) -> tuple[str, dict[str, f
     facts = catalog.entry(name).facts()
     ids = random_ids(model.config.vocab_size, n_tokens)
     idx = torch.tensor([ids])
-    client = TestClient(create_app(catalog), base_url="http://127.0.0.1")
+    client = TestClient(create_app(catalog, traces=Traces(0)), base_url="http://127.0.0.1")
 
     def forward():
         with torch.no_grad():
@@ -266,6 +284,121 @@ def long_run(catalog: Catalog, ids: list[int], clicks: int) -> str:
     )
 
 
+SCALES = {
+    "GPT-2 small": dict(
+        vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768, activation="gelu_tanh"
+    ),
+    "SmolLM2-135M": dict(
+        vocab_size=49152,
+        block_size=8192,
+        n_layer=30,
+        n_head=9,
+        n_kv_head=3,
+        n_embd=576,
+        ffn_hidden=1536,
+        pos_encoding="rope",
+        rope_base=100000.0,
+        norm="rmsnorm",
+        activation="swiglu",
+        bias=False,
+    ),
+}
+FIRST_VIEW_MS, FIRST_VIEW_BYTES, BLOCK_MS = 1000.0, 1_000_000, 250.0
+
+
+def scale_model(directory: Path, label: str) -> Path:
+    """Random weights of exactly `label`'s shape, with a one-character-per-id tokenizer."""
+    torch.manual_seed(0)
+    config = GPTConfig(**SCALES[label])
+    tokenizer = CharTokenizer([chr(0x100 + i) for i in range(config.vocab_size)])
+    name = label.lower().replace(" ", "-")
+    return save_model(GPT(config).eval(), tokenizer, directory / name)
+
+
+def scale_rows(label: str, path: Path, repeats: int, n_tokens: int) -> list[str]:
+    """Table rows (ms best of `repeats`, and bytes on the wire) for one real-model shape."""
+    catalog = Catalog.discover(str(path), bundled_dir=path.parent / "none")
+    name = catalog.default
+    model, _ = catalog.load(name)
+    V, n_layer = model.config.vocab_size, model.config.n_layer
+    cold = TestClient(create_app(catalog, traces=Traces(0)), base_url="http://127.0.0.1")
+    warm = TestClient(create_app(catalog), base_url="http://127.0.0.1")
+    ids = random_ids(V, n_tokens)
+    sizes: dict[str, int] = {}
+    count = iter(range(10**9))
+
+    def post(client: TestClient, label: str, path: str, body: dict) -> None:
+        r = client.post(path, json={"model": name, **body})
+        assert r.status_code == 200, r.text[:200]
+        sizes[label] = len(r.content)
+
+    def first_view() -> None:
+        post(cold, "first view", "/api/trace", {"ids": ids})
+
+    def with_block() -> None:
+        fresh = [(ids[0] + next(count)) % V, *ids[1:]]  # a prompt the warm app has not seen
+        post(warm, "+ block 0", "/api/trace", {"ids": fresh})
+        trace_size = sizes["+ block 0"]
+        post(warm, "+ block 0", "/api/block", {"ids": fresh, "block": 0})
+        sizes["+ block 0"] += trace_size
+
+    post(warm, "", "/api/trace", {"ids": ids})  # the records the "kept" rows read
+    fns = {
+        "first view": first_view,
+        "+ block 0": with_block,
+        "block, kept": lambda: post(
+            warm, "block, kept", "/api/block", {"ids": ids, "block": next(count) % n_layer}
+        ),
+        "block 0, new": lambda: post(cold, "block 0, new", "/api/block", {"ids": ids, "block": 0}),
+        "last block, new": lambda: post(
+            cold, "last block, new", "/api/block", {"ids": ids, "block": n_layer - 1}
+        ),
+        "stack": lambda: post(warm, "stack", "/api/stack", {"ids": ids, "pos": 3}),
+        "cell": lambda: post(
+            warm, "cell", "/api/cell", {"ids": ids, "name": "blocks.1.attn.q", "index": [0, 1, 2]}
+        ),
+        "vocab": lambda: post(warm, "vocab", "/api/vocab", {"query": chr(0x100 + 77)}),
+        "step (greedy)": lambda: post(
+            warm, "step (greedy)", "/api/step", {"ids": ids, "greedy": True}
+        ),
+    }
+    ms = {k: v * 1000 for k, v in best_times(fns, repeats).items()}
+    # the first view is the overview; block 0 follows it (the page opens it at once)
+    targets = {"first view": (FIRST_VIEW_MS, FIRST_VIEW_BYTES), "+ block 0": (FIRST_VIEW_MS, None)}
+    targets |= {k: (BLOCK_MS, None) for k in ("block, kept", "block 0, new", "last block, new")}
+    rows = []
+    for step, t in ms.items():
+        target = targets.get(step)
+        verdict = ""
+        if target is not None:
+            ok = t <= target[0] and (target[1] is None or sizes[step] <= target[1])
+            limit = f"<= {target[0]:.0f} ms" + (
+                f", <= {target[1] / 1e6:.0f} MB" if target[1] else ""
+            )
+            verdict = f"{'meets' if ok else 'misses'} {limit}"
+        rows.append(f"| {label} | {step} | {t:.0f} | {sizes[step] / 1e3:.0f} | {verdict} |")
+    return rows
+
+
+def scale_table(repeats: int, n_tokens: int) -> str:
+    """The real-model-scale table, both shapes."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label in SCALES:
+            path = scale_model(Path(tmp), label)
+            rows += scale_rows(label, path, repeats, n_tokens)
+    return "\n".join(
+        [
+            f"Real-model scale (random weights), {n_tokens}-token prompt, best of {repeats}, "
+            f"torch threads {torch.get_num_threads()}; KB as sent (JSON with base64 tensors).",
+            "",
+            "| shape | request | ms | KB | target |",
+            "|---|---|---:|---:|---|",
+            *rows,
+        ]
+    )
+
+
 def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats: int) -> str:
     lines = [
         f"Model `{name}` ({facts['n_layer']} layers x {facts['n_embd']}, {facts['n_head']} heads, "
@@ -287,11 +420,11 @@ def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats:
     return "\n".join(lines)
 
 
-def command_line(command: str) -> str:
+def command_line(command: str, load_at_start: float) -> str:
     return (
         f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, "
-        f"{torch.get_num_threads()} torch thread(s), 2-CPU shared machine, load average "
-        f"{os.getloadavg()[0]:.1f} at the start)\n\n"
+        f"{torch.get_num_threads()} torch thread(s), 2-CPU machine shared with other jobs, "
+        f"load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n\n"
     )
 
 
@@ -307,7 +440,15 @@ def main() -> None:
     parser.add_argument(
         "--server-threads", default="1,2", help="the server's --threads, each a table part"
     )
+    parser.add_argument("--scale-repeats", type=int, default=5)
+    parser.add_argument("--no-scale", action="store_true", help="skip the real-model shapes")
+    parser.add_argument("--only-scale", action="store_true", help="only the real-model shapes")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
+    if args.only_scale:
+        torch.set_num_threads(args.threads)
+        print(scale_table(args.scale_repeats, args.tokens))
+        return
     torch.set_num_threads(args.threads)
     levels = [int(n) for n in args.clients.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -321,6 +462,7 @@ def main() -> None:
         ]
         room = "\n".join([*CLASSROOM_HEAD, *rows])
         runs = long_run(catalog, ids, args.run_clicks)
+    scale = "" if args.no_scale else "\n\n" + scale_table(args.scale_repeats, args.tokens)
     body = report(name, ms, facts, args.tokens, args.repeats)
     body += (
         f"\n\nA classroom: `attento explain --threads N` in its own process (real uvicorn), "
@@ -328,12 +470,14 @@ def main() -> None:
         f"run click after click; {args.requests} requests per level (at least one per client)."
         f"\n\n{room}\n\nOne seeded run of {args.run_clicks} clicks on `{name}` (step_view in "
         f"process): the time of a click, with the run kept between clicks and replayed.\n\n{runs}"
+        f"{scale}"
     )
     print(body)
     if not args.no_write:
         write_section(
             "explain.py",
-            command_line("python " + " ".join(["bench/explain.py", *sys.argv[1:]])) + body,
+            command_line("python " + " ".join(["bench/explain.py", *sys.argv[1:]]), load_at_start)
+            + body,
         )
 
 

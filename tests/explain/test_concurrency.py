@@ -191,3 +191,39 @@ def test_a_model_asked_for_by_many_threads_at_once_is_loaded_once(tmp_path, make
     (model, tokenizer), facts = results[0]
     assert all(r[0][0] is model and r[0][1] is tokenizer and r[1] is facts for r in results)
     assert not model.training
+
+
+def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
+    """25 students open blocks, another token's stack and exact cells of prompts the server has
+    not traced yet, all at once (so records are computed concurrently, and clients asking for
+    the same prompt wait for one computation); every answer equals the same request answered
+    alone, computed here in process without any kept records, byte for byte."""
+    import torch
+    from fastapi.testclient import TestClient
+
+    from attento.explain.catalog import Catalog
+    from attento.explain.server import create_app
+    from attento.explain.traces import Traces
+
+    port, _ = server
+    catalog = Catalog.discover(MODEL)
+    _, tokenizer = catalog.load(MODEL)
+    prompts = [LINE[i : i + 5 + i % 17] + " block" for i in range(CLIENTS)]
+    requests = []
+    for k, prompt in enumerate(prompts):
+        ids = tokenizer.encode(prompt)
+        requests += [("/api/block", {"model": MODEL, "ids": ids, "block": b}) for b in range(4)]
+        requests.append(("/api/stack", {"model": MODEL, "ids": ids, "pos": k % len(ids)}))
+        cell = {"name": f"blocks.{k % 4}.attn.weights", "index": [k % 4, len(ids) - 1, 0]}
+        requests.append(("/api/cell", {"model": MODEL, "ids": ids, **cell}))
+    random.Random(2).shuffle(requests)
+    answers = in_parallel(lambda r: post(port, "POST", *r), requests)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the server (attento explain --threads 1, the default)
+    try:
+        alone = TestClient(create_app(catalog, traces=Traces(0)), base_url="http://127.0.0.1")
+        for (path, body), (status, raw) in zip(requests, answers, strict=True):
+            assert status == 200, raw[:200]
+            assert raw == alone.post(path, json=body).content, (path, body)
+    finally:
+        torch.set_num_threads(threads)

@@ -13,10 +13,19 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from attento.explain.server import CSP, ECHO_CHARS, MAX_BODY_BYTES, HostRule, create_app
+from attento.explain.server import (
+    CSP,
+    ECHO_CHARS,
+    MAX_BODY_BYTES,
+    MAX_IDS,
+    MAX_QUERY_CHARS,
+    HostRule,
+    create_app,
+)
 
 ENDPOINTS = [("GET", "/"), ("GET", "/api/models"), ("POST", "/api/trace"), ("POST", "/api/step")]
-ENDPOINTS += [("GET", "/js/app.js"), ("GET", "/style.css")]
+ENDPOINTS += [("POST", "/api/block"), ("POST", "/api/stack"), ("POST", "/api/cell")]
+ENDPOINTS += [("POST", "/api/vocab"), ("GET", "/js/app.js"), ("GET", "/style.css")]
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +195,21 @@ BAD_BODIES = [
     ("/api/trace", b"[1, 2]", "body"),
     ("/api/trace", b'"just a string"', "body"),
     ("/api/trace", b'{"ids": {"0": 1}}', "ids"),
+    ("/api/block", b'{"ids": [1, 2], "block": NaN}', "block"),
+    ("/api/block", b'{"ids": [1, 2], "block": "0; DROP"}', "block"),
+    ("/api/block", b'{"ids": [1, 2], "block": 1e400}', "block"),
+    ("/api/block", b'{"ids": [1, 2], "block": 0.5}', "block"),
+    ("/api/block", b'{"ids": [1, 2]}', "block"),
+    ("/api/block", b'{"ids": [], "block": 0}', "ids"),
+    ("/api/stack", b'{"ids": [1, 2], "pos": Infinity}', "pos"),
+    ("/api/cell", b'{"ids": [1, 2], "name": "\\ud800", "index": [0]}', "name"),
+    (
+        "/api/cell",
+        b'{"ids": [1, 2], "name": "ln_f", "index": [0, 0, 0, 0, 0, 0, 0, 0, 0]}',
+        "index",
+    ),
+    ("/api/vocab", b'{"query": ""}', "query"),
+    ("/api/vocab", b'{"query": "\\udfff"}', "query"),
 ]
 
 
@@ -223,6 +247,10 @@ MARKER = "Q7w" + "".join(chr(ord("a") + i % 26) for i in range(300))
         ("/api/step", {"ids": [1], "model": MARKER}),
         ("/api/step", {"ids": [1], "temperature": MARKER}),
         ("/api/step", {"ids": [1, 2], "greedy": MARKER}),
+        ("/api/block", {"ids": [1, 2], "block": MARKER}),
+        ("/api/cell", {"ids": [1, 2], "name": MARKER, "index": [0]}),
+        ("/api/cell", {"ids": [1, 2], "name": "ZZ" + MARKER[:90], "index": [0]}),
+        ("/api/vocab", {"query": MARKER}),
     ],
 )
 def test_errors_quote_at_most_a_few_characters_of_the_request(client, path, body):
@@ -305,3 +333,59 @@ def test_the_csp_allows_only_the_pages_own_scripts():
     assert rules["script-src"] == "'self'" and rules["default-src"] == "'self'"
     assert rules["frame-ancestors"] == "'none'" and rules["connect-src"] == "'self'"
     assert "unsafe-inline" not in rules["script-src"] and "unsafe-eval" not in CSP
+
+
+# --------------------------------------------------------------------------- detail endpoints
+
+
+@pytest.mark.parametrize("block", [-1, 2, 3, 2**31 - 1, -(2**31)])
+def test_a_block_the_model_does_not_have_is_a_bad_block(client, block):
+    r = client.post("/api/block", json={"ids": [1, 2, 3], "block": block})
+    assert r.status_code == 400
+    assert r.json()["code"] == "bad_block" and r.json()["params"] == {"block": block, "blocks": 2}
+
+
+@pytest.mark.parametrize("pos", [-1, 3, 10**6])
+def test_a_position_outside_the_prompt_is_a_bad_position(client, pos):
+    r = client.post("/api/stack", json={"ids": [1, 2, 3], "pos": pos})
+    assert r.status_code == 400 and r.json()["code"] == "bad_position"
+
+
+@pytest.mark.parametrize(
+    ("name", "index", "field"),
+    [
+        ("blocks.9.attn.q", [0, 0, 0], "name"),
+        ("../../etc/passwd", [0], "name"),
+        ("blocks.0.attn.q", [0, 0], "index"),  # (H, T, Dh) needs three
+        ("blocks.0.attn.q", [0, 3, 0], "index"),  # only 3 tokens
+        ("blocks.0.attn.q", [0, -1, 0], "index"),  # no negative indexing
+        ("embed.sum", [0, 10**6], "index"),
+    ],
+)
+def test_a_cell_outside_the_trace_is_a_bad_cell(client, name, index, field):
+    r = client.post("/api/cell", json={"ids": [1, 2, 3], "name": name, "index": index})
+    assert r.status_code == 400
+    assert r.json()["code"] == "bad_cell" and r.json()["params"] == {"field": field}
+
+
+@pytest.mark.parametrize("path", ["/api/block", "/api/stack", "/api/cell"])
+def test_detail_requests_take_the_same_limits_as_a_step(client, path, catalog):
+    extra = {"/api/block": {"block": 0}, "/api/stack": {"pos": 0}}
+    extra["/api/cell"] = {"name": "embed.sum", "index": [0, 0]}
+    vocab = catalog.load("tiny")[0].config.vocab_size
+    cases = [
+        ([1] * (MAX_IDS + 1), 400, "too_many_tokens"),  # checked before any work
+        ([1] * 49, 400, "context_full"),  # the tiny model reads 48 tokens
+        ([1, vocab], 400, "token_out_of_vocab"),
+        ([1, -1], 422, "invalid_request"),
+    ]
+    for ids, status, code in cases:
+        r = client.post(path, json={"ids": ids, **extra[path]})
+        assert (r.status_code, r.json()["code"]) == (status, code), (path, code)
+    r = client.post(path, json={"ids": [1, 2], "model": "nope", **extra[path]})
+    assert r.status_code == 404 and r.json()["code"] == "unknown_model"
+
+
+def test_a_vocabulary_query_over_the_limit_is_refused(client):
+    r = client.post("/api/vocab", json={"query": "a" * (MAX_QUERY_CHARS + 1)})
+    assert r.status_code == 422 and r.json()["params"] == {"field": "query"}

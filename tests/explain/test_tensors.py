@@ -43,3 +43,27 @@ def test_dumps_splices_tensors_into_valid_json_identical_to_json_dumps():
     body = dumps(obj)
     assert json.loads(body) == obj
     assert body == json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_u8_heat_maps_are_within_half_a_step_and_keep_minus_infinity():
+    from attento.explain.tensors import tolerance
+
+    t = torch.randn(3, 7, 11) * 5
+    t[1, 2, 3] = float("-inf")
+    packed = pack(t, dtype="u8", name="blocks.0.attn.scaled_masked")
+    assert packed["name"] == "blocks.0.attn.scaled_masked"
+    back = unpack(packed)
+    finite = torch.isfinite(t).numpy()
+    assert back[1, 2, 3] == -math.inf and np.isfinite(back[finite]).all()
+    lo, hi = float(t[torch.isfinite(t)].min()), float(t[torch.isfinite(t)].max())
+    assert tolerance(packed) == pytest.approx((hi - lo) / 254 / 2)
+    err = np.abs(back[finite] - t.numpy()[finite])
+    assert err.max() <= tolerance(packed) * (1 + 1e-5)
+    assert back[finite].min() == pytest.approx(lo) and back[finite].max() == pytest.approx(hi)
+    assert len(packed["b64"]) * 3 // 4 <= t.numel() + 2  # one byte per number
+
+
+def test_f16_and_a_constant_u8_tensor():
+    t = torch.rand(4, 5)
+    np.testing.assert_allclose(unpack(pack(t, dtype="f16")), t.numpy(), rtol=2**-11)
+    np.testing.assert_array_equal(unpack(pack(torch.full((2, 3), 0.25), dtype="u8")), 0.25)

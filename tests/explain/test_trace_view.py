@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from attento.explain import trace_view as tv
-from attento.explain.tensors import unpack
+from attento.explain.tensors import tolerance, unpack
+
+
+def near(packed, expected, atol=1e-6):
+    """`packed` decodes to `expected` within the precision of its encoding."""
+    np.testing.assert_allclose(unpack(packed), expected, atol=tolerance(packed) + atol, rtol=0)
+
 
 PROMPT = "Nel mezzo del cammin"
 
@@ -31,9 +37,9 @@ def test_embedding_sum_is_token_row_plus_position_row(view, tiny):
     model, _ = tiny
     tok_rows = model.embed.tok.weight[ids].detach().numpy()
     pos_rows = model.embed.pos.weight[: len(ids)].detach().numpy()
-    np.testing.assert_allclose(unpack(v["embed"]["tok"]), tok_rows, rtol=1e-6)
-    np.testing.assert_allclose(unpack(v["embed"]["pos"]), pos_rows, rtol=1e-6)
-    np.testing.assert_allclose(unpack(v["embed"]["sum"]), tok_rows + pos_rows, rtol=1e-5, atol=1e-6)
+    near(v["embed"]["tok"], tok_rows)
+    near(v["embed"]["pos"], pos_rows)
+    near(v["embed"]["sum"], tok_rows + pos_rows, atol=1e-5)
 
 
 def test_attention_weights_match_softmax_of_scaled_masked_scores_from_the_weights(view, tiny):
@@ -42,7 +48,8 @@ def test_attention_weights_match_softmax_of_scaled_masked_scores_from_the_weight
     c = model.config
     T, H, Dh = len(ids), c.n_head, c.head_dim
     block = v["blocks"][1]
-    x = torch.from_numpy(unpack(block["ln1"]).copy())
+    x = torch.from_numpy(tv.traces.record(model, ids)["blocks.1.ln1"].numpy().copy())
+    near(block["ln1"], x.numpy())
     q, k, _ = F.linear(x, model.blocks[1].attn.qkv.weight, model.blocks[1].attn.qkv.bias).split(
         c.n_embd, dim=-1
     )
@@ -53,8 +60,8 @@ def test_attention_weights_match_softmax_of_scaled_masked_scores_from_the_weight
     expected = scaled.masked_fill(future, float("-inf")).softmax(-1).detach().numpy()
     weights = unpack(block["weights"])
     assert weights.shape == (H, T, T)
-    np.testing.assert_allclose(weights, expected, atol=1e-5)
-    np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-5)
+    np.testing.assert_allclose(weights, expected, rtol=1e-3, atol=1e-5)  # f16
+    np.testing.assert_allclose(weights.sum(-1), 1, atol=3e-3)
     masked = unpack(block["scaled_masked"])
     assert np.isneginf(masked[:, future.numpy()]).all()
     assert np.isfinite(unpack(block["scores"])).all()
@@ -71,8 +78,9 @@ def test_final_logits_equal_the_untraced_forward(view, tiny):
     assert v["final"]["top"][0]["text"] == tok.token_str(top.indices[0].item())
 
 
-def test_stream_norms_and_cosines_follow_the_residual_tensors(view):
-    v, _ = view
+def test_stream_norms_and_cosines_follow_the_residual_tensors(view, tiny):
+    v, ids = view
+    model, _ = tiny
     stages = v["stream"]["stages"]
     assert [s["name"] for s in stages] == [
         "embed.sum",
@@ -81,8 +89,8 @@ def test_stream_norms_and_cosines_follow_the_residual_tensors(view):
         "blocks.1.resid_mid",
         "blocks.1.out",
     ]
-    out1 = unpack(v["blocks"][1]["out"])
-    mid1 = unpack(v["blocks"][1]["resid_mid"])
+    rec = tv.traces.record(model, ids)
+    out1, mid1 = rec["blocks.1.out"].numpy(), rec["blocks.1.resid_mid"].numpy()
     np.testing.assert_allclose(stages[-1]["norm"], np.linalg.norm(out1, axis=-1), rtol=1e-3)
     cos = (out1 * mid1).sum(-1) / np.linalg.norm(out1, axis=-1) / np.linalg.norm(mid1, axis=-1)
     np.testing.assert_allclose(stages[-1]["cos_prev"], cos, atol=1e-3)
@@ -96,13 +104,14 @@ def test_ffn_histograms_count_every_activation(view, tiny):
     n = len(ids) * model.config.ffn_dim
     assert sum(block["hist_hidden"]["counts"]) == n
     assert sum(block["hist_act"]["counts"]) == n
-    act = unpack(block["mlp_act"])
+    act = tv.traces.record(model, ids)["blocks.0.mlp.act"].numpy()
+    near(block["mlp_act"], act)
     assert block["hist_act"]["positive"] == pytest.approx((act > 0).mean(), abs=1e-3)
 
 
 def test_long_prompts_drop_the_pre_softmax_stages(tiny, monkeypatch):
     model, tok = tiny
-    monkeypatch.setattr(tv, "STAGES_MAX_T", 3)
+    monkeypatch.setattr(tv.traces, "STAGES_MAX_T", 3)
     v = tv.trace_view(model, tok, tok.encode("Nel mezzo"))
     assert v["blocks"][0]["scores"] is None and v["blocks"][0]["scaled_masked"] is None
     assert unpack(v["blocks"][0]["weights"]).shape[-1] == len("Nel mezzo")
@@ -127,4 +136,4 @@ def test_sinusoidal_model_sends_its_scaled_token_rows(make_ckpt, tmp_path, view)
     scale = math.sqrt(model.config.n_embd)
     assert v["embed"]["tok_scale"] == pytest.approx(scale)
     rows = model.embed.tok.weight[ids].detach().numpy() * scale
-    np.testing.assert_allclose(unpack(v["embed"]["tok"]), rows, rtol=1e-6)
+    near(v["embed"]["tok"], rows)

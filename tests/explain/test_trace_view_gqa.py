@@ -1,5 +1,6 @@
-"""The explainer's views of a grouped-query model: each query head is shown with the key/value
-head it reads (the trace holds n_kv_head of them; models/trace.py)."""
+"""The explainer's views of a grouped-query model, shown as it is: a block's keys and values have
+n_kv_head heads (as the trace and the KV cache hold them; models/trace.py), and the page is told
+how many query heads read each one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 
 from attento.explain import step_view as sv
 from attento.explain import trace_view as tv
-from attento.explain.tensors import unpack
+from attento.explain.tensors import tolerance, unpack
 from attento.models.gpt import GPT, GPTConfig
 from attento.models.trace import Trace
 from attento.tokenize.char import CharTokenizer
@@ -24,9 +25,22 @@ def test_each_query_head_gets_the_key_value_head_it_reads():
         model(torch.tensor([ids]))
     k, v = tr.records["blocks.1.attn.k"][0], tr.records["blocks.1.attn.v"][0]  # (2, T, 8)
     block = view["blocks"][1]
-    for h in range(4):  # heads 0, 1 read key/value head 0; heads 2, 3 read head 1
-        assert torch.equal(torch.tensor(unpack(block["k"])[h]), k[h // 2])
-        assert torch.equal(torch.tensor(unpack(block["v"])[h]), v[h // 2])
+    assert (block["n_head"], block["n_kv_head"]) == (4, 2)
+    assert view["attention"] == {"n_head": 4, "n_kv_head": 2, "group": 2}
+    for packed, want in [(block["k"], k), (block["v"], v)]:
+        assert packed["shape"] == [2, len(ids), 8]
+        torch.testing.assert_close(
+            torch.tensor(unpack(packed)), want, atol=tolerance(packed) + 1e-6, rtol=0
+        )
+    # the weights of query heads 0 and 1 come from the same keys (head 0): softmax(q_h·k_0)
+    q = tr.records["blocks.1.attn.q"][0]
+    for h in range(4):
+        scores = q[h] @ k[h // 2].T / 8**0.5
+        scores = scores.masked_fill(torch.ones_like(scores).triu(1).bool(), float("-inf"))
+        torch.testing.assert_close(
+            torch.tensor(unpack(block["weights"])[h]), scores.softmax(-1), atol=1e-3, rtol=0
+        )
     cache = sv.cache_view(model, tok, ids)
-    assert unpack(cache["layers"][1]["k"]).shape == (4, len(ids), 8)
+    assert unpack(cache["layers"][1]["k"]).shape == (2, len(ids), 8)
+    assert (cache["n_head"], cache["n_kv_head"]) == (4, 2)
     assert cache["max_abs_diff"] < 1e-5

@@ -7,9 +7,11 @@ embeddings + positions, each transformer block (self-attention with its causal m
 Norm, feed-forward), the stack, and the final step (logits -> softmax -> sampling). Nothing is
 re-computed here: what the page draws is what the model computed.
 
-- `tensors.py`: compact encoding of tensors for JSON (4 significant digits, base64 float32);
+- `tensors.py`: compact encoding of tensors for JSON (base64 float32, float16 or u8 heat maps);
 - `catalog.py`: which models the server may open (bundled + a models folder), loaded lazily;
-- `trace_view.py`: a `Trace` of one prompt -> the JSON the page draws;
+- `traces.py`: recorded forward passes of recent prompts, kept within a byte budget;
+- `trace_view.py`: a `Trace` of one prompt -> the JSON the page draws, in parts (the overview
+  first, then each block, a token's stack, an exact value, as the page asks);
 - `step_view.py`: one sampling step with attento.generate, and the KV cache it used;
 - `server.py`: the FastAPI app (JSON endpoints + the static page in `web/`).
 """

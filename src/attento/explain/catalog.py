@@ -5,9 +5,9 @@ package (`attento/assets/models/<name>/`), the checkpoints found in `--models-di
 one folder given with `--model DIR`. A request names a model by its catalog name, never by a
 path, so a web page cannot make the server read an arbitrary file.
 
-Facts shown in the model picker (layers, heads, width, parameters, vocabulary, context) come
-from `config.json` and the safetensors header, so listing a folder of big checkpoints does not
-load any weights; a model is loaded on first use and kept.
+Facts shown in the model picker (layers, query and key/value heads, width, parameters,
+vocabulary, context) come from `config.json` and the safetensors header, so listing a folder of
+big checkpoints does not load any weights; a model is loaded on first use and kept.
 
 Each model also carries the `language` its explanations open in ("it", "en" or None) and the
 `prompt` the page opens on, in that language. A `config.json` may set both as top-level keys
@@ -114,6 +114,7 @@ class Entry:
             "decoder_only": True,
             "n_layer": c.n_layer,
             "n_head": c.n_head,
+            "n_kv_head": getattr(c, "kv_heads", None) or getattr(c, "n_kv_head", None) or c.n_head,
             "n_embd": c.n_embd,
             "head_dim": c.head_dim,
             "ffn_hidden": c.ffn_dim,

@@ -1,14 +1,20 @@
-"""The explainer's web server: three JSON endpoints and the static page.
+"""The explainer's web server: JSON endpoints and the static page.
 
     GET  /api/models  -> {"default": name, "models": [facts of each model]}   (catalog.py)
-    POST /api/trace   {model?, prompt? | ids?}       -> one traced forward pass (trace_view.py)
+    POST /api/trace   {model?, prompt? | ids?}  -> the overview of one traced forward pass
+    POST /api/block   {model?, ids, block}      -> one block's detail             (trace_view.py)
+    POST /api/stack   {model?, ids, pos}        -> one token's residual stream, stage by stage
+    POST /api/cell    {model?, ids, name, index} -> the exact float32 of one traced number
+    POST /api/vocab   {model?, query}           -> the vocabulary's tokens that match a text
     POST /api/step    {model?, ids, start?, temperature, top_k?, top_p?, greedy, seed?}
-                                                     -> the next token + KV cache (step_view.py)
+                                                -> the next token + KV cache   (step_view.py)
     GET  /            -> the page (web/index.html and its ES modules; no build step, no CDN)
 
 Requests name a model from the catalog (catalog.py), never a path. Every request is answered
 from its own body alone (no session): the only state kept between requests is the loaded
-models and a bounded cache of seeded runs that makes the next roll cheap (step_view.Runs).
+models, a bounded cache of recorded forward passes that makes the page's later questions about
+a prompt cheap (traces.Traces), and one of seeded runs that makes the next roll cheap
+(step_view.Runs). Either may forget: the answer is then recomputed, equal.
 
 **Errors.** Every 4xx answer is JSON `{"detail": sentence, "code": code, "params": {...}}`:
 `detail` is one short English sentence that quotes at most ~40 characters of the request;
@@ -26,7 +32,11 @@ the page shows its own text for `code`, filled in from `params`.
     context_full         400     tokens, context     more tokens than the context (for a step:
                                                      no room for one more)
     unencodable          400     char                a character the tokenizer cannot encode
-    too_many_tokens      400     max                 a /api/step request over MAX_STEP_TOKENS ids
+    too_many_tokens      400     max                 a step/block/stack/cell request over
+                                                     MAX_IDS ids
+    bad_block            400     block, blocks       a block index the model does not have
+    bad_position         400     pos, tokens         a position outside the prompt
+    bad_cell             400     field               a record name or index not in the trace
     body_too_large       413     max                 a body over MAX_BODY_BYTES
     bad_host             400                         a Host header the server does not answer
     not_found            404                         no such page or endpoint
@@ -43,6 +53,8 @@ a Content-Security-Policy that lets the page run only its own scripts (CSP).
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,11 +70,20 @@ from attento.errors import UserError
 from attento.explain.catalog import Catalog
 from attento.explain.step_view import Runs, step_view
 from attento.explain.tensors import dumps
-from attento.explain.trace_view import trace_view
+from attento.explain.trace_view import (
+    block_view,
+    cell_value,
+    check_block,
+    overview,
+    stack_view,
+)
+from attento.explain.traces import Traces
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_PROMPT_CHARS = 4000
-MAX_STEP_TOKENS = 1024  # ids one /api/step may carry: bounds its prefill and any replay
+MAX_IDS = 1024  # ids one step/block/stack/cell request may carry: bounds its forward pass
+MAX_QUERY_CHARS = 100  # a vocabulary search
+VOCAB_MATCHES = 20  # tokens one vocabulary search lists
 MAX_BODY_BYTES = 64 * 1024  # a full prompt of 4-byte characters, or 1024 ids, fits many times
 ECHO_CHARS = 40  # the most of a request an error message quotes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -131,6 +152,35 @@ class TraceRequest(BaseModel):
         if self.prompt is not None and self.ids is not None:
             raise ValueError("give either prompt or ids, not both")
         return self
+
+
+class IdsRequest(BaseModel):
+    """A question about the traced forward pass of `ids` (traces.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: Text | None = Field(None, max_length=200)
+    ids: list[TokenId] = Field(min_length=1)
+
+
+class BlockRequest(IdsRequest):
+    block: int = Field(ge=-(2**31), lt=2**31)
+
+
+class StackRequest(IdsRequest):
+    pos: int = Field(ge=-(2**31), lt=2**31)
+
+
+class CellRequest(IdsRequest):
+    name: Text = Field(min_length=1, max_length=100)
+    index: list[Annotated[int, Field(ge=-(2**31), lt=2**31)]] = Field(max_length=8)
+
+
+class VocabRequest(BaseModel):
+    """Tokens of the model's vocabulary whose text holds `query`."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: Text | None = Field(None, max_length=200)
+    query: Text = Field(min_length=1, max_length=MAX_QUERY_CHARS)
 
 
 class StepRequest(BaseModel):
@@ -300,11 +350,13 @@ def create_app(
     allow_hosts: Iterable[str] = (),
     api_docs: bool = False,
     runs: Runs | None = None,
+    traces: Traces | None = None,
 ) -> FastAPI:
     """The app serving `catalog`'s models and the page, for a server bound to `host`.
 
     `allow_hosts`: more Host names to answer (see HostRule); `api_docs`: serve /openapi.json
-    and /docs; `runs`: the cache of seeded runs (default: a new one of default size).
+    and /docs; `runs`: the cache of seeded runs, `traces`: the cache of recorded forward passes
+    (default: new ones of default size).
     """
     app = FastAPI(
         title="attento explainer",
@@ -313,6 +365,9 @@ def create_app(
         redoc_url=None,
     )
     runs = Runs() if runs is None else runs
+    traces = Traces() if traces is None else traces
+    vocabularies: dict[str, list[str]] = {}
+    vocab_lock = threading.Lock()
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> JSONResponse:
@@ -375,8 +430,24 @@ def create_app(
             "models": [entry.facts() for entry in catalog.entries.values()],
         }
 
+    def check_count(ids: list[int]) -> None:
+        if len(ids) > MAX_IDS:
+            raise UserError(
+                f"a request takes at most {MAX_IDS} tokens",
+                code="too_many_tokens",
+                params={"max": MAX_IDS},
+            )
+
+    def recorded(req: IdsRequest) -> tuple[Any, Any]:
+        """(model, records of req.ids), after the same checks as every request with ids."""
+        check_count(req.ids)
+        _, model, _ = open_model(req.model)
+        check_ids(req.ids, model)
+        return model, traces.get(model, req.ids)[0]
+
     @app.post("/api/trace")
     def trace(req: TraceRequest) -> Response:
+        t0 = time.perf_counter()
         name, model, tokenizer = open_model(req.model)
         facts = catalog.entries[name].facts()
         if req.ids is not None:
@@ -389,18 +460,73 @@ def create_app(
                     "the prompt gives no tokens: type at least one character", code="prompt_empty"
                 )
         check_ids(ids, model)
-        view = trace_view(model, tokenizer, ids)
+        rec, kept = traces.get(model, ids)
+        view = overview(model, tokenizer, ids, rec)
+        view["timing_ms"] = {
+            "forward": 0.0 if kept else round(rec.forward_ms, 2),
+            "total": round((time.perf_counter() - t0) * 1000, 2),
+            "kept": kept,
+        }
         # a Response directly: the payload is already plain JSON (skips jsonable_encoder)
         return PackedJSON({"model": facts, "prompt": tokenizer.decode(ids), "ids": ids} | view)
 
+    @app.post("/api/block")
+    def block(req: BlockRequest) -> Response:
+        check_count(req.ids)
+        _, model, _ = open_model(req.model)
+        check_ids(req.ids, model)
+        check_block(req.block, model.config.n_layer)
+        rec = traces.partial(model, req.ids, req.block)
+        return PackedJSON(block_view(rec, req.block, model.config))
+
+    @app.post("/api/stack")
+    def stack(req: StackRequest) -> Response:
+        model, rec = recorded(req)
+        return PackedJSON(stack_view(rec, model.config.n_layer, req.pos))
+
+    @app.post("/api/cell")
+    def cell(req: CellRequest) -> dict[str, Any]:
+        _, rec = recorded(req)
+        return cell_value(rec, req.name, req.index)
+
+    def vocabulary(name: str, model: Any, tokenizer: Any) -> list[str]:
+        """Every token's text, computed once per model."""
+        with vocab_lock:
+            if name not in vocabularies:
+                n = min(model.config.vocab_size, tokenizer.vocab_size)
+                vocabularies[name] = [tokenizer.token_str(i) for i in range(n)]
+            return vocabularies[name]
+
+    @app.post("/api/vocab")
+    def vocab(req: VocabRequest) -> dict[str, Any]:
+        """The tokens the query encodes to, then up to VOCAB_MATCHES tokens whose text holds it
+        (ignoring case): equal first, then those starting with it, shortest first."""
+        name, model, tokenizer = open_model(req.model)
+        try:
+            encoded = [int(i) for i in tokenizer.encode(req.query)][:VOCAB_MATCHES]
+        except UserError:
+            encoded = []  # a character the tokenizer cannot encode: search the texts only
+        texts = vocabulary(name, model, tokenizer)
+        q = req.query.casefold()
+        found = [(i, t) for i, t in enumerate(texts) if q in t.casefold()]
+        found.sort(
+            key=lambda it: (
+                it[1] != req.query,
+                not it[1].casefold().startswith(q),
+                len(it[1]),
+                it[0],
+            )
+        )
+        return {
+            "query": req.query,
+            "encoded": [{"id": i, "text": texts[i] if i < len(texts) else ""} for i in encoded],
+            "matches": [{"id": i, "text": t} for i, t in found[:VOCAB_MATCHES]],
+            "total": len(found),
+        }
+
     @app.post("/api/step")
     def step(req: StepRequest) -> Response:
-        if len(req.ids) > MAX_STEP_TOKENS:
-            raise UserError(
-                f"a step takes at most {MAX_STEP_TOKENS} tokens",
-                code="too_many_tokens",
-                params={"max": MAX_STEP_TOKENS},
-            )
+        check_count(req.ids)
         _, model, tokenizer = open_model(req.model)
         check_ids(req.ids, model, room=1)
         start = len(req.ids) if req.start is None else req.start

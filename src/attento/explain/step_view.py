@@ -22,8 +22,10 @@ pass per token since then): slower, but the same tokens, since it is the same co
 Then it shows the KV cache at work on the token just drawn, as the generation loop feeds it:
 the earlier tokens are run once (prefill) into the model's real cache, and the new token goes
 in alone under a `Trace`. Its q, k, v are computed now; the keys and values of the earlier
-tokens are read back from the cache. The logits equal those of a full recomputation; the
-largest difference is reported.
+tokens are read back from the cache (the cache holds the n_kv_head key/value heads only, and
+so does the view). The logits equal those of a full recomputation; the largest difference is
+reported. Its tensors travel as u8 heat maps and f16 weights (tensors.py): GPT-2 small's
+cache for 64 tokens is 1.2 million numbers.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 import torch
 
 from attento.explain.tensors import pack
-from attento.explain.trace_view import per_query_head
+from attento.explain.trace_view import heads_of
 from attento.generate import filter_logits, probabilities
 from attento.generate.loop import Decoder
 from attento.generate.sampling import SamplingConfig, make_generators, pick
@@ -172,20 +174,23 @@ def cache_view(model: Any, tokenizer: Any, ids: list[int]) -> dict[str, Any]:
     layers = []
     for i in range(model.config.n_layer):
         p = f"blocks.{i}.attn."
-        H = rec[p + "q"].size(1)
         layers.append(
             {
-                "q": pack(rec[p + "q"][0, :, -1]),  # (H, Dh): the new token's queries
-                "k": pack(per_query_head(rec[p + "k"][0], H)),  # (H, N, Dh): cached + new
-                "v": pack(per_query_head(rec[p + "v"][0], H)),
-                "weights": pack(rec[p + "weights"][0, :, -1]),  # (H, N)
+                "q": pack(rec[p + "q"][0, :, -1], dtype="u8"),  # (H, Dh): the new token's queries
+                # (Hkv, N, Dh): cached rows + the new one; query head h reads h // (H / Hkv)
+                "k": pack(rec[p + "k"][0], dtype="u8"),
+                "v": pack(rec[p + "v"][0], dtype="u8"),
+                "weights": pack(rec[p + "weights"][0, :, -1], dtype="f16"),  # (H, N)
             }
         )
+    n_head, n_kv = heads_of(model.config)
     view = {
         "tokens": [{"id": int(i), "text": tokenizer.token_str(int(i))} for i in ids],
         "cached": cached,
         "new": len(ids) - cached,
         "cache_length_after": cache.length,
+        "n_head": n_head,
+        "n_kv_head": n_kv,
         "layers": layers,
         "max_abs_diff": float((logits - full).abs().max()),
     }

@@ -1,5 +1,5 @@
 // The explainer page: state, requests to the server, and rendering every view in order.
-import { el, fmt, showToken } from "./draw.js";
+import { el, fmt, setExactResolver, showToken } from "./draw.js";
 import { chooseLanguage, getLanguage, setLanguage, t, tHtml, translatePage } from "./i18n.js";
 import { decodeAll } from "./tensor.js";
 import { startTour } from "./tour.js";
@@ -42,6 +42,9 @@ const app = {
   state,
   trace: null,
   facts: null,
+  // details of the current trace, fetched when a view needs them (the overview comes first)
+  blocks: new Map(), // block index -> its detail (or a pending Promise)
+  stacks: new Map(), // token position -> its residual stream, stage by stage
   currentProbs: null,
   width: 800,
   settingsChanged: () => {
@@ -83,6 +86,8 @@ function errorText(e) {
   if (e.code && t(key) !== key) return t(key, params);
   return t(e.status >= 500 ? "error.server" : "error.generic", { status: e.status });
 }
+
+app.errorText = errorText;
 
 function showError(e) {
   state.error = e || null;
@@ -141,9 +146,11 @@ function keepInPlace(anchorId, paint) {
 function renderFacts() {
   const f = app.facts;
   const item = (k, v) => el("span", { class: "fact" }, el("b", { text: v }), ` ${t(k)}`);
+  const kv = f.n_kv_head && f.n_kv_head !== f.n_head ? [item("facts.kv_heads", f.n_kv_head)] : [];
   $("#facts").replaceChildren(
     item("facts.layers", f.n_layer),
     item("facts.heads", f.n_head),
+    ...kv,
     item("facts.width", f.n_embd),
     item("facts.params", f.parameters.toLocaleString(getLanguage())),
     item("facts.vocab", f.vocab_size.toLocaleString(getLanguage())),
@@ -152,9 +159,13 @@ function renderFacts() {
   );
 }
 
+let lastAnchor = null;
 function render(anchorId = null) {
+  lastAnchor = anchorId;
   keepInPlace(anchorId, () => paint());
 }
+// a view whose numbers arrive after the render (a block, a token's stack) fills in place too
+app.keepInPlace = (paint) => keepInPlace(lastAnchor, paint);
 
 function paint() {
   translatePage();
@@ -180,6 +191,51 @@ function paint() {
 
 class Superseded extends Error {}
 
+// One block's detail for the current trace: asked once, kept until the next trace.
+app.loadBlock = (i) => {
+  if (!app.blocks.has(i)) {
+    const trace = app.trace;
+    const pending = api("/api/block", { model: state.model, ids: state.ids, block: i }).then((res) => {
+      const detail = decodeAll(res);
+      if (app.trace === trace) app.blocks.set(i, detail);
+      return detail;
+    });
+    pending.catch(() => app.blocks.get(i) === pending && app.blocks.delete(i));
+    app.blocks.set(i, pending);
+  }
+  return Promise.resolve(app.blocks.get(i));
+};
+
+// One token's residual stream after every sub-layer (the overview carries the last token's).
+app.loadStack = (pos) => {
+  if (!app.stacks.has(pos)) {
+    const trace = app.trace;
+    const pending = api("/api/stack", { model: state.model, ids: state.ids, pos }).then((res) => {
+      const stack = decodeAll(res);
+      if (app.trace === trace) app.stacks.set(pos, stack);
+      return stack;
+    });
+    pending.catch(() => app.stacks.get(pos) === pending && app.stacks.delete(pos));
+    app.stacks.set(pos, pending);
+  }
+  return Promise.resolve(app.stacks.get(pos));
+};
+
+// The exact float32 behind a heat-map cell; a few hundred kept per trace.
+const exactValues = new Map();
+setExactResolver(async (name, index) => {
+  const key = `${state.model}|${state.ids.join(",")}|${name}|${index.join(",")}`;
+  if (!exactValues.has(key)) {
+    if (exactValues.size > 500) exactValues.clear();
+    const res = await api("/api/cell", { model: state.model, ids: state.ids, name, index });
+    exactValues.set(key, res.value);
+  }
+  return exactValues.get(key);
+});
+
+// Tokens of the vocabulary matching a text (the page has the exact logits of all of them).
+app.searchVocab = (query) => api("/api/vocab", { model: state.model, query });
+
 // `generation`: the prompt this request belongs to; a newer prompt or model drops its answer
 async function trace(body, anchorId = null, generation = state.generation) {
   setBusy(true);
@@ -188,6 +244,8 @@ async function trace(body, anchorId = null, generation = state.generation) {
     if (generation !== state.generation) throw new Superseded();
     app.trace = data;
     app.facts = data.model;
+    app.blocks = new Map();
+    app.stacks = new Map([[data.stream.focus.pos, data.stream.focus]]);
     state.ids = data.ids;
     state.error = null;
     showError(null);
@@ -356,15 +414,20 @@ function compact(n) {
   return `${Number(v.toPrecision(2))}${unit} ${t("facts.params")}`;
 }
 
+// 12 blocks × 12 heads (KV 4) × 768 · vocabulary 50,257 · context 1024
+function shape(m) {
+  const lang = getLanguage();
+  const kv = m.n_kv_head && m.n_kv_head !== m.n_head ? ` (KV ${m.n_kv_head})` : "";
+  return `${m.n_layer} ${t("facts.layers")} × ${m.n_head}${kv} ${t("facts.heads")} × ${m.n_embd} · ${t("facts.vocab")} ${m.vocab_size.toLocaleString(lang)} · ${t("facts.context")} ${m.block_size}`;
+}
+
 async function loadModels() {
   const data = await api("/api/models");
   state.models = data.models;
   state.model = data.default;
   const select = $("#model");
   select.replaceChildren(
-    ...data.models.map((m) =>
-      el("option", { value: m.name, text: `${m.name} · ${compact(m.parameters)}` }),
-    ),
+    ...data.models.map((m) => el("option", { value: m.name, text: `${m.name} · ${compact(m.parameters)} · ${shape(m)}` })),
   );
   select.value = data.default;
 }

@@ -59,6 +59,49 @@ export function showTip(event, markup) {
 
 export function hideTip() {
   tip().hidden = true;
+  hovered = null;
+}
+
+// Heat maps are drawn from reduced-precision numbers (tensors.js); the cell under the mouse is
+// then shown with its exact float32, asked from the server by the app (resolver(name, index)
+// -> Promise<number | null>). `hovered` is the cell the tooltip is about, so that a late
+// answer for a cell the mouse has left is dropped.
+let exactResolver = null;
+let hovered = null;
+export function setExactResolver(fn) {
+  exactResolver = fn;
+}
+const EXACT_DELAY_MS = 60;
+
+function tipWithExact(ev, m, i, j, render) {
+  const v = m.get(i, j);
+  if (m.exact !== false || !Number.isFinite(v)) {
+    showTip(ev, render(v));
+    return;
+  }
+  if (!m.at || !exactResolver) {
+    showTip(ev, `${render(v)}<br>≈`); // no exact value to ask for
+    return;
+  }
+  const where = m.at(i, j);
+  const key = `${where.name}:${where.index.join(",")}`;
+  showTip(ev, `${render(v)}<br>≈`); // until the exact value arrives
+  if (hovered && hovered.key === key) {
+    hovered.ev = ev;
+    return;
+  }
+  const cell = { key, ev };
+  hovered = cell;
+  setTimeout(() => {
+    if (hovered !== cell) return;
+    exactResolver(where.name, where.index)
+      .then((exact) => {
+        if (hovered !== cell || exact === null || exact === undefined) return;
+        showTip(cell.ev, `${render(exact)}<br>✓ float32`);
+        tip().dataset.exact = String(exact);
+      })
+      .catch(() => {});
+  }, EXACT_DELAY_MS);
 }
 
 export function escapeHtml(s) {
@@ -189,10 +232,10 @@ export function heatmap(m, opts = {}) {
     const j = Math.floor((ev.clientX - r.left - labelW) / cw);
     const i = Math.floor((ev.clientY - r.top) / ch);
     if (i < 0 || i >= m.rows || j < 0 || j >= m.cols) return hideTip();
-    const v = m.get(i, j);
     const masked = opts.masked && opts.masked(i, j);
-    const markup = opts.describe ? opts.describe(i, j, v, masked) : html`[${i}, ${j}] = <b>${fmt(v)}</b>`;
-    showTip(ev, markup);
+    const render = (v) => (opts.describe ? opts.describe(i, j, v, masked) : html`[${i}, ${j}] = <b>${fmt(v)}</b>`);
+    if (masked) showTip(ev, render(m.get(i, j)));
+    else tipWithExact(ev, m, i, j, render);
     if (opts.onHoverRow) opts.onHoverRow(i);
   });
   canvas.addEventListener("mouseleave", () => {
@@ -272,8 +315,11 @@ export function tokenChip(tok, i, { showId = true, cls = "" } = {}) {
 }
 
 // a small row of numbers: a vector as a single-row heat strip
+// opts.exact (false: reduced precision) and opts.at(j) -> {name, index} of the exact value
 export function strip(vec, opts = {}) {
-  return heatmap({ rows: 1, cols: vec.length, get: (_i, j) => vec[j], pooled: opts.pooled || 1 }, {
+  const at = opts.at ? (_i, j) => opts.at(j) : null;
+  const m = { rows: 1, cols: vec.length, get: (_i, j) => vec[j], pooled: opts.pooled || 1, exact: opts.exact !== false, at };
+  return heatmap(m, {
     cellH: opts.cellH || 18,
     maxCellW: opts.maxCellW || 8,
     ...opts,

@@ -15,6 +15,7 @@ export const STRINGS = {
     "model.label": "Modello",
     "facts.layers": "blocchi",
     "facts.heads": "teste",
+    "facts.kv_heads": "teste key/value",
     "facts.width": "dimensione",
     "facts.params": "parametri",
     "facts.vocab": "vocabolario",
@@ -54,6 +55,12 @@ export const STRINGS = {
     "block.name": "Blocco {i}",
     "block.summary": "self-attention ({h} teste) → Add & Norm → feed-forward → Add & Norm",
     "block.head": "Testa",
+    "block.loading": "Carico i numeri di questo blocco…",
+    "block.kv": "KV {g}",
+    "block.kv.title": "Le teste query {a}–{b} leggono la stessa testa key/value {g}",
+    "block.gqa":
+      "Attenzione a <b>query raggruppate</b> (GQA): {h} teste query ma solo {kv} teste key/value; ogni gruppo di {n} teste query legge le stesse K e V (riquadri tratteggiati). La KV cache ne conserva solo {kv}.",
+    "block.kvhead": "testa K/V {g}, condivisa dalle query {a}–{b}",
     "block.ln1": "Norm: ingresso normalizzato dell'attenzione",
     "block.qkv":
       "Ogni token, attraverso tre strati lineari, produce una <b>Query</b> (cosa cerco), una <b>Key</b> (cosa offro) e un <b>Value</b> (cosa passo). Ogni testa ne ha una propria versione di {d} dimensioni.",
@@ -121,6 +128,13 @@ export const STRINGS = {
       "softmax per «{t}» = exp({z} − {m}) / Σ exp(logit/T − {m}), somma sui {n} token in gara = {num} / {den} = {p} (sottrarre il massimo {m} evita l'overflow e non cambia il risultato)",
     "final.logit": "logit",
     "final.prob": "probabilità (0–100%)",
+    "final.search": "Cerca un token",
+    "final.search.go": "Cerca",
+    "final.search.placeholder": "es. gatto",
+    "final.search.none": "Nessun token del vocabolario contiene «{q}».",
+    "final.search.count": "{n} token contengono «{q}»; eccone alcuni:",
+    "final.search.encoded": "«{q}» diventa:",
+    "final.rank": "posizione",
 
     "gen.title": "Genera: il lancio del dado",
     "gen.explain":
@@ -179,6 +193,9 @@ export const STRINGS = {
     "error.too_many_tokens": "Troppi token in una richiesta: al massimo {max}.",
     "error.not_found": "Questo indirizzo non esiste sul server.",
     "error.method_not_allowed": "Il server non accetta questa richiesta a questo indirizzo.",
+    "error.bad_block": "Questo modello non ha il blocco {block} (ne ha {blocks}).",
+    "error.bad_position": "La posizione {pos} è fuori dal prompt ({tokens} token).",
+    "error.bad_cell": "Il server non trova questo numero nella traccia del modello.",
   },
   en: {
     "app.title": "Inside a generative model, step by step",
@@ -191,6 +208,7 @@ export const STRINGS = {
     "model.label": "Model",
     "facts.layers": "blocks",
     "facts.heads": "heads",
+    "facts.kv_heads": "key/value heads",
     "facts.width": "width",
     "facts.params": "parameters",
     "facts.vocab": "vocabulary",
@@ -230,6 +248,12 @@ export const STRINGS = {
     "block.name": "Block {i}",
     "block.summary": "self-attention ({h} heads) → Add & Norm → feed-forward → Add & Norm",
     "block.head": "Head",
+    "block.loading": "Loading this block's numbers…",
+    "block.kv": "KV {g}",
+    "block.kv.title": "Query heads {a}–{b} read the same key/value head {g}",
+    "block.gqa":
+      "<b>Grouped-query attention</b> (GQA): {h} query heads but only {kv} key/value heads; each group of {n} query heads reads the same K and V (dashed boxes). The KV cache keeps only {kv}.",
+    "block.kvhead": "K/V head {g}, shared by queries {a}–{b}",
     "block.ln1": "Norm: normalised input of attention",
     "block.qkv":
       "Through three linear layers every token produces a <b>Query</b> (what I look for), a <b>Key</b> (what I offer) and a <b>Value</b> (what I pass on). Each head has its own {d}-dimensional version.",
@@ -295,6 +319,13 @@ export const STRINGS = {
       "softmax for “{t}” = exp({z} − {m}) / Σ exp(logit/T − {m}), summed over the {n} tokens in the draw = {num} / {den} = {p} (subtracting the maximum {m} avoids overflow and leaves the result unchanged)",
     "final.logit": "logit",
     "final.prob": "probability (0–100%)",
+    "final.search": "Search a token",
+    "final.search.go": "Search",
+    "final.search.placeholder": "e.g. cat",
+    "final.search.none": "No token of the vocabulary holds “{q}”.",
+    "final.search.count": "{n} tokens hold “{q}”; some of them:",
+    "final.search.encoded": "“{q}” becomes:",
+    "final.rank": "rank",
 
     "gen.title": "Generate: rolling the die",
     "gen.explain":
@@ -353,6 +384,9 @@ export const STRINGS = {
     "error.too_many_tokens": "Too many tokens in one request: at most {max}.",
     "error.not_found": "This address does not exist on the server.",
     "error.method_not_allowed": "The server does not take this request at this address.",
+    "error.bad_block": "This model has no block {block} (it has {blocks}).",
+    "error.bad_position": "Position {pos} is outside the prompt ({tokens} tokens).",
+    "error.bad_cell": "The server does not find this number in the model's trace.",
   },
 };
 

@@ -1,24 +1,49 @@
 // 3. The transformer blocks, each one expandable: attention per head in its stages, Add & Norm,
-// feed-forward (expansion, activation, compression), Add & Norm.
+// feed-forward (expansion, activation, compression), Add & Norm. A block's numbers are asked
+// from the server when it is opened (app.loadBlock); with grouped-query attention the heads
+// are shown in the groups that share one key/value head.
 import { el, fmt, heatmap, histogram, html, pct, showToken, tokenChip } from "../draw.js";
 import { t, tHtml } from "../i18n.js";
 import { describeCell } from "./embed.js";
 
-function headPicker(n, current, onPick) {
+// query heads 1..n; with kv < n key/value heads, in boxes of n / kv that share one
+function headPicker(n, kv, current, onPick) {
   const bar = el("div", { class: "heads", role: "group", "aria-label": t("block.head") });
   bar.append(el("span", { class: "heads-label", text: t("block.head") }));
-  for (let h = 0; h < n; h++) {
+  const group = n / kv;
+  const button = (h) =>
+    el("button", {
+      type: "button",
+      class: "chip-btn",
+      "aria-pressed": h === current ? "true" : "false",
+      "data-head": h,
+      text: String(h + 1),
+      onclick: () => onPick(h),
+    });
+  for (let g = 0; g < kv; g++) {
+    const heads = Array.from({ length: group }, (_, k) => button(g * group + k));
+    if (kv === n) {
+      bar.append(...heads);
+      continue;
+    }
+    const a = g * group + 1;
     bar.append(
-      el("button", {
-        type: "button",
-        class: "chip-btn",
-        "aria-pressed": h === current ? "true" : "false",
-        text: String(h + 1),
-        onclick: () => onPick(h),
-      }),
+      el(
+        "span",
+        { class: "kv-group", "data-kv": g, title: t("block.kv.title", { a, b: a + group - 1, g: g + 1 }) },
+        el("span", { class: "kv-group-label", text: t("block.kv", { g: g + 1 }) }),
+        ...heads,
+      ),
     );
   }
   return bar;
+}
+
+// the key/value head query head h reads, and the query heads (1-based) that share it
+function kvOf(b, h) {
+  const group = b.n_head / b.n_kv_head;
+  const g = Math.floor(h / group);
+  return { g, a: g * group + 1, z: (g + 1) * group };
 }
 
 // a paragraph of STRINGS markup (trusted) with escaped values
@@ -40,17 +65,22 @@ function attentionPart(b, i, app, head, width) {
   const part = el("div", { class: "attn-part" });
   const third = Math.max(220, Math.floor((width - 50) / 3));
   const qkv = el("div", { class: "row-figs" });
+  const kv = kvOf(b, head);
+  const shared = b.n_kv_head < b.n_head;
   for (const [name, key] of [["q", "block.q"], ["k", "block.k"], ["v", "block.v"]]) {
+    const which = name === "q" || !shared ? `${t("block.head")} ${head + 1}` : t("block.kvhead", { g: kv.g + 1, a: kv.a, b: kv.z });
     qkv.append(
-      heatmap(b[name].mat(head), {
+      heatmap(b[name].mat(name === "q" ? head : kv.g), {
         rowLabels: labels,
         maxWidth: third,
-        title: `${t(key)} · ${t("block.head")} ${head + 1}`,
-        describe: describeCell(labels, `${t(key)}, ${t("block.head")} ${head + 1}`),
+        title: `${t(key)} · ${which}`,
+        describe: describeCell(labels, `${t(key)}, ${which}`),
       }),
     );
   }
-  part.append(explain("block.qkv", { d }), qkv, explain("block.attn", { d }));
+  part.append(explain("block.qkv", { d }));
+  if (shared) part.append(explain("block.gqa", { h: b.n_head, kv: b.n_kv_head, n: b.n_head / b.n_kv_head }));
+  part.append(qkv, explain("block.attn", { d }));
 
   const future = (r, c) => c > r;
   const figs = [];
@@ -140,7 +170,7 @@ function blockBody(b, i, app, body) {
     el(
       "div",
       { class: "substep attn" },
-      headPicker(facts.n_head, head, (h) => {
+      headPicker(b.n_head, b.n_kv_head, head, (h) => {
         state.heads[i] = h;
         blockBody(b, i, app, body);
       }),
@@ -164,10 +194,39 @@ function blockBody(b, i, app, body) {
   );
 }
 
+// the block's body once its numbers are here (they are fetched the first time it opens)
+function fill(i, app, body) {
+  const known = app.blocks.get(i);
+  if (known && !(known instanceof Promise)) {
+    blockBody(known, i, app, body);
+    return;
+  }
+  // as tall as the block was before (the previous prompt's), so the page does not jump
+  const height = app.blockHeights?.get(i);
+  const loading = el("p", { class: "block-loading", text: t("block.loading") });
+  if (height) loading.style.minHeight = `${height}px`;
+  body.replaceChildren(loading);
+  const trace = app.trace;
+  app
+    .loadBlock(i)
+    .then((b) => {
+      if (app.trace === trace && body.isConnected) app.keepInPlace(() => blockBody(b, i, app, body));
+    })
+    .catch((e) => {
+      if (app.trace === trace && body.isConnected) body.replaceChildren(el("p", { class: "error", text: app.errorText(e) }));
+    });
+}
+
 export function renderBlocks(root, app) {
-  const { trace, facts, state } = app;
+  const { facts, state } = app;
+  app.blockHeights = new Map();
+  for (const d of root.querySelectorAll("details.block[open]")) {
+    const body = d.querySelector(".block-body");
+    if (body) app.blockHeights.set(Number(d.dataset.block), body.getBoundingClientRect().height);
+  }
   root.replaceChildren();
-  trace.blocks.forEach((b, i) => {
+  const heads = facts.n_kv_head && facts.n_kv_head !== facts.n_head ? `${facts.n_head} / KV ${facts.n_kv_head}` : facts.n_head;
+  for (let i = 0; i < facts.n_layer; i++) {
     const body = el("div", { class: "block-body" });
     const details = el(
       "details",
@@ -176,21 +235,21 @@ export function renderBlocks(root, app) {
         "summary",
         {},
         el("span", { class: "block-name", text: t("block.name", { i: i + 1 }) }),
-        el("span", { class: "block-summary", text: t("block.summary", { h: facts.n_head }) }),
+        el("span", { class: "block-summary", text: t("block.summary", { h: heads }) }),
       ),
       body,
     );
     details.open = state.open.has(i);
     root.append(details);
-    if (details.open) blockBody(b, i, app, body);
+    if (details.open) fill(i, app, body);
     details.addEventListener("toggle", () => {
       if (details.open) {
         state.open.add(i);
-        if (!body.firstChild) blockBody(b, i, app, body);
+        if (!body.firstChild || body.querySelector(".block-loading")) fill(i, app, body);
       } else {
         state.open.delete(i);
       }
     });
-    if (i < trace.blocks.length - 1) root.append(el("div", { class: "mini-arrow", "aria-hidden": "true" }));
-  });
+    if (i < facts.n_layer - 1) root.append(el("div", { class: "mini-arrow", "aria-hidden": "true" }));
+  }
 }

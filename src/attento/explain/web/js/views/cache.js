@@ -1,5 +1,6 @@
 // 7. The KV cache of the last step: the new token computed its own q, k, v; the keys and values
-// of the earlier tokens were read back from the model's cache.
+// of the earlier tokens were read back from the model's cache, which holds n_kv_head heads
+// (with grouped-query attention, fewer than the query heads: a group of them reads one).
 import { el, fmt, heatmap, html, pct, showToken, strip } from "../draw.js";
 import { t } from "../i18n.js";
 
@@ -13,6 +14,9 @@ export function renderCache(root, app) {
   }
   const layer = Math.min(state.cacheLayer, view.layers.length - 1);
   const head = Math.min(state.cacheHead, facts.n_head - 1);
+  const nKv = view.n_kv_head || facts.n_head;
+  const group = facts.n_head / nKv;
+  const kvHead = Math.floor(head / group);
   const L = view.layers[layer];
   const labels = view.tokens.map((x) => showToken(x.text));
   const N = labels.length;
@@ -46,17 +50,17 @@ export function renderCache(root, app) {
     html`<b>${what}</b><br>«${labels[i]}» (${i}, ${i >= view.cached ? "new" : "cache"}) · dim ${j}<br>${fmt(v)}`;
   const fresh = new Set(Array.from({ length: view.new }, (_, k) => view.cached + k));
   const kvFig = (tensor, key, what) =>
-    heatmap(tensor.mat(head), {
+    heatmap(tensor.mat(kvHead), {
       rowLabels: labels,
       rowClass,
       highlightRows: fresh,
       maxWidth: half,
-      title: t(key),
+      title: nKv < facts.n_head ? `${t(key)} · ${t("block.kvhead", { g: kvHead + 1, a: kvHead * group + 1, b: (kvHead + 1) * group })}` : t(key),
       describe: describe(what),
     });
   const kFig = kvFig(L.k, "cache.k", "K");
   const vFig = kvFig(L.v, "cache.v", "V");
-  const q = strip(L.q.vec(head), { title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => html`q · dim ${j}: <b>${fmt(v)}</b>` });
+  const q = strip(L.q.vec(head), { exact: L.q.exact, title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => html`q · dim ${j}: <b>${fmt(v)}</b>` });
   const w = L.weights.vec(head);
   const weights = el("div", { class: "looks cache-w" }, el("span", { class: "looks-label", text: t("cache.w") }));
   for (let i = 0; i < N; i++) {

@@ -1,6 +1,8 @@
 // 5. The final step: hidden state -> vocabulary projection -> logits -> temperature, top-k,
 // top-p -> softmax. The sliders recompute the bars in the browser (sampling.js), from the
-// model's exact logits: no round trip.
+// model's exact logits of every token of the vocabulary: no round trip. The bars name the top
+// candidates; any other token is found with the search box (the server lists the tokens whose
+// text matches, /api/vocab) and shown with its rank and probability under the same settings.
 import { el, fmt, html, pct, showToken, strip } from "../draw.js";
 import { t } from "../i18n.js";
 import { filterLogits, softmax } from "../sampling.js";
@@ -146,6 +148,79 @@ export function renderFinal(root, app) {
   const formula = el("p", { class: "formula" });
   root.append(probsBox, el("div", { class: "probs-foot" }, summary, el("span", { class: "meta legend-line", text: t("final.cumulative") }), toggle), formula);
 
+  // search: any token of the vocabulary, with its rank and probability under these settings
+  const query = el("input", { type: "search", id: "vocab-query", maxlength: "100", placeholder: t("final.search.placeholder"), value: app.vocab?.query ?? "" });
+  const results = el("div", { class: "vocab-box", id: "vocab-results", "aria-live": "polite" });
+  const form = el(
+    "form",
+    { class: "vocab-search", id: "vocab-form" },
+    el("label", { for: "vocab-query", text: t("final.search") }),
+    query,
+    el("button", { type: "submit", text: t("final.search.go") }),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = query.value;
+    if (!q) return;
+    try {
+      const found = await app.searchVocab(q);
+      app.vocab = { ...found, model: facts.name };
+    } catch (err) {
+      app.vocab = { query: q, error: app.errorText(err), model: facts.name };
+    }
+    showResults();
+  });
+  root.append(form, results);
+
+  // rank among all tokens by logit (1 = the most likely), its logit and probability now
+  function showResults() {
+    const found = app.vocab;
+    results.replaceChildren();
+    if (!found || found.model !== facts.name) return;
+    if (found.error) {
+      results.append(el("p", { class: "error", text: found.error }));
+      return;
+    }
+    const logits = fin.logits.data;
+    const p = app.currentProbs;
+    const grid = el(
+      "div",
+      { class: "vocab-results" },
+      ...["token", "id", t("final.rank"), t("final.logit"), "p"].map((h) => el("span", { class: "vr-head", text: h })),
+    );
+    const row = (c) => {
+      const z = logits[c.id];
+      let rank = 1;
+      for (let i = 0; i < logits.length; i++) if (logits[i] > z) rank++;
+      grid.append(
+        el("span", { class: "p-tok", text: showToken(c.text) }),
+        el("span", { text: String(c.id) }),
+        el("span", { text: String(rank) }),
+        el("span", { text: fmt(z) }),
+        el("span", { class: "vr-p", "data-id": c.id, "data-p": String(p[c.id]), text: pct(p[c.id]) }),
+      );
+    };
+    const seen = new Set();
+    if (found.encoded.length) {
+      results.append(el("p", { class: "meta", text: t("final.search.encoded", { q: found.query }) }));
+    }
+    for (const c of found.encoded) {
+      row(c);
+      seen.add(c.id);
+    }
+    const more = found.matches.filter((c) => !seen.has(c.id));
+    if (found.total === 0 && !found.encoded.length) {
+      results.append(el("p", { class: "meta", text: t("final.search.none", { q: found.query }) }));
+      return;
+    }
+    if (more.length) {
+      if (found.encoded.length) grid.append(el("span", { class: "vr-head", style: "grid-column: 1 / -1", text: t("final.search.count", { n: found.total, q: found.query }) }));
+      else results.append(el("p", { class: "meta", text: t("final.search.count", { n: found.total, q: found.query }) }));
+    }
+    for (const c of more) row(c);
+    results.append(grid);
+  }
+
   function update() {
     const settings = settingsOf(state);
     const zs = filterLogits(fin.logits.data, settings); // logit/T, −∞ where excluded
@@ -190,6 +265,7 @@ export function renderFinal(root, app) {
     summary.textContent = t("final.kept", { n: kept });
     formula.textContent = softmaxFormula(top[0], zs, p, kept);
     for (const input of [temp.input, topk.input, topp.input]) input.disabled = s.greedy;
+    showResults();
     if (app.onProbs) app.onProbs(); // the die's faces follow the sliders
   }
   update();

@@ -1,4 +1,5 @@
-// 4. The stack: one token's residual stream after each sub-layer, block after block.
+// 4. The stack: one token's residual stream after each sub-layer, block after block. The
+// overview carries the last token's vectors; another token's are asked when it is picked.
 import { el, fmt, html, showToken, strip, tokenChip } from "../draw.js";
 import { t } from "../i18n.js";
 
@@ -29,12 +30,19 @@ export function renderStack(root, app) {
   });
   root.append(picker);
 
-  const vectors = [trace.embed.sum.vec(pos)];
+  const known = app.stacks.get(pos);
+  if (!known || known instanceof Promise) {
+    root.append(el("p", { class: "block-loading", text: t("block.loading") }));
+    app.loadStack(pos).then(
+      () => app.trace === trace && root.isConnected && app.keepInPlace(() => renderStack(root, app)),
+      (e) => root.append(el("p", { class: "error", text: app.errorText(e) })),
+    );
+    return;
+  }
+  const stack = known.vectors;
+  const vectors = known.rows.map((_, k) => stack.vec(k));
   const names = [t("stack.embed")];
-  trace.blocks.forEach((b, i) => {
-    vectors.push(b.resid_mid.vec(pos), b.out.vec(pos));
-    names.push(t("stack.attn", { i: i + 1 }), t("stack.ffn", { i: i + 1 }));
-  });
+  for (let i = 0; i < app.facts.n_layer; i++) names.push(t("stack.attn", { i: i + 1 }), t("stack.ffn", { i: i + 1 }));
   const stages = trace.stream.stages;
   const maxNorm = Math.max(...stages.map((s) => s.norm[pos]));
   let scale = 0;
@@ -66,6 +74,8 @@ export function renderStack(root, app) {
             scale,
             maxWidth: Math.max(160, width - 420),
             cellH: 14,
+            exact: false,
+            at: (j) => ({ name: known.rows[k], index: [pos, j] }),
             describe: (_i, j, v) => html`${names[k]} · «${showToken(trace.tokens[pos].text)}» · dim ${j}<br><b>${fmt(v)}</b>`,
           }),
         ),
