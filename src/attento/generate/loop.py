@@ -111,19 +111,32 @@ class Decoder:
         self.warn_on_crop = False
 
     def next_logits(self) -> torch.Tensor:
+        return self.last_logits(1)[:, -1]
+
+    def last_logits(self, n: int) -> torch.Tensor:
+        """Logits (B, n, V) after each of the last n tokens, every one read through the window
+        the newest token sees; the caller keeps all n inside that window (speculative decoding
+        checks n drafted tokens at once). Tokens the cache lacks are fed, all at once."""
         start = max(0, self.length - self.block_size)
         if not self.use_cache:
-            return self._forward(start, None)[:, -1]
+            return self._forward(start, None)[:, -n:]
         cache = self.cache
         if (
             cache is not None
             and start == self.cache_start
-            and start + cache.length == self.length - 1
+            and start + cache.length <= self.length - n
         ):
-            return self.model(self.ids[:, self.length - 1 : self.length], cache=cache)[:, -1]
+            new = self.ids[:, start + cache.length : self.length]
+            return self.model(new, cache=cache)[:, -n:]
         self.cache = self.model.new_cache(self.ids.size(0))
         self.cache_start = start
-        return self._forward(start, self.cache)[:, -1]
+        return self._forward(start, self.cache)[:, -n:]
+
+    def rollback(self, length: int) -> None:
+        """Forget every token after the first `length`, in the sequence and in the cache."""
+        self.length = length
+        if self.cache is not None:
+            self.cache.crop(max(0, length - self.cache_start))
 
     def _forward(self, start: int, cache) -> torch.Tensor:
         window = self.ids[:, start : self.length]
@@ -286,18 +299,14 @@ def stream(
     config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
     idx = torch.tensor([encode_prompt(tokenizer, prompt)], dtype=torch.long)
     rule = StopRule(tokenizer, tokenizer.eot_id, stop)
-    return _stream(model, idx, max_new_tokens, config, use_cache, rule)
-
-
-def _stream(
-    model: nn.Module,
-    idx: torch.Tensor,
-    max_new_tokens: int,
-    config: SamplingConfig,
-    use_cache: bool,
-    rule: StopRule,
-) -> Iterator[tuple[int, str]]:
     steps = _tokens(model, idx, max_new_tokens, config, use_cache, None)
+    return stream_pieces(steps, max_new_tokens, rule)
+
+
+def stream_pieces(
+    steps: Iterator[torch.Tensor], max_new_tokens: int, rule: StopRule
+) -> Iterator[tuple[int, str]]:
+    """(token id, text piece) for each token of a one-row token generator, until `rule` stops."""
     for step, token in enumerate(steps):
         t = int(token.item())
         piece = rule.feed(t, last=step == max_new_tokens - 1)
