@@ -26,7 +26,6 @@ items of each list (topics, tasks, questions) are held out: no held-out prompt i
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path

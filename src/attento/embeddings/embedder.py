@@ -183,10 +183,9 @@ def load_embedder(name_or_path: str | Path | None = None) -> Embedder:
 
 @lru_cache(maxsize=4)
 def _load(key: str) -> Embedder:
+    from attento.embeddings import word2vec
     from attento.models.bert import Bert, load_bert
     from attento.models.checkpoint_io import load_model, read_json
-
-    from attento.embeddings import word2vec
 
     if key == DEFAULT_MODEL:
         return _minilm()
