@@ -162,3 +162,23 @@ def ranking_prompts(path: str | Path) -> list[list[dict[str, str]]]:
     """The prompts of a rankings file, each once (for PPO)."""
     prompts = dict.fromkeys(p.prompt[0]["content"] for p in ranking_preferences(path))
     return [[{"role": "user", "content": p}] for p in prompts]
+
+
+def sample_answers(
+    model: Any,
+    chat: Any,
+    prompt: str,
+    k: int = 3,
+    max_new_tokens: int = 64,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> list[str]:
+    """K answers of a chat model to one prompt, sampled together (one seed, K rows)."""
+    from attento.align.rollout import sample
+
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 9:
+        raise UserError(f"the number of answers must be between 2 and 9, got {k!r}")
+    if not prompt.strip():
+        raise UserError("the prompt is empty")
+    messages = [[{"role": "user", "content": prompt}]] * k
+    return sample(model, chat, messages, max_new_tokens, temperature, seed).texts

@@ -33,7 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
     t.add_argument("--sample", type=float, default=None, help=_d(defaults, "sample"))
     t.add_argument("--lr", type=float, default=None, help=_d(defaults, "learning_rate"))
-    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     add_json_flag(t)
     t.set_defaults(func=run_train_words)
 
@@ -69,8 +68,6 @@ def _d(defaults, name: str) -> str:
 
 
 def run_train_words(args: argparse.Namespace) -> int:
-    import torch
-
     from attento.data.corpus import load_corpus
     from attento.embeddings.word2vec import (
         PRESETS,
@@ -101,10 +98,6 @@ def run_train_words(args: argparse.Namespace) -> int:
     settings = Word2VecSettings.from_dict(
         {**settings.__dict__, **{k: v for k, v in changes.items() if v is not None}}
     )
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserError("--threads must be at least 1")
-        torch.set_num_threads(args.threads)
     text = verses(load_corpus(corpus))
     say = (lambda m: print(m, file=sys.stderr)) if args.json else print
     result = train_word2vec(text, settings, progress=say)

@@ -84,12 +84,12 @@ def words(text: str) -> list[str]:
 class Word2VecSettings:
     """The recipe of a word2vec run; the bundled vectors record theirs in vocab.json."""
 
-    dim: int = 100
-    window: int = 5
+    dim: int = 50
+    window: int = 10
     negatives: int = 5
     min_count: int = 5
-    sample: float = 1e-3
-    epochs: int = 15
+    sample: float = 1e-4
+    epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 0.025
     max_words: int = 8000
@@ -223,6 +223,17 @@ def train_word2vec(
 ) -> Word2VecResult:
     """Skip-gram with negative sampling on `text`; returns the input vectors."""
     s = settings or Word2VecSettings()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices gain nothing, and sums then never depend on it
+    try:
+        return _train(text, s, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    text: str, s: Word2VecSettings, progress: Callable[[str], None] | None
+) -> Word2VecResult:
     start = time.perf_counter()
     tokens = words(text)
     vocab = Vocabulary.build(tokens, s.min_count, s.max_words)
