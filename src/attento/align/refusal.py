@@ -3,8 +3,10 @@
 Pre-training teaches a model whatever its text holds; fine-tuning is where it learns to
 refuse inappropriate requests. The demo follows the course:
 
-1. *helpful SFT*: the bundled Dante GPT learns the chat format on harmless instructions
-   only, so it answers whatever it is asked (the model "before");
+1. *helpful SFT*: a small GPT learns the chat format on harmless instructions only, so it
+   answers whatever it is asked (the model "before"). By default the GPT is made here,
+   untrained, with a character tokenizer over the data's text (so the whole demo takes
+   minutes on a CPU); `base` can name a pretrained model instead (e.g. the bundled "dante");
 2. *safety SFT*: it continues on a small set where harmful requests get a refusal and
    harmless ones an answer;
 3. *DPO*: preference pairs that put refusing the harmful above complying, and answering the
@@ -133,11 +135,14 @@ def refusal_rates(
 
 @dataclass
 class RefusalSettings:
-    base: str = "dante"  # a bundled model name or a model folder
-    helpful_steps: int = 150
-    safety_steps: int = 100
+    base: str | None = None  # None: a fresh small GPT (below); or a model name or folder
+    helpful_steps: int = 300
+    safety_steps: int = 150
     dpo_steps: int = 60
     batch_size: int = 16
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
     learning_rate: float = 1e-3
     dpo_learning_rate: float = 1e-4
     beta: float = 0.1
@@ -147,7 +152,33 @@ class RefusalSettings:
     @classmethod
     def quick(cls) -> RefusalSettings:
         """A few steps of each stage: checks the plumbing, not the result (tests)."""
-        return cls(helpful_steps=3, safety_steps=3, dpo_steps=2, batch_size=4, max_new_tokens=4)
+        return cls(
+            helpful_steps=3,
+            safety_steps=3,
+            dpo_steps=2,
+            batch_size=4,
+            max_new_tokens=4,
+            n_layer=1,
+            n_head=2,
+            n_embd=16,
+        )
+
+
+def fresh_base(folder: Path, s: RefusalSettings) -> Path:
+    """An untrained GPT with a character tokenizer over every character of the data."""
+    from attento.models.gpt import GPT, GPTConfig
+    from attento.tokenize import CharTokenizer
+
+    tokenizer = CharTokenizer.from_text(DATA.read_text(encoding="utf-8"))
+    torch.manual_seed(s.seed)
+    config = GPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        block_size=192,
+        n_layer=s.n_layer,
+        n_head=s.n_head,
+        n_embd=s.n_embd,
+    )
+    return save_model(GPT(config), tokenizer, folder)
 
 
 def refusal_demo(
