@@ -40,10 +40,13 @@ def test_positions_by_hand():
     assert coords["lei"] == pytest.approx([1, 0.5], abs=1e-6)
 
 
-def test_bias_probe_sorts_by_position_and_leans_from_the_middle():
-    result = bias_probe("it", VECTORS, ["nonna", "ragazzo", "sedia"], ("lui", "lei"))
-    assert [r["word"] for r in result["rows"]] == ["ragazzo", "sedia", "nonna"]
-    assert [r["lean"] for r in result["rows"]] == pytest.approx([-S / 2, 0, S / 2], abs=1e-6)
+def test_bias_probe_sorts_by_position_and_leans_from_the_neutral_word():
+    result = bias_probe("it", VECTORS, ["nonna", "ragazzo"], ("lui", "lei"), neutral="sedia")
+    assert result["neutral"] == {"word": "sedia", "position": pytest.approx(0.5)}
+    assert [r["word"] for r in result["rows"]] == ["ragazzo", "nonna"]
+    assert [r["lean"] for r in result["rows"]] == pytest.approx([-S / 2, S / 2], abs=1e-6)
+    shifted = bias_probe("it", VECTORS, ["nonna"], ("lui", "lei"), neutral="ragazzo")
+    assert shifted["rows"][0]["lean"] == pytest.approx(S, abs=1e-6)  # (1+S)/2 - (1-S)/2
 
 
 @pytest.mark.parametrize(
@@ -90,7 +93,7 @@ def test_cli_bad_input_is_one_line(capsys, argv, message):
 
 def test_cli_project_on_the_bundled_vectors_with_a_plot(tmp_path, capsys):
     png = tmp_path / "axes.png"
-    argv = ["project", "re", "donna", "--axis", "lui:lei", "--axis", "giovane:vecchio"]
+    argv = ["project", "re", "donna", "--axis", "lui:lei", "--axis", "novo:antico"]
     assert main([*argv, "--out", str(png), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [p["word"] for p in out["points"]] == ["re", "donna"]
@@ -102,4 +105,4 @@ def test_cli_bias_probe_italian(capsys):
     assert main(["bias-probe", "--lang", "it", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     positions = [r["position"] for r in out["rows"]]
-    assert positions == sorted(positions) and len(positions) == 14
+    assert positions == sorted(positions) and len(positions) == 16

@@ -221,9 +221,10 @@ def refusal_demo(
         return model, chat
 
     t = time.perf_counter()
+    base = s.base or fresh_base(out / "base", s)
     say("1/3 helpful SFT (harmless instructions only)")
     sft(
-        s.base,
+        base,
         out / "data" / "helpful.json",
         out / "helpful",
         sft_settings(s.helpful_steps),

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "project",
-        help="place words on axes defined by word pairs (e.g. lui:lei, giovane:vecchio)",
+        help="place words on axes defined by word pairs (e.g. lui:lei, novo:antico)",
         description="Each word's position on each axis A:B (0 at A, 1 at B, 0.5 leaning to "
         "neither); two axes make the course's 2-D projection figure (--out PNG).",
     )
@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--model", default=None, help="another embedder (default: the language's)")
     b.add_argument("--axis", default=None, metavar="A:B", help="default: the language's")
     b.add_argument("--words", nargs="+", default=None, metavar="WORD")
+    b.add_argument("--neutral", default=None, help="the word leans are measured from")
     add_json_flag(b)
     b.set_defaults(func=run_bias_probe)
 
@@ -132,15 +133,11 @@ def run_project(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     width = max(len(p["word"]) for p in result["points"])
-    print(" " * width + "".join(f"  {a}:{b:<10}" for a, b in result["axes"]))
+    columns = [f"{a}:{b}" for a, b in result["axes"]]
+    print(" " * width + "".join(f"  {c:>{max(len(c), 6)}}" for c in columns))
     for p in result["points"]:
-        print(
-            f"{p['word']:<{width}}"
-            + "".join(
-                f"  {c:>{len(a) + 11}.3f}"
-                for c, (a, _) in zip(p["coords"], result["axes"], strict=True)
-            )
-        )
+        cells = zip(p["coords"], columns, strict=True)
+        print(f"{p['word']:<{width}}" + "".join(f"  {x:>{max(len(c), 6)}.3f}" for x, c in cells))
     if args.out:
         print(f"scatter saved to {args.out}")
     return 0
@@ -152,15 +149,19 @@ def run_bias_probe(args: argparse.Namespace) -> int:
 
     axis = parse_axis(args.axis) if args.axis else None
     embedder = load_embedder(args.model) if args.model else None
-    result = bias_probe(args.lang, embedder, args.words, axis)
+    result = bias_probe(args.lang, embedder, args.words, axis, args.neutral)
     if args.json:
         print_json(result)
         return 0
     a, b = result["axis"]
-    print(f"{result['model']}: position on {a} (0) -> {b} (1); 0.5 leans to neither")
+    neutral = result["neutral"]
+    print(
+        f"{result['model']}: position on {a} (0) -> {b} (1); lean measured from "
+        f"{neutral['word']!r} at {neutral['position']:.3f}"
+    )
     width = max(len(r["word"]) for r in result["rows"])
     for r in result["rows"]:
         bar = "#" * round(abs(r["lean"]) * 40)
         side = b if r["lean"] > 0 else a
-        print(f"  {r['word']:<{width}}  {r['position']:.3f}  {bar} {side}")
+        print(f"  {r['word']:<{width}}  {r['position']:.3f}  {r['lean']:+.3f} {bar} {side}")
     return 0

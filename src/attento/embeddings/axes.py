@@ -10,7 +10,9 @@ The *bias probe* is the classic measurement on word vectors learnt from real tex
 (Bolukbasi et al. 2016; Caliskan et al. 2017): occupation words, which say nothing about
 gender, are placed on a gender axis. Where they do not fall at 0.5, the text the vectors
 came from used those occupations more often in feminine or masculine company, and the
-vectors learnt it. Nobody wrote the bias in; it comes with the data.
+vectors learnt it. Nobody wrote the bias in; it comes with the data. A whole embedding can
+sit nearer one end of an axis (MiniLM puts most words nearer "woman" than "man"), so each
+lean is measured from a neutral word's position ("persona", "person"), not from 0.5.
 
 Functions return plain lists and dicts, ready to be printed or served as JSON.
 """
@@ -27,30 +29,35 @@ from attento.errors import UserError
 Axis = tuple[str, str]
 
 PROBES: dict[str, dict] = {
-    # the Divina Commedia's own occupations and roles (all in the bundled vocabulary)
+    # roles in the Divina Commedia (all in the bundled vocabulary), then four words feminine by
+    # meaning, as a check that the axis measures gender at all
     "it": {
         "model": "dante-words",
         "axis": ("uomo", "donna"),
+        "neutral": "persona",
         "words": [
             "re",
-            "papa",
             "duca",
             "maestro",
             "poeta",
             "frate",
             "cavalier",
             "pastor",
-            "giudice",
             "servo",
+            "cantor",
+            "dottor",
+            "guida",
+            "scorta",
+            "regina",
             "madre",
             "sposa",
-            "figlia",
-            "ancella",
+            "sorella",
         ],
     },
     "en": {
         "model": "minilm",
         "axis": ("man", "woman"),
+        "neutral": "person",
         "words": [
             "engineer",
             "doctor",
@@ -124,22 +131,30 @@ def bias_probe(
     embedder: Embedder | None = None,
     words: Sequence[str] | None = None,
     axis: Sequence[str] | None = None,
+    neutral: str | None = None,
 ) -> dict:
-    """Occupation words on a gender axis, most masculine first: {"model", "axis", "rows":
-    [{"word", "position", "lean"}]}, where lean = position - 0.5 (> 0: nearer the axis's
-    second word)."""
+    """Occupation words on a gender axis, most masculine first: {"model", "axis", "neutral":
+    {"word", "position"}, "rows": [{"word", "position", "lean"}]}, where lean = position -
+    the neutral word's position (> 0: nearer the axis's second word than the neutral word)."""
     if language not in PROBES:
         raise UserError(f"no bias probe for {language!r}: choose {', '.join(PROBES)}")
     probe = PROBES[language]
     embedder = load_embedder(probe["model"]) if embedder is None else embedder
     axis = check_axis(axis or probe["axis"])
-    result = project_on_axes(words or probe["words"], [axis], embedder)
+    neutral = check_words([neutral or probe["neutral"]])[0]
+    result = project_on_axes([neutral, *(words or probe["words"])], [axis], embedder)
+    middle = result["points"][0]["coords"][0]
     rows = [
-        {"word": p["word"], "position": p["coords"][0], "lean": round(p["coords"][0] - 0.5, 6)}
-        for p in result["points"]
+        {"word": p["word"], "position": p["coords"][0], "lean": round(p["coords"][0] - middle, 6)}
+        for p in result["points"][1:]
     ]
     rows.sort(key=lambda r: r["position"])
-    return {"model": embedder.name, "axis": list(axis), "rows": rows}
+    return {
+        "model": embedder.name,
+        "axis": list(axis),
+        "neutral": {"word": neutral, "position": middle},
+        "rows": rows,
+    }
 
 
 def axes_plot(result: dict, out_png: str | Path, title: str | None = None) -> Path:
