@@ -147,3 +147,10 @@ def test_reward_command_trains_on_a_rankings_file(chat_dir, tmp_path, capsys):
     assert main([*argv, "--steps", "2", "--batch-size", "4", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["train_pairs"] + report["val_pairs"] == 4 * 3
+
+
+def test_rank_out_in_a_missing_folder_is_one_line(chat_dir, tmp_path, capsys):
+    out = tmp_path / "missing" / "r.jsonl"
+    assert main(["rank", "--model", str(chat_dir), "--out", str(out), "--prompt", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "existing folder" in err

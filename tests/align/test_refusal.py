@@ -111,3 +111,10 @@ def test_hh_rlhf_harmless_split_reads_like_the_helpful_split(tmp_path, char_toke
         argv = [cmd, "--model", str(chat), "--data", str(path), "--out", str(tmp_path / cmd)]
         assert main([*argv, "--steps", "1", "--batch-size", "2", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["val_pairs"] == 1
+
+
+def test_refusal_demo_refuses_a_non_empty_out(tmp_path, capsys):
+    (tmp_path / "old.txt").write_text("x")
+    assert main(["refusal-demo", "--quick", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not empty" in err
