@@ -13,6 +13,8 @@ The course's steps, one module each:
 - `dpo.py`: direct preference optimisation, no reward model needed;
 - `losses.py`: the formulas of all of the above, on plain tensors;
 - `talk.py`: streaming replies and a terminal chat;
+- `rankings.py`: people rank K answers; each ranking gives K(K-1)/2 preference pairs;
+- `refusal.py`: teaching a model to refuse harmful requests, measured on held-out prompts;
 - `demo.py`: the whole pipeline on a laptop, with rule-made data, in minutes.
 """
 

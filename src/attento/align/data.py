@@ -9,6 +9,8 @@ Preference data (for reward models and DPO) becomes `Preference`s: a prompt conv
 and two answers, the one a person preferred (`chosen`) and the other (`rejected`).
 - explicit prompt: {"prompt", "chosen", "rejected"}; each is a string, or (as TRL's
   conversational format) a list of messages;
+- rankings from people: {"prompt", "answers", "order", ...}, each ranking of K answers
+  giving its K(K-1)/2 pairs (rankings.py);
 - Anthropic hh-rlhf: {"chosen", "rejected"}, two whole dialogues
   "\\n\\nHuman: ... \\n\\nAssistant: ..." that share everything up to the last
   "\\n\\nAssistant:"; that shared prefix is the prompt, the rest are the two answers.
@@ -154,6 +156,10 @@ def load_conversations(path: str | Path) -> list[list[Message]]:
 def load_preferences(path: str | Path) -> list[Preference]:
     """Preference data (explicit prompt or hh-rlhf dialogues) -> `Preference`s."""
     records = read_records(path)
+    if {"answers", "order"} <= records[0].keys():  # rankings from people: all their pairs
+        from attento.align.rankings import ranking_preferences
+
+        return ranking_preferences(path)
     kind = detect_format(records[0], str(path))
     if kind not in ("preference", "hh-rlhf"):
         raise UserError(
@@ -221,6 +227,10 @@ def load_prompts(path: str | Path) -> list[list[Message]]:
     """Prompts to answer (for PPO): the prompt of preference data, or the conversation of
     instruction data up to (not including) its last assistant turn."""
     records = read_records(path)
+    if {"answers", "order"} <= records[0].keys():  # rankings from people
+        from attento.align.rankings import ranking_prompts
+
+        return ranking_prompts(path)
     kind = detect_format(records[0], str(path))
     if kind in ("preference", "hh-rlhf"):
         return [p.prompt for p in load_preferences(path)]

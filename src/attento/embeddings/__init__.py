@@ -3,7 +3,10 @@
 - `embedder.py`: `Embedder` (text -> vector): token embeddings of any model, mean-pooled
   sentence embeddings of a BERT (MiniLM by default), or a fixed table;
 - `similarity.py`: cosine similarity, similarity matrix, neighbours, analogies, projections;
-- `plot.py`: a 2-D PCA map of words, saved as a PNG.
+- `plot.py`: a 2-D PCA map of words, saved as a PNG;
+- `word2vec.py`: word vectors trained with attento (skip-gram, negative sampling); the
+  bundled "dante-words" come from the Divina Commedia;
+- `axes.py`: words placed on axes defined by word pairs, and the gender-bias probe.
 """
 
 from attento.embeddings.embedder import (

@@ -174,20 +174,24 @@ def word_tokens(tokenizer: Any) -> list[str]:
 
 
 def load_embedder(name_or_path: str | Path | None = None) -> Embedder:
-    """ "minilm" (the default), an attento model folder (a BERT gives sentence embeddings,
-    any other model its token embeddings) or a Hugging Face BERT folder."""
+    """ "minilm" (the default), word vectors (bundled "dante-words" or a folder written by
+    `attento train-words`), an attento model folder (a BERT gives sentence embeddings, any
+    other model its token embeddings) or a Hugging Face BERT folder."""
     key = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     return _load(key)
 
 
 @lru_cache(maxsize=4)
 def _load(key: str) -> Embedder:
+    from attento.embeddings import word2vec
     from attento.models.bert import Bert, load_bert
     from attento.models.checkpoint_io import load_model, read_json
 
     if key == DEFAULT_MODEL:
         return _minilm()
     path = Path(key)
+    if key in word2vec.bundled_names() or word2vec.is_vectors_folder(path):
+        return word2vec.load_vectors(key)
     config = read_json(path / "config.json") if (path / "config.json").is_file() else {}
     if config.get("model_type") == "bert" and "arch" not in config:
         return SentenceEmbedder(*load_bert(path), path.name, _max_length(path))

@@ -1,0 +1,82 @@
+"""`attento rank`: be the human in RLHF: order a chat model's answers, store the ranking."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from attento.errors import UserError
+
+ORDER = 72
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser(
+        "rank",
+        help="order K answers of a chat model from best to worst; append the ranking",
+        description="Sample K answers to each prompt, show them numbered, read the order "
+        "you type (e.g. '2 1 3', best first) and append {prompt, answers, order, who, when} "
+        "to a JSONL rankings file, which `attento reward` and `dpo` read (all K(K-1)/2 pairs).",
+    )
+    r.add_argument("--model", required=True, help="chat model folder (attento sft)")
+    r.add_argument("--out", required=True, help="rankings .jsonl file (appended to)")
+    r.add_argument("--prompt", action="append", default=None, help="repeatable; default: ask")
+    r.add_argument("--k", type=int, default=3, help="answers per prompt (default: %(default)s)")
+    r.add_argument("--who", default=None, help="your name in the record (default: login name)")
+    r.add_argument("--max-new-tokens", type=int, default=64, help="default: %(default)s")
+    r.add_argument("--temperature", type=float, default=1.0, help="default: %(default)s")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=run_rank)
+
+
+def _ask(text: str) -> str | None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    return None if not line else line.strip()
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from attento.align.rankings import append_ranking, make_record, parse_order, sample_answers
+    from attento.cli.align_cmd import _chat_model
+
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UserError(f"--out {args.out}: give a .jsonl file in an existing folder")
+    who = args.who if args.who is not None else getpass.getuser()
+    model, _, chat = _chat_model(args.model)
+    prompts = list(args.prompt or [])
+    done, turn = 0, 0
+    while True:
+        if prompts:
+            prompt = prompts.pop(0)
+        elif args.prompt:
+            break
+        else:
+            prompt = _ask("prompt (empty line or Ctrl-D to stop): ")
+            if not prompt:
+                break
+        answers = sample_answers(
+            model, chat, prompt, args.k, args.max_new_tokens, args.temperature, args.seed + turn
+        )
+        turn += 1
+        print(f"\n{prompt}")
+        for i, a in enumerate(answers, 1):
+            print(f"  [{i}] {a.strip() or '(empty answer)'}")
+        while True:
+            typed = _ask(f"order, best first (e.g. {' '.join(map(str, range(args.k, 0, -1)))}): ")
+            if typed is None:
+                print(f"\n{done} ranking(s) saved to {out}")
+                return 0
+            try:
+                order = parse_order(typed, len(answers))
+                break
+            except UserError as e:
+                print(f"  {e}")
+        append_ranking(out, make_record(prompt, answers, order, who))
+        done += 1
+    print(f"{done} ranking(s) saved to {out}")
+    return 0
