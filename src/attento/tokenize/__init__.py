@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 
 from attento.errors import UserError
 from attento.tokenize.base import CONFIG_FILE, Tokenizer
 from attento.tokenize.char import CharTokenizer
+from attento.tokenize.files import read_json
 
 # kind saved in tokenizer.json -> class implementing it (imported on first use)
 KINDS = {
@@ -27,9 +27,10 @@ KINDS = {
 PRETRAINED = ("cl100k_base", "o200k_base")
 
 
-def tokenizer_class(kind: str) -> type[Tokenizer]:
+def tokenizer_class(kind: str, source: Path | str = "") -> type[Tokenizer]:
     if kind not in KINDS:
-        raise UserError(f"unknown tokenizer type {kind!r} (known: {', '.join(KINDS)})")
+        where = f"{source}: " if source else ""
+        raise UserError(f"{where}unknown tokenizer type {kind!r} (known: {', '.join(KINDS)})")
     module, name = KINDS[kind].split(":")
     return getattr(importlib.import_module(module), name)
 
@@ -41,18 +42,19 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
         return tokenizer_class("bpe").pretrained(key)  # type: ignore[attr-defined]
     path = Path(name_or_path)
     if path.is_dir():
-        if (path / CONFIG_FILE).is_file():
+        config_path = path / CONFIG_FILE
+        if config_path.is_file():
             try:
-                config = json.loads((path / CONFIG_FILE).read_text())
-                kind = config["type"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+                config = read_json(config_path)
+                kind = config.get("type") if isinstance(config, dict) else None
+                if not isinstance(kind, str):
+                    raise UserError(f"{config_path} is not an attento tokenizer file (no type)")
+            except UserError:
                 # a Hugging Face BERT folder has its own tokenizer.json next to vocab.txt
                 if not (path / "vocab.txt").is_file():
-                    raise UserError(
-                        f"{path / CONFIG_FILE} is not an attento tokenizer file"
-                    ) from None
+                    raise
             else:
-                return tokenizer_class(kind).from_config(config, path)
+                return _from_config(tokenizer_class(kind, config_path), config, path)
         if (path / "vocab.txt").is_file():
             return tokenizer_class("wordpiece").from_vocab_file(path / "vocab.txt")  # type: ignore[attr-defined]
         raise UserError(f"{path} holds no tokenizer.json or vocab.txt")
@@ -65,6 +67,16 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
     raise UserError(
         f"tokenizer {key!r} not found: give {' or '.join(PRETRAINED)}, or a path to a saved tokenizer"
     )
+
+
+def _from_config(cls: type[Tokenizer], config: dict, directory: Path) -> Tokenizer:
+    """`cls.from_config`; a complaint that names no file of the folder gets tokenizer.json's."""
+    try:
+        return cls.from_config(config, directory)
+    except UserError as exc:
+        if str(exc).startswith(str(directory)):
+            raise
+        raise UserError(f"{directory / CONFIG_FILE}: {exc}") from None
 
 
 __all__ = ["KINDS", "PRETRAINED", "CharTokenizer", "Tokenizer", "load_tokenizer", "tokenizer_class"]
