@@ -57,7 +57,7 @@ def commands_with_a_seed() -> list[tuple[str, list[str]]]:
             continue
         argv = [name]
         for action in parser._actions:
-            if action.required or not action.option_strings and action.dest != "help":
+            if action.required or (not action.option_strings and action.dest != "help"):
                 value = "1" if action.type is int else "placeholder"
                 argv += [action.option_strings[0], value] if action.option_strings else [value]
         found.append((name, argv))
