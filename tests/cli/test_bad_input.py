@@ -169,15 +169,13 @@ def test_the_spirals_estimate_covers_a_measured_step():
 # --- the other inputs the issue lists ------------------------------------------------------
 
 
-def test_similarity_on_an_lstm_uses_its_token_table(tmp_path, capsys):
+def test_similarity_on_an_lstm_uses_its_token_table(lstm_dir, capsys):
     """An LSTM's input table is `embed`, not a GPT's `embed.tok` (AttributeError before)."""
-    from attento.models.recurrent import LSTMLM
+    from attento.models.checkpoint_io import load_model
 
-    tok = CharTokenizer.from_text(TEXT)
-    model = LSTMLM(LSTMLM.config_class.from_dict({"vocab_size": tok.vocab_size}))
-    save_model(model, tok, tmp_path / "lstm")
-    assert main(["similarity", "g", "t", "a", "--model", str(tmp_path / "lstm"), "--json"]) == 0
+    assert main(["similarity", "g", "t", "a", "--model", str(lstm_dir), "--json"]) == 0
     matrix = np.array(json.loads(capsys.readouterr().out)["matrix"])
+    model, tok = load_model(lstm_dir)
     rows = model.embed.weight.detach().numpy()[tok.encode("gta")]
     rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     np.testing.assert_allclose(matrix, rows @ rows.T, atol=1e-5)
@@ -213,3 +211,32 @@ def test_out_where_nothing_can_be_written_is_one_line_before_any_work(capsys, ar
     """/proc accepts no new folder, even from root: said at once, not after training."""
     assert main([*argv, "--out", out]) == 2
     one_error_line(capsys, f"--out {out}: cannot write in /proc")
+
+
+# --- found by trying every command ---------------------------------------------------------
+
+
+@pytest.fixture
+def lstm_dir(tmp_path) -> Path:
+    from attento.models.recurrent import LSTMLM
+
+    tok = CharTokenizer.from_text(TEXT)
+    torch.manual_seed(0)
+    model = LSTMLM(LSTMLM.config_class.from_dict({"vocab_size": tok.vocab_size}))
+    return save_model(model, tok, tmp_path / "lstm")
+
+
+def test_sft_on_an_lstm_says_it_needs_a_gpt(lstm_dir, tmp_path, capsys):
+    """It used to pass the LSTM's config to a GPT: "unknown model setting(s): n_hidden"."""
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({"instruction": "il gatto", "output": "sul tetto"}) + "\n")
+    out = tmp_path / "out"
+    assert main(["sft", "--model", str(lstm_dir), "--data", str(data), "--out", str(out)]) == 2
+    one_error_line(capsys, "holds a LSTMLM: SFT fine-tunes a GPT")
+    assert not out.exists()
+
+
+def test_neighbours_of_an_empty_word_is_one_line(gpt_dir, capsys):
+    """ "" used to stand for the space token and return its neighbours."""
+    assert main(["neighbours", "", "--model", str(gpt_dir), "--candidates", "il", "la"]) == 2
+    one_error_line(capsys, "cannot embed an empty text")

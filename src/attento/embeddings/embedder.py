@@ -107,6 +107,8 @@ class TokenEmbedder(Embedder):
         any other text is the average of its tokens' rows."""
         rows = []
         for text in texts:
+            if not text:
+                raise UserError("cannot embed an empty text")
             single = self.token_ids.get(" " + text, self.token_ids.get(text))
             ids = [single] if single is not None else self.tokenizer.encode(text)
             if not ids:

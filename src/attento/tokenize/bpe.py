@@ -430,6 +430,8 @@ def _learn_merges(
     bar = _progress_bar(num_merges) if progress else None
     while len(merges) < num_merges:
         if not heap:
+            if bar is not None:
+                bar.close()  # so that the error starts a line of its own
             raise UserError(
                 f"the text has no pairs left to merge after {len(merges)} merges: "
                 "use a smaller vocab_size or more text"
