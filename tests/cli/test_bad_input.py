@@ -240,3 +240,33 @@ def test_neighbours_of_an_empty_word_is_one_line(gpt_dir, capsys):
     """ "" used to stand for the space token and return its neighbours."""
     assert main(["neighbours", "", "--model", str(gpt_dir), "--candidates", "il", "la"]) == 2
     one_error_line(capsys, "cannot embed an empty text")
+
+
+def compare_args(tmp_path) -> list[str]:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT * 50)
+    return ["compare", "--corpus", str(corpus), "--archs", "mlp", "--params", "5000"]
+
+
+def last_error_line(capsys) -> str:
+    """The error after what a command prints first (compare's time estimate, progress)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]  # on a line of its own
+    assert last.startswith("attento: error: "), err
+    return last
+
+
+def test_compare_with_a_window_longer_than_the_corpus_fails_before_timing(tmp_path, capsys):
+    """--block-size 10^8 used to be timed first: 77 GB asked of torch, a traceback."""
+    argv = [*compare_args(tmp_path), "--block-size", str(10**8), "--out", str(tmp_path / "c")]
+    assert main(argv) == 2
+    assert "the corpus is too short" in last_error_line(capsys)
+
+
+def test_compare_timing_a_length_too_long_for_memory_is_one_line(tmp_path, capsys):
+    argv = [*compare_args(tmp_path), "--lengths", str(10**8), "--out", str(tmp_path / "c")]
+    assert main([*argv, "--block-size", "16"]) == 2
+    last = last_error_line(capsys)
+    assert "a training step of MLPLM on 8 x 100,000,000 tokens needs" in last
+    assert "GiB of memory" in last
