@@ -84,6 +84,8 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
             records = [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as e:
         raise UserError(f"{path} is neither a JSON array nor JSON lines ({e.msg})") from None
+    except RecursionError:
+        raise UserError(f"{path} is nested too deeply to be fine-tuning data") from None
     if not records:
         raise UserError(f"{path} holds no records")
     if not all(isinstance(r, dict) for r in records):

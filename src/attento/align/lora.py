@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from attento.errors import UserError
+from attento.memory import check_fits
+from attento.models.config import model_bytes
 from attento.models.gpt import GPT, GPTConfig
 
 TARGETS = ("attn.qkv", "attn.proj", "mlp.fc", "mlp.gate", "mlp.proj")
@@ -109,6 +111,14 @@ class LoRAGPT(GPT):
             lora_r=r,
             lora_alpha=alpha,
             lora_train_embeddings=train_embeddings,
+        )
+        # the adapters train: each also needs a gradient and two AdamW moments
+        params, nbytes = model_bytes(cls, config)
+        base = sum(p.numel() for p in model.parameters())
+        adapter_bytes = nbytes * (params - base) // params
+        check_fits(
+            nbytes + 3 * adapter_bytes,
+            f"LoRA rank {r} ({params - base:,} adapter parameters, to be trained)",
         )
         lora = cls(config)
         missing, unexpected = lora.load_state_dict(model.state_dict(), strict=False)

@@ -31,6 +31,7 @@ from attento.align.lora import LoRAGPT, merge_lora
 from attento.align.settings import check_settings
 from attento.errors import UserError
 from attento.models.checkpoint_io import load_model, save_model
+from attento.models.gpt import GPT
 from attento.train import TrainConfig, TrainResult, train
 
 VAL_FRACTION = 0.1
@@ -154,8 +155,8 @@ def sft(
     s = settings or SFTSettings()
     conversations = load_conversations(data)
     model, tokenizer = load_model(model_dir)
-    if not hasattr(model, "new_cache"):
-        raise UserError(f"{model_dir} is not a decoder language model: SFT needs a GPT")
+    if not isinstance(model, GPT):  # chat tokens are added to a GPT's tables only
+        raise UserError(f"{model_dir} holds a {type(model).__name__}: SFT fine-tunes a GPT")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s.seed)  # the adapters' initial weights: the same in every run
         model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)

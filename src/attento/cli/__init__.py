@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from attento import __version__
 from attento.errors import UserError
+from attento.seeds import check_seed
 
 
 def command_modules() -> list:
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     try:
+        check_seed(getattr(args, "seed", None), "--seed")  # one range for every command
         return args.func(args) or 0
     except UserError as exc:
         print(f"attento: error: {exc}", file=sys.stderr)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +59,21 @@ def check_out_folder(out: str) -> Path:
     existing = next(p for p in path.absolute().parents if p.exists())
     if not path.exists() and not existing.is_dir():
         raise UserError(f"--out {out}: {existing} is a file, so no folder can go inside it")
+    check_writable(path if path.exists() else existing, out)
     return path
+
+
+def check_writable(folder: Path, out: str) -> None:
+    """Create and remove an empty folder in `folder`: permissions alone do not tell (root
+    may write anywhere but in /proc), and a failure after training would lose the run."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".attento-check-", dir=folder))
+    except OSError as exc:
+        # ENOENT from a folder that exists: a virtual file system such as /proc
+        why = "" if exc.errno == errno.ENOENT else f" ({exc.strerror or exc})"
+        raise UserError(
+            f"--out {out}: cannot write in {folder}{why}: give another folder"
+        ) from None
 
 
 def check_new_model_folder(out: str, *sources: str) -> Path:

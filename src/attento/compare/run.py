@@ -76,11 +76,14 @@ def compare(
 
 def _compare(cfg: CompareConfig, out: Path, progress: bool, text: str | None) -> CompareResult:
     from attento.data import load_corpus
+    from attento.data.windows import CLMWindows
     from attento.tokenize import CharTokenizer
 
     start = time.perf_counter()
     text = load_corpus(cfg.corpus) if text is None else text
-    vocab = CharTokenizer.from_text(text).vocab_size
+    tokenizer = CharTokenizer.from_text(text)
+    vocab = tokenizer.vocab_size
+    CLMWindows(tokenizer.encode(text), cfg.block_size)  # a corpus too short fails now
     results = {}
     models = {}
     for arch in cfg.archs:

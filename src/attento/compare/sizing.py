@@ -14,6 +14,7 @@ from typing import Any
 from attento.compare.config import ARCHS
 from attento.errors import UserError
 from attento.models.checkpoint_io import arch_class
+from attento.models.config import check_model_fits, model_bytes
 
 # arch -> (fixed shape, the setting that is the width)
 SHAPES: dict[str, tuple[dict[str, Any], str]] = {
@@ -30,12 +31,17 @@ SHAPES: dict[str, tuple[dict[str, Any], str]] = {
 
 
 def build(arch: str, settings: dict[str, Any]):
+    """The model, once it is known to fit in memory for training."""
     cls = arch_class(arch, "the comparison")
-    return cls(cls.config_class.from_dict(settings))
+    config = cls.config_class.from_dict(settings)
+    check_model_fits(cls, config, copies=4, action="training")
+    return cls(config)
 
 
 def count_params(arch: str, settings: dict[str, Any]) -> int:
-    return sum(p.numel() for p in build(arch, settings).parameters())
+    """Counted without allocating (on the meta device): the search tries many widths."""
+    cls = arch_class(arch, "the comparison")
+    return model_bytes(cls, cls.config_class.from_dict(settings))[0]
 
 
 def settings_for(arch: str, params: int, vocab_size: int, block_size: int) -> dict[str, Any]:

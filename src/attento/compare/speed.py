@@ -17,10 +17,18 @@ from collections.abc import Sequence
 
 import torch
 
+from attento.memory import check_fits
+
 
 def step_time(model: torch.nn.Module, length: int, batch_size: int, repeats: int) -> float:
     """Fastest of `repeats` training steps (after one warm-up) at sequence length `length`."""
     vocab = model.config.vocab_size
+    # a lower bound of what the step holds: the input vectors, and the logits with their
+    # softmax and gradient, in float32 (the hidden layers come on top)
+    check_fits(
+        batch_size * length * (model.config.n_embd + 3 * vocab) * 4,
+        f"a training step of {type(model).__name__} on {batch_size} x {length:,} tokens",
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(length)
     x = torch.randint(vocab, (batch_size, length), generator=generator)
@@ -50,9 +58,11 @@ def step_times(
 
     times: dict[str, dict[int, float]] = {arch: {} for arch in models}
     bar = tqdm(total=len(models) * len(lengths), desc="step time", disable=not progress)
-    for length in lengths:
-        for arch, model in models.items():
-            times[arch][length] = step_time(model, length, batch_size, repeats)
-            bar.update(1)
-    bar.close()
+    try:
+        for length in lengths:
+            for arch, model in models.items():
+                times[arch][length] = step_time(model, length, batch_size, repeats)
+                bar.update(1)
+    finally:
+        bar.close()  # before an error, so that it starts a line of its own
     return times

@@ -78,13 +78,26 @@ class VectorEmbedder(Embedder):
         return list(self.words)
 
 
+def token_table(model: torch.nn.Module) -> torch.Tensor | None:
+    """A model's input token-embedding table: `embed.tok` for the Transformers, `embed` for
+    their predecessors (MLP, RNN, LSTM, GRU, CNN), `body.embed.tok` for a reward model."""
+    modules = dict(model.named_modules())
+    for name in ("embed.tok", "embed", "body.embed.tok"):
+        if isinstance(modules.get(name), torch.nn.Embedding):
+            return modules[name].weight
+    return None
+
+
 class TokenEmbedder(Embedder):
-    """The input token-embedding table of any attento model (a GPT's `embed.tok`)."""
+    """The input token-embedding table of any attento model (`token_table`)."""
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, name: str = "tokens") -> None:
         super().__init__()
+        table = token_table(model)
+        if table is None:
+            raise UserError(f"a {type(model).__name__} has no token-embedding table")
         self.name, self.tokenizer = name, tokenizer
-        self.table = model.embed.tok.weight.detach().float().cpu().numpy()
+        self.table = table.detach().float().cpu().numpy()
         self.token_ids: dict[str, int] = {}
         for i in range(min(tokenizer.vocab_size, len(self.table))):
             self.token_ids.setdefault(tokenizer.token_str(i), i)
@@ -94,6 +107,8 @@ class TokenEmbedder(Embedder):
         any other text is the average of its tokens' rows."""
         rows = []
         for text in texts:
+            if not text:
+                raise UserError("cannot embed an empty text")
             single = self.token_ids.get(" " + text, self.token_ids.get(text))
             ids = [single] if single is not None else self.tokenizer.encode(text)
             if not ids:
@@ -200,7 +215,7 @@ def _load(key: str) -> Embedder:
         raise UserError(f"{key} has no tokenizer: an embedder needs one to read text")
     if isinstance(model, Bert):
         return SentenceEmbedder(model, tokenizer, Path(key).name)
-    if not hasattr(model, "embed"):
+    if token_table(model) is None:
         raise UserError(f"{key}: this kind of model has no token-embedding table")
     return TokenEmbedder(model, tokenizer, Path(key).name)
 

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from attento.errors import UserError
+from attento.seeds import SEED_LIMIT, check_seed
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,7 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         check_sampling(self.temperature, self.top_k, self.top_p)
-        if self.seed is not None and not 0 <= self.seed < 2**63:
-            raise UserError(f"seed must be an integer in [0, 2^63), got {self.seed}")
+        check_seed(self.seed)
 
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
@@ -112,7 +112,7 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 
 def draw_seed() -> int:
     """A fresh random seed (from the OS), to report so that a run can be repeated."""
-    return torch.Generator().seed() % 2**62
+    return torch.Generator().seed() % SEED_LIMIT
 
 
 def make_generators(seed: int | None, batch_size: int) -> tuple[int, list[torch.Generator]]:

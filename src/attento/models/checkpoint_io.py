@@ -34,6 +34,7 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.files import atomic_folder
+from attento.models.config import check_model_fits
 from attento.tokenize import Tokenizer, load_tokenizer
 from attento.tokenize.base import CONFIG_FILE as TOKENIZER_FILE
 
@@ -71,7 +72,7 @@ def read_json(path: Path) -> dict[str, Any]:
         raise UserError(f"{path} not found")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise UserError(f"{path} is not valid JSON") from None
     if not isinstance(data, dict):
         raise UserError(f"{path} should hold a JSON object")
@@ -202,6 +203,7 @@ def load_model(
         settings = cls.config_class.from_dict(config["model"])
     except UserError as e:
         raise UserError(f"{config_path}: {e}") from None
+    check_model_fits(cls, settings, copies=2, action="loading", where=f" from {directory}")
     model = cls(settings)
     load_weights(model, directory / WEIGHTS)
     if dtype is not None:

@@ -3,16 +3,20 @@ model loads in.
 
 A checkpoint's `config.json` is read back with `from_dict`, so a file from another tool or an
 older version fails with one clear line (unknown or missing settings) instead of a TypeError.
+`check_model_fits` sizes a config's model before it is built.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any, TypeVar
 
 import torch
+from torch import nn
 
 from attento.errors import UserError
+from attento.memory import check_fits
 
 # The number formats a model can be loaded in: float32 (the default) trains and runs anywhere;
 # bfloat16 and float16 halve the memory where the hardware computes in them.
@@ -52,3 +56,24 @@ class JSONConfig:
         if missing:
             raise UserError(f"model config lacks: {', '.join(missing)}")
         return cls(**d)
+
+
+def model_bytes(cls: type[nn.Module], config: Any) -> tuple[int, int]:
+    """(parameters, bytes of parameters and buffers) of `cls(config)`, counted by building it
+    on the meta device, where tensors have a shape but no storage: exact for every
+    architecture, and nothing is allocated."""
+    with torch.device("meta"):
+        shape = cls(config)
+    params = sum(p.numel() for p in shape.parameters())
+    tensors = itertools.chain(shape.parameters(), shape.buffers())
+    return params, sum(t.numel() * t.element_size() for t in tensors)
+
+
+def check_model_fits(
+    cls: type[nn.Module], config: Any, copies: int = 1, action: str = "building", where: str = ""
+) -> None:
+    """Refuse, before allocating anything, a model whose `copies` exceed the available
+    memory: 1 to build it, 2 to load weights into it, 4 to train it (weights, gradients and
+    two AdamW moments; activations come on top)."""
+    params, nbytes = model_bytes(cls, config)
+    check_fits(nbytes * copies, f"{action} a {cls.__name__} with {params:,} parameters{where}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from attento.memory import check_fits
 from attento.nn.activations import ACTIVATIONS, get_activation
 from attento.nn.autograd import Tensor, one_blas_thread
 from attento.nn.layers import MLP
@@ -67,6 +68,16 @@ def spirals_data(
         points.append(np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1))
         labels.append(np.full(n_per_class, label))
     return np.concatenate(points), np.concatenate(labels)
+
+
+# float64 values one point keeps per hidden unit during a step: each layer's output, the
+# activation's, their gradients and NumPy's temporaries (about 25 measured, rounded up)
+VALUES_PER_UNIT = 32
+
+
+def spirals_training_bytes(n_points: int, hidden: Sequence[int]) -> int:
+    """Memory one full-batch training step on `n_points` needs, for the check before it."""
+    return n_points * (sum(hidden) + 4) * VALUES_PER_UNIT * 8
 
 
 def accuracy(model: MLP, x: np.ndarray, y: np.ndarray) -> float:
@@ -156,6 +167,10 @@ def run_xor_spirals(
     """
     for name in activations:
         get_activation(name)
+    check_fits(
+        spirals_training_bytes(2 * n_per_class, TrainConfig().hidden),
+        f"training on {2 * n_per_class:,} spiral points",
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     xor_x, xor_y = xor_data()

@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 
 from attento.errors import UserError
 from attento.tokenize import hf_json
 from attento.tokenize.base import CONFIG_FILE, Tokenizer
 from attento.tokenize.char import CharTokenizer
+from attento.tokenize.files import read_json
 
 # kind saved in tokenizer.json -> class implementing it (imported on first use)
 KINDS = {
@@ -30,9 +30,10 @@ KINDS = {
 PRETRAINED = ("cl100k_base", "o200k_base", "r50k_base", "gpt2")
 
 
-def tokenizer_class(kind: str) -> type[Tokenizer]:
+def tokenizer_class(kind: str, source: Path | str = "") -> type[Tokenizer]:
     if kind not in KINDS:
-        raise UserError(f"unknown tokenizer type {kind!r} (known: {', '.join(KINDS)})")
+        where = f"{source}: " if source else ""
+        raise UserError(f"{where}unknown tokenizer type {kind!r} (known: {', '.join(KINDS)})")
     module, name = KINDS[kind].split(":")
     return getattr(importlib.import_module(module), name)
 
@@ -45,19 +46,20 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
         return tokenizer_class("bpe").pretrained(key)  # type: ignore[attr-defined]
     path = Path(name_or_path)
     if path.is_dir():
-        if (path / CONFIG_FILE).is_file():
+        config_path = path / CONFIG_FILE
+        if config_path.is_file():
             try:
-                config = json.loads((path / CONFIG_FILE).read_bytes())
+                config = json.loads(config_path.read_bytes())
             except (json.JSONDecodeError, UnicodeDecodeError):
                 config = None
             if hf_json.is_hf_tokenizer_json(config):
                 # Hugging Face's file of the same name; BERT's WordPiece is read from vocab.txt
                 if not (config["model"]["type"] == "WordPiece" and (path / "vocab.txt").is_file()):
                     return hf_json.load_hf_folder(path)
-            elif isinstance(config, dict) and "type" in config:
-                return tokenizer_class(config["type"]).from_config(config, path)
+            elif isinstance(config, dict) and isinstance(config.get("type"), str):
+                return _from_config(tokenizer_class(config["type"], config_path), config, path)
             elif not (path / "vocab.txt").is_file():
-                raise UserError(f"{path / CONFIG_FILE} is not an attento tokenizer file")
+                raise UserError(f"{config_path} is not an attento tokenizer file (no type)")
         if (path / "vocab.txt").is_file():
             return tokenizer_class("wordpiece").from_vocab_file(path / "vocab.txt")  # type: ignore[attr-defined]
         if (path / "vocab.json").is_file() or (path / "tokenizer.model").is_file():
@@ -74,6 +76,16 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
     raise UserError(
         f"tokenizer {key!r} not found: give {' or '.join(PRETRAINED)}, or a path to a saved tokenizer"
     )
+
+
+def _from_config(cls: type[Tokenizer], config: dict, directory: Path) -> Tokenizer:
+    """`cls.from_config`; a complaint that names no file of the folder gets tokenizer.json's."""
+    try:
+        return cls.from_config(config, directory)
+    except UserError as exc:
+        if str(exc).startswith(str(directory)):
+            raise
+        raise UserError(f"{directory / CONFIG_FILE}: {exc}") from None
 
 
 __all__ = ["KINDS", "PRETRAINED", "CharTokenizer", "Tokenizer", "load_tokenizer", "tokenizer_class"]

@@ -27,10 +27,10 @@ Encoding: split text with the same regex, then inside each chunk repeatedly merg
 pair whose joined bytes have the lowest rank (leftmost on ties), exactly as tiktoken does.
 Chunks repeat a lot in real text, so each chunk's ids are cached. When the `tiktoken` package
 is installed, `encode` hands the work to a `tiktoken.Encoding` built from *our* ranks (same
-answer, several times faster); `encode(..., fast=False)` always runs the pure-Python code.
-One known difference: the `regex` module knows the letters added in Unicode 17.0 (2025),
-tiktoken's Rust regex does not yet, so text using them can pre-split differently on the
-pure-Python path (tests/tokenize/test_bpe_parity.py::test_unicode_17_letters pins this).
+answer, several times faster); `encode(..., fast=False)`, and any custom pre-split regex,
+always run the pure-Python code. One known difference: the `regex` module knows the letters
+added in Unicode 17.0 (2025), tiktoken's Rust regex does not yet, so text using them can
+pre-split differently on the pure-Python path (tests/tokenize/test_bpe_parity.py::test_unicode_17_letters pins this).
 
 Special tokens (`<|endoftext|>`, chat markers such as `<|im_start|>`) get ids after the ranks.
 `encode(text)` treats their spelling as ordinary text, so a user typing "<|endoftext|>" cannot
@@ -54,7 +54,8 @@ import regex
 
 from attento.errors import UserError
 from attento.tokenize.base import Tokenizer
-from attento.tokenize.tiktoken_io import read_ranks, write_ranks
+from attento.tokenize.files import data_file, setting
+from attento.tokenize.tiktoken_io import MAX_ID, read_ranks, write_ranks
 
 # Pre-split regexes, identical to tiktoken's (tiktoken_ext/openai_public.py).
 # "gpt2": r50k_base/GPT-2 (an equivalent, faster form of the original GPT-2 regex);
@@ -186,6 +187,8 @@ class BPETokenizer(Tokenizer):
     def _add_special(self, token: str, token_id: int) -> None:
         if not token:
             raise UserError("a special token cannot be the empty string")
+        if not 0 <= token_id < MAX_ID:
+            raise UserError(f"special token {token!r} has id {token_id}, outside 0..{MAX_ID - 1}")
         if token_id in self._decoder:
             raise UserError(f"special token {token!r} would reuse id {token_id}, already taken")
         self.special_tokens[token] = token_id
@@ -271,7 +274,12 @@ class BPETokenizer(Tokenizer):
         return [ranks[part] for part in parts]
 
     def _tiktoken_encoding(self) -> Any:
-        """A `tiktoken.Encoding` over our own ranks, or None when tiktoken is not installed."""
+        """A `tiktoken.Encoding` over our own ranks; None when tiktoken is not installed or
+        the pattern is not one of `PATTERNS`: tiktoken's Rust regex engine rejects some
+        patterns the `regex` module accepts, and one that can match the empty string makes
+        it panic, so a custom pattern always takes the pure-Python path."""
+        if self.regex not in PATTERNS.values():
+            return None
         if self._tiktoken is None:
             try:
                 import tiktoken
@@ -305,9 +313,13 @@ class BPETokenizer(Tokenizer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], directory: Path) -> BPETokenizer:
-        ranks = read_ranks(Path(directory) / config.get("ranks", RANKS_FILE))
-        specials = config.get("special_tokens") or {}
-        return cls(ranks, config.get("pattern", "gpt4"), {k: int(v) for k, v in specials.items()})
+        pattern = setting(config, "pattern", str, "gpt4")
+        specials = setting(config, "special_tokens", (dict, type(None)), None) or {}
+        for token, token_id in specials.items():
+            if isinstance(token_id, bool) or not isinstance(token_id, int):
+                raise UserError(f"special token {token!r} needs an integer id, not {token_id!r}")
+        ranks_file = data_file(Path(directory), setting(config, "ranks", str, RANKS_FILE), "ranks")
+        return cls(read_ranks(ranks_file), pattern, specials)
 
     @classmethod
     def from_tiktoken_file(cls, path: str | Path) -> BPETokenizer:
@@ -436,6 +448,8 @@ def _learn_merges(
     bar = _progress_bar(num_merges) if progress else None
     while len(merges) < num_merges:
         if not heap:
+            if bar is not None:
+                bar.close()  # so that the error starts a line of its own
             raise UserError(
                 f"the text has no pairs left to merge after {len(merges)} merges: "
                 "use a smaller vocab_size or more text"

@@ -13,6 +13,7 @@ from typing import Any
 
 from attento.errors import UserError
 from attento.tokenize.base import Tokenizer, check_ids
+from attento.tokenize.files import setting
 
 UNK = "<unk>"
 
@@ -64,4 +65,7 @@ class CharTokenizer(Tokenizer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], directory: Path) -> CharTokenizer:
-        return cls(list(config["chars"]), unk=bool(config.get("unk", False)))
+        chars = setting(config, "chars", (str, list))
+        if not chars or not all(isinstance(c, str) for c in chars):
+            raise UserError("'chars' must be a non-empty string of the vocabulary's characters")
+        return cls(list(chars), unk=setting(config, "unk", bool, False))

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from attento.errors import UserError
 
+MAX_ID = 2**32  # ranks and token ids are unsigned 32-bit numbers, as in tiktoken
+
 
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
@@ -34,19 +36,23 @@ def read_ranks(path: str | Path) -> dict[bytes, int]:
         raise UserError(f"rank file {path} does not exist")
     try:
         data = gzip.decompress(path.read_bytes()) if _is_gzip(path) else path.read_bytes()
-    except (OSError, EOFError) as exc:
-        raise UserError(f"{path} is not a readable .tiktoken file ({exc})") from None
+    except (OSError, EOFError):  # a gzip error can quote the file's first bytes: not shown
+        raise UserError(f"{path} is not a readable .tiktoken file") from None
     ranks: dict[bytes, int] = {}
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             token, rank = line.split()
-            ranks[base64.b64decode(token, validate=True)] = int(rank)
+            token_bytes, value = base64.b64decode(token, validate=True), int(rank)
         except (ValueError, binascii.Error):
+            # the line itself is not shown: a rank file could be any file on the machine
             raise UserError(
-                f"{path}, line {number}: expected 'base64-token rank', got {line[:60]!r}"
+                f"{path}, line {number}: not a .tiktoken line ('base64-token rank')"
             ) from None
+        if not 0 <= value < MAX_ID:
+            raise UserError(f"{path}, line {number}: the rank must be in 0..{MAX_ID - 1}")
+        ranks[token_bytes] = value
     if len(set(ranks.values())) != len(ranks):
         raise UserError(f"{path} gives the same rank to two different tokens")
     return ranks

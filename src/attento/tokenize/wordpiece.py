@@ -32,7 +32,6 @@ code points are kept rather than dropped, and special tokens written in the text
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from typing import Any
 
 from attento.errors import UserError
 from attento.tokenize.base import Tokenizer, check_ids
+from attento.tokenize.files import data_file, read_json, setting
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -197,6 +197,15 @@ class WordPieceTokenizer(Tokenizer):
         tokenize_chinese_chars: bool = True,
         max_input_chars_per_word: int = 100,
     ) -> None:
+        for name, value, kinds in (
+            ("do_lower_case", do_lower_case, (bool,)),
+            ("strip_accents", strip_accents, (bool, type(None))),
+            ("tokenize_chinese_chars", tokenize_chinese_chars, (bool,)),
+            ("max_input_chars_per_word", max_input_chars_per_word, (int,)),
+        ):
+            setting({name: value}, name, kinds)
+        if max_input_chars_per_word < 1:
+            raise UserError("'max_input_chars_per_word' must be at least 1")
         self.vocab = list(vocab)
         self.ids = {piece: i for i, piece in enumerate(self.vocab)}  # a repeated line: last wins
         missing = [t for t in SPECIAL_TOKENS if t not in self.ids]
@@ -228,11 +237,16 @@ class WordPieceTokenizer(Tokenizer):
             vocab = path.read_text(encoding="utf-8").split("\n")
         except UnicodeDecodeError:
             raise UserError(f"{path} is not a UTF-8 text file") from None
+        except OSError as exc:
+            raise UserError(f"{path} cannot be read ({exc.strerror or exc})") from None
         if vocab and vocab[-1] == "":
             vocab.pop()
         vocab = [line.rstrip("\r") for line in vocab]
         settings = {**_hf_settings(path.parent / "tokenizer_config.json"), **options}
-        return cls(vocab, **settings)
+        try:
+            return cls(vocab, **settings)
+        except UserError as exc:
+            raise UserError(f"{path}: {exc}") from None
 
     @property
     def vocab_size(self) -> int:
@@ -373,16 +387,13 @@ class WordPieceTokenizer(Tokenizer):
         }
         if unknown:
             raise UserError(f"unknown WordPiece settings in tokenizer.json: {sorted(unknown)}")
-        return cls.from_vocab_file(Path(directory) / VOCAB_FILE, **settings)
+        return cls.from_vocab_file(data_file(Path(directory), VOCAB_FILE, "vocab"), **settings)
 
 
 def _hf_settings(path: Path) -> dict[str, Any]:
     """The WordPiece settings of a Hugging Face `tokenizer_config.json`, if there is one."""
     if not path.is_file():
         return {}
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UserError(f"{path} is not valid JSON") from None
+    config = read_json(path)
     keys = ("do_lower_case", "strip_accents", "tokenize_chinese_chars")
     return {k: config[k] for k in keys if k in config} if isinstance(config, dict) else {}

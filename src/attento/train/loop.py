@@ -31,6 +31,7 @@ import torch
 from attento.data.masking import IGNORE, MLMWindows, add_mask_token
 from attento.errors import UserError
 from attento.files import lock_folder
+from attento.memory import check_fits
 from attento.train import checkpoint, distributed, optim
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, TrainLog
@@ -73,6 +74,7 @@ def make_tokenizer(spec: str, text: str, progress: bool = False) -> Any:
 def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.Module:
     """A freshly initialised model of architecture `arch` sized for the tokenizer."""
     from attento.models.checkpoint_io import ARCHS, arch_class
+    from attento.models.config import check_model_fits
 
     if arch not in ARCHS:
         raise UserError(f"unknown architecture {arch!r} (known: {', '.join(sorted(ARCHS))})")
@@ -82,7 +84,9 @@ def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.M
             f"the tokenizer has {vocab_size} tokens but the model config asks for "
             f"{model['vocab_size']}: leave vocab_size out, it comes from the tokenizer"
         )
-    return cls(cls.config_class.from_dict({**model, "vocab_size": vocab_size}))
+    config = cls.config_class.from_dict({**model, "vocab_size": vocab_size})
+    check_model_fits(cls, config, copies=4, action="training")
+    return cls(config)
 
 
 def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int, tokenizer: Any) -> Any:
@@ -199,6 +203,11 @@ def _train(
     if batches is None:
         batches = make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
     model.to(world.device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    check_fits(  # on top of the weights, already allocated: a gradient and two moments each
+        3 * sum(p.numel() * p.element_size() for p in trainable),
+        f"training {sum(p.numel() for p in trainable):,} parameters (gradients, AdamW moments)",
+    )
     optimizer = optim.build_optimizer(model, cfg)
     state = checkpoint.TrainState()
     log = TrainLog()
