@@ -49,8 +49,11 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
         config_path = path / CONFIG_FILE
         if config_path.is_file():
             try:
-                config = json.loads(config_path.read_bytes())
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                config = read_json(config_path)
+            except UserError:
+                # a Hugging Face BERT folder has its own tokenizer.json next to vocab.txt
+                if not (path / "vocab.txt").is_file():
+                    raise
                 config = None
             if hf_json.is_hf_tokenizer_json(config):
                 # Hugging Face's file of the same name; BERT's WordPiece is read from vocab.txt
