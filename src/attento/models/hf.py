@@ -295,8 +295,8 @@ def is_hf_folder(path: str | Path) -> bool:
         return False
     try:
         hf = json.loads(config.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, OSError):
+        return False  # not a Hugging Face config: the attento reader says what is wrong
     return isinstance(hf, dict) and "model_type" in hf and "arch" not in hf
 
 
