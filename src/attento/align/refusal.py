@@ -3,10 +3,10 @@
 Pre-training teaches a model whatever its text holds; fine-tuning is where it learns to
 refuse inappropriate requests. The demo follows the course:
 
-1. *helpful SFT*: a small GPT learns the chat format on harmless instructions only, so it
-   answers whatever it is asked (the model "before"). By default the GPT is made here,
-   untrained, with a character tokenizer over the data's text (so the whole demo takes
-   minutes on a CPU); `base` can name a pretrained model instead (e.g. the bundled "dante");
+1. *helpful SFT*: a small pretrained GPT (by default the bundled "dante", which knows
+   Italian verse and nothing of chat) learns the chat format on harmless instructions only,
+   so it answers whatever it is asked (the model "before"). `base=None` makes a fresh,
+   untrained GPT with a character tokenizer instead (the tests' plumbing check);
 2. *safety SFT*: it continues on a small set where harmful requests get a refusal and
    harmless ones an answer;
 3. *DPO*: preference pairs that put refusing the harmful above complying, and answering the
@@ -135,10 +135,10 @@ def refusal_rates(
 
 @dataclass
 class RefusalSettings:
-    base: str | None = None  # None: a fresh small GPT (below); or a model name or folder
-    helpful_steps: int = 300
-    safety_steps: int = 150
-    dpo_steps: int = 60
+    base: str | None = "dante"  # a model name or folder; None: a fresh small GPT (below)
+    helpful_steps: int = 100
+    safety_steps: int = 80
+    dpo_steps: int = 40
     batch_size: int = 16
     n_layer: int = 2
     n_head: int = 4
@@ -153,6 +153,7 @@ class RefusalSettings:
     def quick(cls) -> RefusalSettings:
         """A few steps of each stage: checks the plumbing, not the result (tests)."""
         return cls(
+            base=None,
             helpful_steps=3,
             safety_steps=3,
             dpo_steps=2,

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "harmless ones (Italian and English). Writes report.md and report.json into OUT.",
     )
     d.add_argument("--out", required=True, help="a new folder for the models and the report")
-    d.add_argument("--base", default=None, help="start from this model (default: a fresh GPT)")
+    d.add_argument("--base", default=None, help="start from this model (default: dante)")
     d.add_argument("--quick", action="store_true", help="a few steps only (checks the plumbing)")
     d.add_argument("--seed", type=int, default=0)
     add_json_flag(d)
@@ -35,7 +35,9 @@ def run_refusal_demo(args: argparse.Namespace) -> int:
 
     check_out_folder(args.out)
     settings = RefusalSettings.quick() if args.quick else RefusalSettings()
-    settings = dataclasses.replace(settings, base=args.base, seed=args.seed)
+    settings = dataclasses.replace(settings, seed=args.seed)
+    if args.base is not None:
+        settings = dataclasses.replace(settings, base=args.base)
     quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     with quiet:
         report = refusal_demo(args.out, settings, progress=not args.json)
