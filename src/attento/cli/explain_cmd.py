@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help="a bundled model name or a checkpoint folder (default: dante)",
+        help="a bundled model name, a checkpoint or Hugging Face model folder, or a Hub id "
+        "such as gpt2 (from the Hugging Face cache) (default: dante)",
     )
     p.add_argument("--models-dir", default=None, help="also list the checkpoints in this folder")
     p.add_argument(

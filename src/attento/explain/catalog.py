@@ -100,17 +100,25 @@ class Entry:
             return self._facts
 
     def _read_facts(self) -> dict[str, Any]:
-        from attento.models.gpt import GPTConfig
+        from attento.models import hf
+        from attento.models.gpt import GPTConfig, parameter_count
 
         config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
-        try:
-            c = GPTConfig.from_dict(config.get("model"))
-        except (UserError, TypeError):
-            raise UserError(f"{self.path / 'config.json'} holds no valid GPT settings") from None
+        if hf.is_hf_folder(self.path):  # a Hugging Face model: its config, no weights read
+            c = hf.read_config(self.path)
+            parameters = parameter_count(c)
+        else:
+            try:
+                c = GPTConfig.from_dict(config.get("model"))
+            except (UserError, TypeError):
+                raise UserError(
+                    f"{self.path / 'config.json'} holds no valid GPT settings"
+                ) from None
+            parameters = count_parameters(self.path / "model.safetensors")
         return {
             "name": self.name,
             "source": self.source,
-            "arch": config["arch"],
+            "arch": config.get("arch", config.get("model_type")),
             "decoder_only": True,
             "n_layer": c.n_layer,
             "n_head": c.n_head,
@@ -124,7 +132,7 @@ class Entry:
             "norm": c.norm,
             "activation": c.activation,
             "tie_weights": c.tie_weights,
-            "parameters": count_parameters(self.path / "model.safetensors"),
+            "parameters": parameters,
             "language": (language := model_language(self.name, config)),
             "prompt": default_prompt(self.path, config, language),
         }
@@ -186,8 +194,8 @@ class Catalog:
         """Bundled models, checkpoints under `models_dir`, and `model` (a name or a folder)."""
         entries: list[Entry] = []
 
-        def add(path: Path, source: str) -> str:
-            name = path.name
+        def add(path: Path, source: str, name: str | None = None) -> str:
+            name = name or path.name
             taken = {e.name for e in entries}
             if name in taken:
                 name = f"{path.parent.name}/{path.name}"
@@ -207,10 +215,32 @@ class Catalog:
                 add(path, "models-dir")
         default = model or DEFAULT_MODEL
         if model is not None and model not in {e.name for e in entries}:
+            from attento.data import hub
+            from attento.models import hf
+
             path = Path(model)
             if not path.is_dir():
                 known = ", ".join(e.name for e in entries) or "none"
-                raise UserError(f"model {model!r} is neither a known name ({known}) nor a folder")
+                if not hub.is_hub_id(model):
+                    raise UserError(
+                        f"model {model!r} is neither a known name ({known}) nor a folder"
+                    )
+                try:  # a Hub id: its snapshot in the Hugging Face cache
+                    path = hub.snapshot(model)
+                except UserError as e:
+                    raise UserError(
+                        f"model {model!r} is neither a known name ({known}) nor a folder, and as "
+                        f"a Hugging Face id: {e}"
+                    ) from None
+            if hf.is_hf_folder(path):
+                kind = hf.model_type(path)
+                if kind not in hf.DECODERS:
+                    raise UserError(
+                        f"{model} is a {kind!r} model; the explainer draws decoder-only models "
+                        f"({', '.join(hf.DECODERS)})"
+                    )
+                default = add(path, "command line", None if Path(model).is_dir() else model)
+                return cls(entries, default)
             arch = checkpoint_arch(path)
             if arch is None:
                 raise UserError(f"{path} is not a model folder (config.json + model.safetensors)")
