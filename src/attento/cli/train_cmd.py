@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 from attento.cli.common import add_json_flag, check_out_folder, print_json
@@ -138,7 +139,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     check_out_folder(args.out)
     result = train(build_config(args), args.out, resume=args.resume, progress=True)
-    score = write_report(Path(args.out))
+    # under torchrun only process 0 (RANK 0), which wrote the checkpoint, writes the card
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    score = write_report(Path(args.out)) if main_process else None
     if args.json:
         done = {
             k: (None if isinstance(v, float) and not math.isfinite(v) else v)
