@@ -97,3 +97,26 @@ def hostile(tmp_path_factory) -> SimpleNamespace:
     """A checkpoint whose tokens are markup: .path, .tokens (HOSTILE_TOKENS), .prompt."""
     path = make_hostile_checkpoint(tmp_path_factory.mktemp("hostile") / "hostile")
     return SimpleNamespace(path=path, tokens=HOSTILE_TOKENS, prompt=HOSTILE_PROMPT)
+
+
+# Debian's chromium, started so that it fetches nothing: the browser tests' one launcher
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module (Playwright's own browser is never downloaded)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()

@@ -22,16 +22,8 @@ from attento.explain.catalog import BUNDLED_DIR, Catalog, Entry
 from attento.explain.server import create_app
 from attento.generate import filter_logits, generate, probabilities
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .conftest import CHROMIUM
+
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 SHOTS_DIR = Path(os.environ.get("ATTENTO_EXPLAIN_SHOTS", BUNDLED_DIR / "dante"))
 
@@ -70,15 +62,6 @@ def server(models_dir, make_ckpt, tmp_path_factory):
     yield f"http://127.0.0.1:{port}/", catalog
     srv.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,16 +22,8 @@ from attento.explain.catalog import Catalog, Entry
 from attento.explain.server import create_app
 from attento.generate import filter_logits, generate
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .conftest import CHROMIUM
+
 # the policy the server sends (server.py); the test server adds it where the app does not
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -121,15 +112,6 @@ def url(catalog):
 def url_no_csp(catalog):
     with live(csp_middleware(create_app(catalog), "strip")) as u:
         yield u
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 REPORT_CSP = """

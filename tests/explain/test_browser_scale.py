@@ -28,16 +28,7 @@ from attento.models import GPT, GPTConfig
 from attento.models.checkpoint_io import save_model
 from attento.tokenize import CharTokenizer
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [  # as tests/explain/test_browser.py: Debian's chromium, nothing fetched
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .conftest import ARGS, CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
