@@ -62,3 +62,67 @@ def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     add.root = root
     return add
+
+
+LLAMA_CHAT_TEMPLATE = (  # ChatML, as SmolLM2-Instruct and Qwen2 write it
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+LLAMA_TEXT = (
+    "Il gatto è sul tappeto. Nel mezzo del cammin di nostra vita. The cat sat on the mat. " * 20
+)
+
+
+def save_tokenizer(folder: Path) -> int:
+    """Train a small byte-level BPE with the `tokenizers` library and save it as a model's."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=320,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator([LLAMA_TEXT], trainer)
+    tok.save(str(folder / "tokenizer.json"))
+    config = {"eos_token": "<|im_end|>", "bos_token": None, "chat_template": LLAMA_CHAT_TEMPLATE}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    return tok.get_vocab_size()
+
+
+@pytest.fixture(scope="session")
+def hf_llama_folder(tmp_path_factory) -> Path:
+    """A tiny random LlamaForCausalLM (4 query / 2 key-value heads) saved by `save_pretrained`,
+    with a byte-level BPE tokenizer.json and a ChatML chat template: a real model's folder."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    vocab = save_tokenizer(folder)
+    config = transformers.LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=None,
+        pad_token_id=None,
+    )
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config).eval()
+    with torch.no_grad():  # peaked logits: greedy text depends on the prompt
+        for p in model.parameters():
+            p.mul_(4.0 if p.dim() > 1 else 1.0)
+    model.save_pretrained(folder)
+    return folder

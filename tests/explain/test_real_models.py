@@ -16,36 +16,6 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 
-@pytest.fixture(scope="module")
-def llama_folder(tmp_path_factory) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    folder = tmp_path_factory.mktemp("hf-llama")
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300,
-        special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(["Il gatto è sul tappeto. To be, or not to be. " * 30], trainer)
-    tok.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|endoftext|>"}))
-    config = transformers.LlamaConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
-
-
 def check_served(catalog: Catalog, name: str, folder: Path) -> None:
     from tokenizers import Tokenizer
 
@@ -63,16 +33,16 @@ def check_served(catalog: Catalog, name: str, folder: Path) -> None:
     assert reply.json()["ids"] == expected
 
 
-def test_a_hugging_face_folder_is_explained(llama_folder):
-    catalog = Catalog.discover(str(llama_folder))
-    check_served(catalog, catalog.default, llama_folder)
+def test_a_hugging_face_folder_is_explained(hf_llama_folder):
+    catalog = Catalog.discover(str(hf_llama_folder))
+    check_served(catalog, catalog.default, hf_llama_folder)
 
 
-def test_a_hub_id_is_explained_offline_from_the_cache(llama_folder, hf_cache):
-    hf_cache("tiny-org/tiny-llama", llama_folder)
+def test_a_hub_id_is_explained_offline_from_the_cache(hf_llama_folder, hf_cache):
+    hf_cache("tiny-org/tiny-llama", hf_llama_folder)
     catalog = Catalog.discover("tiny-org/tiny-llama")
     assert catalog.default == "tiny-org/tiny-llama"
-    check_served(catalog, "tiny-org/tiny-llama", llama_folder)
+    check_served(catalog, "tiny-org/tiny-llama", hf_llama_folder)
 
 
 def test_an_encoder_or_an_unknown_id_is_one_line(tmp_path, hf_cache):

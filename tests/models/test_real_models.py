@@ -18,59 +18,6 @@ from attento.cli import main
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-CHATML = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
-TEXT = "Il gatto è sul tappeto. Nel mezzo del cammin di nostra vita. The cat sat on the mat. " * 20
-
-
-def save_tokenizer(folder: Path) -> int:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator([TEXT], trainer)
-    tok.save(str(folder / "tokenizer.json"))
-    config = {"eos_token": "<|im_end|>", "bos_token": None, "chat_template": CHATML}
-    (folder / "tokenizer_config.json").write_text(json.dumps(config))
-    return tok.get_vocab_size()
-
-
-@pytest.fixture(scope="module")
-def llama_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    vocab = save_tokenizer(folder)
-    config = transformers.LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        tie_word_embeddings=False,
-        bos_token_id=None,
-        eos_token_id=None,
-        pad_token_id=None,
-    )
-    torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(config).eval()
-    with torch.no_grad():  # peaked logits: greedy text depends on the prompt
-        for p in model.parameters():
-            p.mul_(4.0 if p.dim() > 1 else 1.0)
-    model.save_pretrained(folder)
-    return folder
-
 
 def hf_greedy(folder: Path, prompt: str, n: int) -> list[int]:
     from tokenizers import Tokenizer
@@ -89,25 +36,25 @@ def generate_ids(capsys, model: str, *extra: str) -> list[int]:
     return json.loads(capsys.readouterr().out)["ids"]
 
 
-def test_a_hugging_face_folder_generates_what_transformers_generates(llama_folder, capsys):
-    assert generate_ids(capsys, str(llama_folder)) == hf_greedy(llama_folder, "Il gatto è", 8)
+def test_a_hugging_face_folder_generates_what_transformers_generates(hf_llama_folder, capsys):
+    assert generate_ids(capsys, str(hf_llama_folder)) == hf_greedy(hf_llama_folder, "Il gatto è", 8)
 
 
-def test_a_hub_id_opens_offline_from_the_cache(llama_folder, hf_cache, capsys):
-    hf_cache("tiny-org/tiny-llama", llama_folder)
+def test_a_hub_id_opens_offline_from_the_cache(hf_llama_folder, hf_cache, capsys):
+    hf_cache("tiny-org/tiny-llama", hf_llama_folder)
     ids = generate_ids(capsys, "tiny-org/tiny-llama")
-    assert ids == hf_greedy(llama_folder, "Il gatto è", 8)
+    assert ids == hf_greedy(hf_llama_folder, "Il gatto è", 8)
 
 
 def test_loading_states_the_size_first_and_refuses_what_does_not_fit(
-    llama_folder, capsys, monkeypatch
+    hf_llama_folder, capsys, monkeypatch
 ):
     from attento import memory
     from attento.models import gpt, hf
 
-    argv = ["generate", "--model", str(llama_folder), "--prompt", "x", "--max-new-tokens", "1"]
+    argv = ["generate", "--model", str(hf_llama_folder), "--prompt", "x", "--max-new-tokens", "1"]
     assert main(argv) == 0
-    n = gpt.parameter_count(hf.read_config(llama_folder))
+    n = gpt.parameter_count(hf.read_config(hf_llama_folder))
     assert f"{n:,} parameters" in capsys.readouterr().err
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 1000)
@@ -116,15 +63,15 @@ def test_loading_states_the_size_first_and_refuses_what_does_not_fit(
     assert "needs" in err and "available" in err and "Traceback" not in err
 
 
-def test_bfloat16_weights(llama_folder, capsys):
+def test_bfloat16_weights(hf_llama_folder, capsys):
     from attento.models.checkpoint_io import load_model
 
-    model, _ = load_model(llama_folder, dtype="bfloat16")
+    model, _ = load_model(hf_llama_folder, dtype="bfloat16")
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
-    assert len(generate_ids(capsys, str(llama_folder), "--dtype", "bfloat16")) == 8
+    assert len(generate_ids(capsys, str(hf_llama_folder), "--dtype", "bfloat16")) == 8
 
 
-def test_chat_uses_the_models_own_template(llama_folder, monkeypatch, capsys):
+def test_chat_uses_the_models_own_template(hf_llama_folder, monkeypatch, capsys):
     """The prompt `attento chat` sends is transformers' apply_chat_template, token for token."""
     import io
 
@@ -139,9 +86,9 @@ def test_chat_uses_the_models_own_template(llama_folder, monkeypatch, capsys):
 
     monkeypatch.setattr(talk, "Decoder", spy)
     monkeypatch.setattr("sys.stdin", io.StringIO("Ciao!\n"))
-    argv = ["chat", "--model", str(llama_folder), "--greedy", "--max-new-tokens", "4"]
+    argv = ["chat", "--model", str(hf_llama_folder), "--greedy", "--max-new-tokens", "4"]
     assert main([*argv, "--system", "Sei gentile."]) == 0
-    reference = transformers.AutoTokenizer.from_pretrained(llama_folder)
+    reference = transformers.AutoTokenizer.from_pretrained(hf_llama_folder)
     expected = reference.apply_chat_template(
         [{"role": "system", "content": "Sei gentile."}, {"role": "user", "content": "Ciao!"}],
         add_generation_prompt=True,
@@ -165,11 +112,11 @@ def test_models_that_cannot_be_opened_are_one_line(hf_cache, capsys, model, word
     assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_folder_without_tokenizer_files_says_so(llama_folder, tmp_path, capsys):
+def test_a_folder_without_tokenizer_files_says_so(hf_llama_folder, tmp_path, capsys):
     import shutil
 
     bare = tmp_path / "bare"
-    shutil.copytree(llama_folder, bare)
+    shutil.copytree(hf_llama_folder, bare)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (bare / name).unlink()
     assert main(["generate", "--model", str(bare), "--prompt", "x"]) == 2
