@@ -181,12 +181,13 @@ def load_model(
     it), a bundled model's name, or a Hugging Face Hub id, fetched once into the standard HF
     cache (data/hub.py). `dtype` (float32 by default; bfloat16, float16) is the weights' type.
     """
-    directory = resolve(path_or_name)
-    if dtype is not None or _is_hf(directory):
-        from attento.models.config import dtype_named
+    from attento.models import hf
+    from attento.models.config import dtype_named
 
-        dtype = dtype_named(dtype) if isinstance(dtype, str) else dtype
-    if _is_hf(directory):
+    directory = resolve(path_or_name)
+    if isinstance(dtype, str):
+        dtype = dtype_named(dtype)
+    if hf.is_hf_folder(directory):
         return _load_hf(directory, str(path_or_name), device, dtype or torch.float32)
     config_path = directory / CONFIG
     if not config_path.is_file():
@@ -218,12 +219,6 @@ def load_model(
                 f"but the model only {vocab}"
             )
     return model.to(device).eval(), tokenizer
-
-
-def _is_hf(directory: Path) -> bool:
-    from attento.models import hf
-
-    return hf.is_hf_folder(directory)
 
 
 def _load_hf(
