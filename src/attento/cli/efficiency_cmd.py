@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_kv_cache(args: argparse.Namespace) -> int:
-    from attento.models.checkpoint_io import BUNDLED
+    from attento.models.folder import BUNDLED
     from attento.models.kv_memory import DTYPE_BYTES, PUBLIC, human_bytes, shape_of
 
     for flag in ("context", "batch"):

@@ -84,7 +84,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _load(name: str, dtype: str | None = None):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     model, tokenizer = load_model(name, dtype=dtype)
     if not hasattr(model, "new_cache"):  # what every left-to-right language model here has

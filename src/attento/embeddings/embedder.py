@@ -200,7 +200,7 @@ def load_embedder(name_or_path: str | Path | None = None) -> Embedder:
 def _load(key: str) -> Embedder:
     from attento.embeddings import word2vec
     from attento.models.bert import Bert, load_bert
-    from attento.models.checkpoint_io import load_model, read_json
+    from attento.models.folder import load_model, read_json
 
     if key == DEFAULT_MODEL:
         return _minilm()
@@ -243,7 +243,7 @@ def _max_length(path: Path) -> int | None:
     """sentence-transformers' max_seq_length, when the folder says (MiniLM: 256)."""
     config = path / "sentence_bert_config.json"
     if config.is_file():
-        from attento.models.checkpoint_io import read_json
+        from attento.models.folder import read_json
 
         return read_json(config).get("max_seq_length")
     return None

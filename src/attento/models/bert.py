@@ -39,8 +39,8 @@ from torch import nn
 from attento.data.masking import encode_with_masks, mask_token_id
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.checkpoint_io import read_json
 from attento.models.config import JSONConfig
+from attento.models.folder import read_json
 from attento.models.layers import ACTIVATIONS, Block, Embeddings, Norm
 from attento.models.trace import Traced, name_modules
 
@@ -267,7 +267,7 @@ def fill_mask(model: Bert, tokenizer: Any, text: str, k: int = 5) -> list[list[d
 def load_bert(path_or_name: str | Path) -> tuple[Bert, Any]:
     """(model, tokenizer) from an attento BERT folder or a Hugging Face BERT folder
     (config.json with "model_type": "bert", its vocab.txt beside it)."""
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
     from attento.tokenize import load_tokenizer
 
     path = Path(path_or_name)
