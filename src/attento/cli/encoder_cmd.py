@@ -125,7 +125,7 @@ def fill_in(text: str, index: int, token: str) -> str:
 
 
 def run_fill_mask(args: argparse.Namespace) -> int:
-    from attento.models.bert import fill_mask, load_bert
+    from attento.generate.fill_mask import fill_mask, load_bert
 
     text = read_text_arg(args.text)
     model, tokenizer = load_bert(args.model)

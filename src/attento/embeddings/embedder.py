@@ -199,7 +199,8 @@ def load_embedder(name_or_path: str | Path | None = None) -> Embedder:
 @lru_cache(maxsize=4)
 def _load(key: str) -> Embedder:
     from attento.embeddings import word2vec
-    from attento.models.bert import Bert, load_bert
+    from attento.generate.fill_mask import load_bert
+    from attento.models.bert import Bert
     from attento.models.folder import load_model, read_json
 
     if key == DEFAULT_MODEL:
@@ -225,7 +226,7 @@ def _minilm() -> Embedder:
     the package's sentence-transformers stack is never imported (tests/embeddings prove it)."""
     import importlib
 
-    from attento.models.bert import load_bert
+    from attento.generate.fill_mask import load_bert
 
     try:
         package = importlib.import_module(MINILM_PACKAGE)
