@@ -18,8 +18,6 @@ from attento.cli.common import (
 from attento.errors import UserError
 from attento.files import atomic_folder, check_replaceable
 
-ORDER = 70
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(

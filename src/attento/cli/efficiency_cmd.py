@@ -7,8 +7,6 @@ import argparse
 from attento.cli.common import add_json_flag, print_json
 from attento.errors import UserError
 
-ORDER = 65
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from attento.models.kv_memory import DTYPE_BYTES

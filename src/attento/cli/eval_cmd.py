@@ -9,8 +9,6 @@ from pathlib import Path
 from attento.cli.common import add_json_flag, print_json
 from attento.errors import UserError
 
-ORDER = 35
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
     from attento.tokenize import Tokenizer
 
-ORDER = 40
 
 BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell, for smooth probability bars
 MAX_DEFAULT_NEW_TOKENS = 256

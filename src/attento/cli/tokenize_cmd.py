@@ -16,8 +16,6 @@ from attento.errors import UserError
 from attento.files import atomic_folder, check_replaceable
 from attento.tokenize import PRETRAINED, Tokenizer, load_tokenizer
 
-ORDER = 10
-
 # background colours cycled over tokens, as the OpenAI tokenizer page does
 _BACKGROUNDS = [
     "48;5;153",

@@ -14,8 +14,6 @@ from pathlib import Path
 from attento.cli.common import add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
 
-ORDER = 30
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from attento.train.config import PRESETS
