@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from attento.generate.seq2seq import transduce
 from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attento.train import optim
 from attento.train.config import TrainConfig
@@ -114,7 +115,7 @@ def batch(numbers: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 def exact_match(model: Seq2Seq, numbers: list[int]) -> float:
     model.eval()
     src, _, _ = batch(numbers)
-    out = model.generate(src)
+    out = transduce(model, src, greedy=True)
     model.train()
     hits = sum(
         "".join(CHARS[i] for i in row) == italian(n) for row, n in zip(out, numbers, strict=True)
@@ -179,7 +180,9 @@ def train_seq2seq(
     # the peer: the spelling of the nearest training number
     nearest = [italian(min(train, key=lambda m, n=n: abs(m - n))) for n in test]
     model.eval()
-    guesses = ["".join(CHARS[i] for i in row) for row in model.generate(batch(test)[0])]
+    guesses = [
+        "".join(CHARS[i] for i in row) for row in transduce(model, batch(test)[0], greedy=True)
+    ]
     examples = [(n, g) for n, g in zip(test, guesses, strict=True)][:4]
     return {
         "steps": step,

@@ -1,4 +1,4 @@
-"""The 2017 encoder–decoder: masks, cross-attention, greedy decoding, a task learned fast."""
+"""The 2017 encoder–decoder: masks, cross-attention, the shared Block, a task learned fast."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from attento.errors import UserError
+from attento.generate.seq2seq import transduce
 from attento.models.folder import load_model, save_model
 from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attento.models.trace import Trace
@@ -96,7 +97,7 @@ def test_learns_to_reverse_digits_beyond_a_trivial_baseline():
         opt.step()
     src, _, tout = reverse_batch(random.Random(99), 200)  # held-out strings
     model.eval()
-    rows = [(row + [-1] * 5)[:5] for row in model.generate(src, max_new_tokens=6)]
+    rows = [(row + [-1] * 5)[:5] for row in transduce(model, src, max_new_tokens=6, greedy=True)]
     per_digit = (torch.tensor(rows) == tout[:, :5]).float().mean().item()
     # the trivial baseline, copying the source unreversed, gets the middle digit and 1 in 10
     # of the others right: 28%
@@ -107,12 +108,126 @@ def test_learns_to_reverse_digits_beyond_a_trivial_baseline():
 def test_generate_and_config_errors():
     model = Seq2Seq(tiny())
     with pytest.raises(UserError, match="max_new_tokens"):
-        model.generate(torch.tensor([[3]]), max_new_tokens=12)
+        transduce(model, torch.tensor([[3]]), max_new_tokens=12)
     with pytest.raises(UserError, match="more than"):
         model(torch.zeros(1, 13, dtype=torch.long), torch.tensor([[BOS]]))
     with pytest.raises(UserError, match="divisible"):
         tiny(n_head=5)
+    with pytest.raises(UserError, match="unknown norm"):
+        tiny(norm="batchnorm")
     with pytest.raises(UserError, match="below vocab_size"):
         tiny(eos_id=13)
     with pytest.raises(UserError, match="unknown model setting"):
         Seq2SeqConfig.from_dict({**tiny().to_dict(), "rope": True})
+
+
+def test_both_stacks_are_the_shared_block_with_the_norm_the_config_names():
+    from attento.models.layers import Block, Norm
+
+    model = Seq2Seq(tiny(norm="rmsnorm", norm_first=True))
+    assert all(isinstance(b, Block) for b in [*model.encoder, *model.decoder])
+    assert all(b.cross is None for b in model.encoder)
+    assert all(b.cross is not None for b in model.decoder)
+    norms = [m for m in model.modules() if isinstance(m, Norm)]
+    assert len(norms) == 2 * 1 + 3 * 1 + 2 and {n.kind for n in norms} == {"rmsnorm"}
+
+
+def test_a_folder_with_the_old_decoder_names_opens(tmp_path):
+    """Before the shared Block the decoder named its norms ln1, ln2 (cross), ln3 (mlp)."""
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    model = Seq2Seq(tiny()).eval()
+    save_model(model, None, tmp_path / "s2s")
+    weights = tmp_path / "s2s" / "model.safetensors"
+    old = {
+        k.replace(".ln2.", ".ln3.").replace(".ln_cross.", ".ln2.")
+        if k.startswith("decoder.")
+        else k: v
+        for k, v in load_file(weights).items()
+    }
+    assert "decoder.0.ln3.weight" in old and "decoder.0.ln_cross.weight" not in old
+    save_file(old, weights)
+    loaded, _ = load_model(tmp_path / "s2s")
+    src, tgt = torch.tensor([[3, 4, 0]]), torch.tensor([[BOS, 5]])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(src, tgt), model(src, tgt), atol=0, rtol=0)
+
+
+def trained_reverser() -> Seq2Seq:
+    """A model that has learned a little, so its distributions are not flat."""
+    rng = random.Random(0)
+    torch.manual_seed(0)
+    model = Seq2Seq(tiny(n_layer=2, n_embd=32))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(30):
+        src, tin, tout = reverse_batch(rng, 16)
+        _, loss = model(src, tin, tout)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+SOURCES = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 10, PAD, PAD], [12, 11, 3, 3, PAD]])
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [dict(greedy=True), dict(seed=3), dict(seed=5, temperature=0.7, top_k=4, top_p=0.9)],
+)
+def test_the_kv_cache_changes_no_token(settings):
+    model = trained_reverser()
+    cached = transduce(model, SOURCES, max_new_tokens=8, **settings)
+    uncached = transduce(model, SOURCES, max_new_tokens=8, use_cache=False, **settings)
+    assert cached == uncached and any(cached)
+
+
+def test_the_cache_holds_the_source_keys_once_and_the_target_grows():
+    model = trained_reverser()
+    src = SOURCES[:1]
+    view = model.conditioned(src)
+    cache = view.new_cache(1)
+    tgt = torch.tensor([[BOS, 7, 8, 9]])
+    with torch.no_grad():
+        whole = view(tgt)
+        steps = [view(tgt[:, i : i + 1], cache=cache) for i in range(tgt.size(1))]
+    torch.testing.assert_close(torch.cat(steps, dim=1), whole, atol=1e-5, rtol=1e-5)
+    assert cache.length == 4 and all(layer.length == src.size(1) for layer in cache.cross)
+
+
+def test_sampling_is_reproducible_with_a_seed_and_the_settings_matter():
+    model = trained_reverser()
+    first = transduce(model, SOURCES, seed=7, temperature=1.5)
+    assert transduce(model, SOURCES, seed=7, temperature=1.5) == first
+    others = [transduce(model, SOURCES, seed=s, temperature=1.5) for s in range(8, 12)]
+    assert any(o != first for o in others)
+    greedy = transduce(model, SOURCES, greedy=True)
+    assert transduce(model, SOURCES, top_k=1, seed=1) == greedy  # top-1 leaves one choice
+    assert not model.training
+
+
+def test_transduce_leaves_a_training_model_training():
+    model = trained_reverser().train()
+    transduce(model, SOURCES[:1], max_new_tokens=3, seed=0)
+    assert model.training
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_cross_attention_explicit_path_equals_sdpa(cached):
+    from attento.models.layers import LayerCache, MultiHeadAttention
+
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(16, 4, causal=False, cross=True).eval()
+    x, source = torch.randn(2, 3, 16), torch.randn(2, 5, 16)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=torch.bool)[:, None, None]
+    cache = LayerCache() if cached else None
+    with torch.no_grad():
+        if cached:  # the first call fills the cache; the second reads the source from it
+            attn(x[:, :1], source, mask=mask, cache=cache)
+        fast = attn(x, source, mask=mask, cache=cache)
+        with Trace() as tr:
+            slow = attn(x, source, mask=mask, cache=cache)
+    torch.testing.assert_close(fast, slow, atol=1e-6, rtol=1e-5)
+    weights = tr.records["weights"]
+    assert weights.shape == (2, 4, 3, 5) and weights[1, ..., 2:].abs().max() == 0

@@ -81,8 +81,12 @@ def unique_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
-    """Copy the tensors of `path` into `model`, refusing any missing, extra or misshapen one."""
+    """Copy the tensors of `path` into `model`, refusing any missing, extra or misshapen one.
+    An architecture whose parameter names changed renames an older folder's tensors first
+    (its `upgrade_weights`)."""
     tensors = read_safetensors(path)
+    if hasattr(model, "upgrade_weights"):
+        tensors = model.upgrade_weights(tensors)
     expected = unique_state_dict(model)
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))

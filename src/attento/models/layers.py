@@ -311,6 +311,8 @@ class MultiHeadAttention(Traced):
     h reads key/value head h // (n_head / n_kv_head), as Hugging Face's `repeat_kv` does; the
     cache and the trace hold the n_kv_head heads only. `bias` is for q, k, v; `out_bias` (None:
     the same) for W_O, which Qwen2 has without one.
+    With a `cache`, self-attention appends the new keys/values to it; cross-attention fills it
+    once from `source` and reads the source's keys/values from it at every later step.
     `mask` is a bool tensor broadcastable to (B, H, T, Tk), True where a query may look at a
     key; it is combined with the causal mask when `causal`. In self-attention a token may always
     look at itself, so a padding token never has an empty (NaN) row.
@@ -354,18 +356,23 @@ class MultiHeadAttention(Traced):
         B, T, _ = x.shape
         H, Hkv, Dh = self.n_head, self.n_kv_head, self.head_dim
         if self.cross:
-            if source is None:
-                raise ValueError("cross-attention needs a source sequence")
             q = self.q(x).view(B, T, H, Dh).transpose(1, 2)
-            Ts = source.size(1)
-            k, v = self.kv(source).view(B, Ts, 2, Hkv, Dh).permute(2, 0, 3, 1, 4).unbind(0)
+            if cache is not None and cache.length:  # the source's keys/values, computed once
+                k, v = cache.k, cache.v
+            else:
+                if source is None:
+                    raise ValueError("cross-attention needs a source sequence")
+                Ts = source.size(1)
+                k, v = self.kv(source).view(B, Ts, 2, Hkv, Dh).permute(2, 0, 3, 1, 4).unbind(0)
+                if cache is not None:
+                    k, v = cache.update(k, v)
         else:  # one projection, cut into heads of Dh, then split into (B, heads, T, Dh) each
             heads = self.qkv(x).view(B, T, H + 2 * Hkv, Dh).transpose(1, 2)
             q, k, v = heads.split((H, Hkv, Hkv), dim=1)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        if cache is not None:
-            k, v = cache.update(k, v)
+            if rope is not None:
+                q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+            if cache is not None:
+                k, v = cache.update(k, v)
 
         tracing = trace.active() is not None
         gqa = Hkv != H
@@ -486,6 +493,9 @@ class Block(Traced):
     ln1(x + attn(x)), then ln2(x + mlp(x)): the norm follows each residual addition, so the
     stream itself is normalised (pre-norm leaves the stream unnormalised and trains more
     easily when deep). Either way `resid_mid` and `out` record the stream.
+    `cross=True` gives the decoder block of an encoder–decoder: between the two, a third
+    sub-layer x + cross(ln_cross(x), memory) (or its post-norm form) lets the target's queries
+    read the encoder's output; `resid_cross` records the stream after it.
     """
 
     def __init__(
@@ -506,6 +516,7 @@ class Block(Traced):
         qkv_bias: bool | None = None,
         attn_out_bias: bool | None = None,
         mlp_bias: bool | None = None,
+        cross: bool = False,
     ) -> None:
         """`bias` is for the norms and, unless their own flag says otherwise (None), for q/k/v,
         W_O and the feed-forward network."""
@@ -522,6 +533,12 @@ class Block(Traced):
             n_kv_head=n_kv_head,
             head_dim=head_dim,
         )
+        self.cross: MultiHeadAttention | None = None
+        if cross:
+            self.ln_cross = Norm(norm, n_embd, norm_eps, bias)
+            self.cross = MultiHeadAttention(
+                n_embd, n_head, causal=False, cross=True, bias=bias, dropout=dropout
+            )
         self.ln2 = Norm(norm, n_embd, norm_eps, bias)
         self.mlp = FeedForward(
             n_embd, ffn_hidden, activation, bias if mlp_bias is None else mlp_bias, dropout
@@ -534,7 +551,12 @@ class Block(Traced):
         mask: torch.Tensor | None = None,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         cache: LayerCache | None = None,
+        memory: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+        cross_cache: LayerCache | None = None,
     ) -> torch.Tensor:
+        """`memory` (B, S, C), `memory_mask` and `cross_cache` are for the cross-attention of
+        a `cross=True` block: the encoder's output, its real positions, its cached keys/values."""
         if self.norm_first:
             x = x + self.attn(self.ln1(x), mask=mask, rope=rope, cache=cache)
         else:
@@ -542,6 +564,14 @@ class Block(Traced):
         tracing = trace.active() is not None
         if tracing:
             self.record("resid_mid", x)
+        if self.cross is not None:
+            kw = dict(mask=memory_mask, cache=cross_cache)
+            if self.norm_first:
+                x = x + self.cross(self.ln_cross(x), memory, **kw)
+            else:
+                x = self.ln_cross(x + self.cross(x, memory, **kw))
+            if tracing:
+                self.record("resid_cross", x)
         x = x + self.mlp(self.ln2(x)) if self.norm_first else self.ln2(x + self.mlp(x))
         if tracing:
             self.record("out", x)

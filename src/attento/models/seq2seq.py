@@ -10,16 +10,19 @@ Built for transduction: read one sequence, write another (translation, "347" ->
   *cross-attention*, where the target's queries look at the memory's keys and values (this
   is where the source enters), and the feed-forward network.
 
-Positions are the paper's fixed sines and cosines, and every sub-layer is wrapped as
+Both stacks are the shared `Block` of layers.py (the decoder's with `cross=True`). Positions
+are the paper's fixed sines and cosines, and every sub-layer is wrapped as
 norm(x + sublayer(x)) (post-norm; `norm_first=True` gives the pre-norm variant that later
-models use). Source and target share one vocabulary and one embedding table, as in the paper.
+models use); the norm is the paper's LayerNorm unless `norm` says "rmsnorm". Source and target share one vocabulary and one embedding table, as in the paper.
 The paper also multiplies the embeddings by √d and ties them to the output layer; we start the
 table at unit scale instead (the same input scale, next to the unit-scale sinusoids) and keep
 the output layer separate.
 
 Training is teacher forcing: the decoder gets the true target shifted right (BOS first) and
-must predict each next token; cross-entropy ignores padding (-100). `generate` decodes
-greedily: start from BOS, append the most probable token, stop at EOS.
+must predict each next token; cross-entropy ignores padding (-100). Writing is the generation
+loop of `attento.generate` (generate/seq2seq.py): `conditioned(src)` reads the source once and
+gives a decoder that the loop drives like a GPT, with a KV cache (`new_cache`) for the
+decoder's self-attention and the source's keys/values cached once for cross-attention.
 """
 
 from __future__ import annotations
@@ -33,14 +36,7 @@ from torch import nn
 from attento.errors import UserError
 from attento.models import trace
 from attento.models.config import JSONConfig
-from attento.models.layers import (
-    ACTIVATIONS,
-    Block,
-    Embeddings,
-    FeedForward,
-    MultiHeadAttention,
-    Norm,
-)
+from attento.models.layers import ACTIVATIONS, NORMS, Block, Embeddings, KVCache, LayerCache, Norm
 from attento.models.trace import Traced, name_modules
 
 
@@ -57,6 +53,7 @@ class Seq2SeqConfig(JSONConfig):
     dropout: float = 0.0
     activation: str = "relu"  # the paper's
     norm_first: bool = False  # False: post-norm, as in the paper
+    norm: str = "layernorm"  # the paper's; or "rmsnorm"
     norm_eps: float = 1e-5
     pad_id: int = 0
     bos_id: int = 1
@@ -71,6 +68,8 @@ class Seq2SeqConfig(JSONConfig):
             raise UserError(
                 f"unknown activation {self.activation!r} (choose gelu, gelu_tanh, relu)"
             )
+        if self.norm not in NORMS:
+            raise UserError(f"unknown norm {self.norm!r} (choose {', '.join(NORMS)})")
         if self.n_embd % self.n_head:
             raise UserError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         if self.n_embd % 2:
@@ -86,35 +85,14 @@ class Seq2SeqConfig(JSONConfig):
         return 4 * self.n_embd if self.ffn_hidden is None else self.ffn_hidden
 
 
-class DecoderBlock(Traced):
-    """Masked self-attention, cross-attention to the encoder's memory, feed-forward; each
-    sub-layer inside a residual connection with its norm (after it, or before with
-    norm_first)."""
+class Seq2SeqCache(KVCache):
+    """The decoder's KV cache (one `LayerCache` per decoder block's self-attention) plus, per
+    block, the source's keys and values for cross-attention: computed at the first step, read
+    at every later one. Cropping forgets target tokens only; the source stays."""
 
-    def __init__(self, c: Seq2SeqConfig) -> None:
-        super().__init__()
-        self.norm_first = c.norm_first
-        self.ln1 = Norm("layernorm", c.n_embd, c.norm_eps)
-        self.attn = MultiHeadAttention(c.n_embd, c.n_head, causal=True, dropout=c.dropout)
-        self.ln2 = Norm("layernorm", c.n_embd, c.norm_eps)
-        self.cross = MultiHeadAttention(
-            c.n_embd, c.n_head, causal=False, cross=True, dropout=c.dropout
-        )
-        self.ln3 = Norm("layernorm", c.n_embd, c.norm_eps)
-        self.mlp = FeedForward(c.n_embd, c.ffn_dim, c.activation, dropout=c.dropout)
-
-    def forward(
-        self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor
-    ) -> torch.Tensor:
-        x = self._residual(x, self.ln1, lambda h: self.attn(h))
-        x = self._residual(x, self.ln2, lambda h: self.cross(h, memory, mask=memory_mask))
-        x = self._residual(x, self.ln3, self.mlp)
-        if trace.active() is not None:
-            self.record("out", x)
-        return x
-
-    def _residual(self, x: torch.Tensor, norm: Norm, sublayer) -> torch.Tensor:
-        return x + sublayer(norm(x)) if self.norm_first else norm(x + sublayer(x))
+    def __init__(self, n_layer: int, batch_size: int) -> None:
+        super().__init__(n_layer, batch_size)
+        self.cross = [LayerCache() for _ in range(n_layer)]
 
 
 class Seq2Seq(Traced):
@@ -127,23 +105,11 @@ class Seq2Seq(Traced):
         super().__init__()
         self.config = c = config
         self.embed = Embeddings(c.vocab_size, c.n_embd, c.block_size, "sinusoidal", c.dropout)
-        self.encoder = nn.ModuleList(
-            Block(
-                c.n_embd,
-                c.n_head,
-                c.ffn_dim,
-                activation=c.activation,
-                norm_eps=c.norm_eps,
-                dropout=c.dropout,
-                causal=False,
-                norm_first=c.norm_first,
-            )
-            for _ in range(c.n_layer)
-        )
-        self.decoder = nn.ModuleList(DecoderBlock(c) for _ in range(c.n_layer))
+        self.encoder = nn.ModuleList(self._block(c, cross=False) for _ in range(c.n_layer))
+        self.decoder = nn.ModuleList(self._block(c, cross=True) for _ in range(c.n_layer))
         # pre-norm stacks end with a norm; post-norm ones are normalised already
-        self.enc_ln = Norm("layernorm", c.n_embd, c.norm_eps) if c.norm_first else nn.Identity()
-        self.dec_ln = Norm("layernorm", c.n_embd, c.norm_eps) if c.norm_first else nn.Identity()
+        self.enc_ln = Norm(c.norm, c.n_embd, c.norm_eps) if c.norm_first else nn.Identity()
+        self.dec_ln = Norm(c.norm, c.n_embd, c.norm_eps) if c.norm_first else nn.Identity()
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size)
         for module in self.modules():
             if isinstance(module, nn.Linear):
@@ -152,15 +118,35 @@ class Seq2Seq(Traced):
         nn.init.normal_(self.embed.tok.weight)  # unit scale, like the sinusoids beside it
         name_modules(self)
 
-    def _positions(self, idx: torch.Tensor, what: str) -> torch.Tensor:
+    @staticmethod
+    def _block(c: Seq2SeqConfig, cross: bool) -> Block:
+        """An encoder block (bidirectional) or a decoder block (causal, with cross-attention)."""
+        return Block(
+            c.n_embd,
+            c.n_head,
+            c.ffn_dim,
+            activation=c.activation,
+            norm=c.norm,
+            norm_eps=c.norm_eps,
+            dropout=c.dropout,
+            causal=cross,
+            norm_first=c.norm_first,
+            cross=cross,
+        )
+
+    def _positions(self, idx: torch.Tensor, what: str, past: int = 0) -> torch.Tensor:
         if idx.dim() != 2:
             raise UserError(f"expected {what} ids of shape (batch, time), got {tuple(idx.shape)}")
-        if idx.size(1) > self.config.block_size:
+        if past + idx.size(1) > self.config.block_size:
             raise UserError(
-                f"the {what} has {idx.size(1)} tokens, more than this model's "
+                f"the {what} has {past + idx.size(1)} tokens, more than this model's "
                 f"{self.config.block_size}"
             )
-        return torch.arange(idx.size(1), device=idx.device)[None]
+        return torch.arange(past, past + idx.size(1), device=idx.device)[None]
+
+    def new_cache(self, batch_size: int) -> Seq2SeqCache:
+        """An empty cache for `batch_size` rows, to pass as `decode(..., cache=cache)`."""
+        return Seq2SeqCache(self.config.n_layer, batch_size)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Source ids (B, S) -> memory (B, S, C) and the mask of real source tokens
@@ -171,11 +157,20 @@ class Seq2Seq(Traced):
             x = block(x, mask=mask)
         return self.enc_ln(x), mask
 
-    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Target ids so far (B, T) -> next-token logits (B, T, V)."""
-        x = self.embed(tgt, self._positions(tgt, "target"))
-        for block in self.decoder:
-            x = block(x, memory, mask)
+    def decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        mask: torch.Tensor,
+        cache: Seq2SeqCache | None = None,
+    ) -> torch.Tensor:
+        """Target ids (B, T) -> next-token logits (B, T, V); with `cache`, `tgt` continues
+        the target tokens already cached."""
+        past = 0 if cache is None else cache.length
+        x = self.embed(tgt, self._positions(tgt, "target", past))
+        for i, block in enumerate(self.decoder):
+            layer, cross = (None, None) if cache is None else (cache.layers[i], cache.cross[i])
+            x = block(x, cache=layer, memory=memory, memory_mask=mask, cross_cache=cross)
         logits = self.lm_head(self.dec_ln(x))
         if trace.active() is not None:
             self.record("logits", logits)
@@ -194,24 +189,48 @@ class Seq2Seq(Traced):
         )
         return logits, loss
 
-    @torch.no_grad()
-    def generate(self, src: torch.Tensor, max_new_tokens: int | None = None) -> list[list[int]]:
-        """Greedy decoding of each source row; returns the target ids, EOS not included."""
-        c = self.config
-        steps = c.block_size - 1 if max_new_tokens is None else max_new_tokens
-        if not 0 < steps < c.block_size:
-            raise UserError(f"max_new_tokens must be between 1 and {c.block_size - 1}")
-        memory, mask = self.encode(src)
-        out = torch.full((src.size(0), 1), c.bos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-        for _ in range(steps):
-            nxt = self.decode(out, memory, mask)[:, -1].argmax(-1)
-            nxt = nxt.masked_fill(done, c.pad_id)
-            out = torch.cat((out, nxt[:, None]), dim=1)
-            done |= nxt == c.eos_id
-            if done.all():
-                break
-        rows = []
-        for row in out[:, 1:].tolist():
-            rows.append(row[: row.index(c.eos_id)] if c.eos_id in row else row)
-        return rows
+    def conditioned(self, src: torch.Tensor) -> SourceConditioned:
+        """The decoder with the source `src` (B, S) read once: a model of the target alone,
+        which attento.generate drives token by token as it drives a GPT."""
+        return SourceConditioned(self, *self.encode(src))
+
+    @staticmethod
+    def upgrade_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Folders written before the decoder used the shared `Block` name its cross-attention
+        norm ln2 and its feed-forward norm ln3; the Block calls them ln_cross and ln2."""
+        if not any(".ln3." in name for name in tensors):
+            return tensors
+        renamed = {}
+        for name, tensor in tensors.items():
+            if name.startswith("decoder."):
+                name = name.replace(".ln2.", ".ln_cross.").replace(".ln3.", ".ln2.")
+            renamed[name] = tensor
+        return renamed
+
+
+class SourceConditioned(nn.Module):
+    """A `Seq2Seq` decoder bound to one batch of sources: `view(tgt, cache=...)` -> logits.
+
+    It answers the calls the generation loop makes of a decoder-only model (`config`,
+    `new_cache`, a forward with `cache` and `valid`), so greedy decoding, temperature, top-k,
+    top-p and the KV cache serve the encoder–decoder unchanged. The memory was computed when
+    the view was made, in whatever mode the model was in then."""
+
+    def __init__(self, model: Seq2Seq, memory: torch.Tensor, mask: torch.Tensor) -> None:
+        super().__init__()
+        self.model, self.memory, self.mask = model, memory, mask
+        self.config = model.config
+        self.training = model.training  # a new Module says True: the loop would flip the model
+
+    def new_cache(self, batch_size: int) -> Seq2SeqCache:
+        return self.model.new_cache(batch_size)
+
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        cache: Seq2SeqCache | None = None,
+        valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if valid is not None:
+            raise UserError("a target starts with BOS in every row: it is never padded")
+        return self.model.decode(tgt, self.memory, self.mask, cache)
