@@ -231,3 +231,60 @@ def test_cross_attention_explicit_path_equals_sdpa(cached):
     torch.testing.assert_close(fast, slow, atol=1e-6, rtol=1e-5)
     weights = tr.records["weights"]
     assert weights.shape == (2, 4, 3, 5) and weights[1, ..., 2:].abs().max() == 0
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_both_stacks_match_torch_transformer_layers(norm_first):
+    """The reference: torch.nn.TransformerEncoderLayer / DecoderLayer with our weights."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    c = tiny(n_layer=2, norm_first=norm_first)
+    model = Seq2Seq(c).eval()
+    with torch.no_grad():  # norms start as the identity: make each one tell itself apart
+        for name, p in model.named_parameters():
+            if ".ln" in name or name.startswith(("enc_ln", "dec_ln")):
+                p.uniform_(0.5, 1.5)
+    kw = dict(dim_feedforward=c.ffn_dim, dropout=0.0, batch_first=True, norm_first=norm_first)
+    enc = [nn.TransformerEncoderLayer(c.n_embd, c.n_head, **kw).eval() for _ in range(2)]
+    dec = [nn.TransformerDecoderLayer(c.n_embd, c.n_head, **kw).eval() for _ in range(2)]
+
+    def ffn_and_norms(ref, ours, norms):
+        for name, mine in (("linear1", ours.mlp.fc), ("linear2", ours.mlp.proj)):
+            getattr(ref, name).load_state_dict(mine.state_dict())
+        for name, mine in zip(("norm1", "norm2", "norm3"), norms, strict=False):
+            getattr(ref, name).load_state_dict(mine.state_dict())
+
+    with torch.no_grad():
+        for ref, ours in zip(enc, model.encoder, strict=True):
+            ref.self_attn.in_proj_weight.copy_(ours.attn.qkv.weight)
+            ref.self_attn.in_proj_bias.copy_(ours.attn.qkv.bias)
+            ref.self_attn.out_proj.load_state_dict(ours.attn.proj.state_dict())
+            ffn_and_norms(ref, ours, (ours.ln1, ours.ln2))
+        for ref, ours in zip(dec, model.decoder, strict=True):
+            ref.self_attn.in_proj_weight.copy_(ours.attn.qkv.weight)
+            ref.self_attn.in_proj_bias.copy_(ours.attn.qkv.bias)
+            ref.self_attn.out_proj.load_state_dict(ours.attn.proj.state_dict())
+            cross = ref.multihead_attn
+            cross.in_proj_weight.copy_(torch.cat((ours.cross.q.weight, ours.cross.kv.weight)))
+            cross.in_proj_bias.copy_(torch.cat((ours.cross.q.bias, ours.cross.kv.bias)))
+            cross.out_proj.load_state_dict(ours.cross.proj.state_dict())
+            ffn_and_norms(ref, ours, (ours.ln1, ours.ln_cross, ours.ln2))
+
+        src = torch.tensor([[3, 4, 5, 6], [7, 8, PAD, PAD]])
+        tgt = torch.tensor([[BOS, 9, 10], [BOS, 11, 12]])
+        memory, mask = model.encode(src)
+        x = model.embed(src, torch.arange(4)[None])
+        for layer in enc:
+            x = layer(x, src_key_padding_mask=src == PAD)
+        if norm_first:
+            x = model.enc_ln(x)
+        real = src != PAD
+        torch.testing.assert_close(x[real], memory[real], atol=1e-5, rtol=1e-5)
+
+        y = model.embed(tgt, torch.arange(3)[None])
+        causal = nn.Transformer.generate_square_subsequent_mask(3)
+        for layer in dec:
+            y = layer(y, memory, tgt_mask=causal, memory_key_padding_mask=src == PAD)
+        logits = model.lm_head(model.dec_ln(y))
+        torch.testing.assert_close(logits, model.decode(tgt, memory, mask), atol=1e-5, rtol=1e-5)
