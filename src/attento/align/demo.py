@@ -34,6 +34,7 @@ import torch
 from attento.align.chat import ChatFormat, Message
 from attento.align.data import Preference, load_conversations
 from attento.align.dpo import DPOSettings, dpo
+from attento.align.evaluate import format_accuracy as evaluate_format
 from attento.align.ppo import PPOSettings, plot_ppo, ppo, write_ppo_log
 from attento.align.reward import RewardSettings, train_reward_model
 from attento.align.rollout import evaluate, sample
@@ -162,13 +163,7 @@ def policy_pairs(policy, chat: ChatFormat, n: int, rng: random.Random, seed: int
 @torch.no_grad()
 def format_accuracy(model, chat: ChatFormat, prompts: list[list[Message]], seed: int) -> float:
     """Share of sampled answers that close with <|im_end|> and are one non-empty line."""
-    ok = 0
-    for i in range(0, len(prompts), 64):
-        r = sample(model, chat, prompts[i : i + 64], MAX_NEW_TOKENS, 1.0, seed + i)
-        closed = (r.responses == chat.im_end).any(dim=1).tolist()
-        for text, c in zip(r.texts, closed, strict=True):
-            ok += bool(c and text.strip() and "\n" not in text)
-    return ok / len(prompts)
+    return evaluate_format(model, chat, prompts, MAX_NEW_TOKENS, seed, one_line=True).accuracy
 
 
 # --- the pipeline ----------------------------------------------------------------------------

@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Score MODEL on every token of held-out text, deterministically: the "
         "last 10%% of CORPUS as training holds it out (or the whole of --file), in nats per "
         "token, perplexity, bits per character and bits per byte (these compare across "
-        "tokenizers). A BERT is scored on masked tokens (fixed seed): loss, top-1 and top-5.",
+        "tokenizers). A BERT is scored on masked tokens (fixed seed): loss, top-1 and top-5. "
+        "An encoder-decoder is scored by exact match on --pairs; a chat model (fine-tuned by "
+        "attento sft) by format accuracy on the prompts its SFT run held out, or on --prompts.",
     )
     p.add_argument("--model", default="dante", help="bundled name or model folder")
     p.add_argument(
@@ -33,6 +35,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "each prediction more context and costs more)",
     )
     p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    p.add_argument(
+        "--pairs",
+        help="encoder-decoder: held-out pairs, one a line, source TAB target; the share "
+        "written exactly right by greedy decoding is the score",
+    )
+    p.add_argument(
+        "--prompts",
+        help="chat model: held-out conversations (.json/.jsonl, as attento sft reads) whose "
+        "first prompts are answered (default: those its SFT run held out)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="chat model: the tokens an answer may take to close with <|im_end|> "
+        "(default: half the model's context)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run_eval)
 
@@ -74,6 +92,11 @@ def run_eval(args: argparse.Namespace) -> int:
     model, tokenizer = load_model(args.model)
     if tokenizer is None:
         raise UserError(f"{args.model} was saved without a tokenizer: it cannot read text")
+    arch = getattr(model, "arch", "gpt")
+    if arch == "seq2seq" or args.pairs:
+        return eval_pairs(args, model, tokenizer, arch)
+    if args.prompts or (not args.file and not args.corpus and trained_by_sft(args.model)):
+        return eval_chat(args, model, tokenizer)
     if args.file:
         text, source = read_text_file(Path(args.file)), args.file
         tokens = tokenizer.encode(text)
@@ -85,7 +108,6 @@ def run_eval(args: argparse.Namespace) -> int:
         text, source = load_corpus(corpus), corpus
         tokens = validation_split(tokenizer.encode(text)).tolist()
         split = "last 10% (as in training)"
-    arch = getattr(model, "arch", "gpt")
     if arch == "bert":
         score = mlm_score(model, tokens, tokenizer, batch_size=args.batch_size, progress=True)
     elif hasattr(model.config, "block_size") and arch != "seq2seq":
@@ -107,6 +129,63 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"  bits per byte   {score.bits_per_byte:.4f}  ({score.bytes:,} bytes)")
     if score.top1 is not None:
         print(f"  top-1 / top-5   {score.top1:.1%} / {score.top5:.1%} of masked tokens")
+    return 0
+
+
+def trained_by_sft(model: str) -> bool:
+    """Whether the model folder (or its run folder) was written by attento sft."""
+    from attento.train.checkpoint import CONFIG_FILE, read_train_config
+
+    path = Path(model)
+    for folder in (path, path.parent):
+        if (folder / CONFIG_FILE).is_file():
+            return read_train_config(folder).objective == "sft"
+    return False
+
+
+def eval_pairs(args: argparse.Namespace, model, tokenizer, arch: str) -> int:
+    from attento.data.pairs import read_pairs
+    from attento.train.evaluate import exact_match
+
+    if arch != "seq2seq":
+        raise UserError(f"--pairs scores an encoder-decoder; {args.model} is a {arch!r} model")
+    if not args.pairs:
+        raise UserError(
+            f"{args.model} is an encoder-decoder: give --pairs FILE (held-out pairs, one a "
+            "line, source TAB target)"
+        )
+    score = exact_match(
+        model, tokenizer, read_pairs(args.pairs), batch_size=args.batch_size, progress=True
+    )
+    return print_answers(args, args.pairs, "whole file", score, "exact match", "pairs")
+
+
+def eval_chat(args: argparse.Namespace, model, tokenizer) -> int:
+    from attento.align.chat import ChatFormat
+    from attento.align.data import load_conversations
+    from attento.align.evaluate import first_prompt, format_accuracy, held_out_prompts
+    from attento.train.checkpoint import CONFIG_FILE, read_train_config
+
+    chat = ChatFormat.of(tokenizer)
+    if args.prompts:
+        source, split = args.prompts, "whole file"
+        prompts = [first_prompt(c) for c in load_conversations(args.prompts)]
+    else:
+        path = Path(args.model)
+        run = read_train_config(path if (path / CONFIG_FILE).is_file() else path.parent)
+        source, split = run.corpus, f"held out by the SFT run (seed {run.seed})"
+        conversations = load_conversations(run.corpus)
+        prompts = held_out_prompts(chat, conversations, model.config.block_size, run.seed)
+    score = format_accuracy(model, chat, prompts, args.max_new_tokens)
+    return print_answers(args, source, split, score, "format accuracy", "prompts")
+
+
+def print_answers(args, source: str, split: str, score, what: str, items: str) -> int:
+    if args.json:
+        print_json({"model": args.model, "text": source, "split": split, **score.to_dict()})
+        return 0
+    print(f"{args.model} on {source} ({split}): {score.answers:,} {items}")
+    print(f"  {what:<15} {score.accuracy:.1%} ({score.right:,} of {score.answers:,})")
     return 0
 
 

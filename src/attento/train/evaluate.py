@@ -22,6 +22,9 @@ Units, all from the same sum of negative log-likelihoods (in nats):
 **Masked LM.** Windows of `block_size` tokens side by side, masked by BERT's rule with a fixed
 seed (the same positions at every evaluation): the loss at the chosen positions, and how often
 the original token is the model's first guess (top-1) or among its first five (top-5).
+
+**Encoder–decoder.** Whole answers: each held-out source is written out greedily and counts
+only if it is exactly the target (`exact_match`); a nearly right spelling is still wrong.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from tqdm import tqdm
 from attento.data.masking import IGNORE, mask_token_id, mask_tokens, special_ids
 from attento.data.windows import VAL_FRACTION, covering
 from attento.errors import UserError
+from attento.generate.seq2seq import transduce
 
 EVAL_MASK_SEED = 1234  # the masking of a masked-LM evaluation, fixed so scores compare
 
@@ -162,3 +166,50 @@ def mlm_score(
     if n == 0:
         raise UserError("no token of the held-out text was masked: give a longer text")
     return Score("mlm", n, total / n, math.exp(total / n), top1=hits1 / n, top5=hits5 / n)
+
+
+@dataclass
+class AnswerScore:
+    """A task scored by whole answers: how many of them came out right."""
+
+    objective: str  # "seq2seq": exact match; "chat": format accuracy (align/evaluate.py)
+    answers: int
+    right: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.answers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "accuracy": self.accuracy}
+
+
+@torch.inference_mode()
+def exact_match(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> AnswerScore:
+    """Share of (source, target) pairs whose greedy output decodes to exactly the target."""
+    c = model.config
+    sources = []
+    for i, (source, _) in enumerate(pairs):
+        ids = tokenizer.encode(source)
+        if not 0 < len(ids) <= c.block_size:
+            raise UserError(
+                f"pair {i + 1}: the source has {len(ids)} tokens; this model reads 1 to "
+                f"{c.block_size}"
+            )
+        sources.append(ids)
+    right = 0
+    for i in tqdm(range(0, len(pairs), batch_size), desc="eval", disable=not progress):
+        rows = sources[i : i + batch_size]
+        width = max(map(len, rows))
+        src = torch.tensor([r + [c.pad_id] * (width - len(r)) for r in rows])
+        written = transduce(model, src, greedy=True)
+        for out, (_, target) in zip(written, pairs[i : i + batch_size], strict=True):
+            right += tokenizer.decode(out) == target
+    return AnswerScore("seq2seq", len(pairs), right)
