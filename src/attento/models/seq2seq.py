@@ -13,10 +13,11 @@ Built for transduction: read one sequence, write another (translation, "347" ->
 Both stacks are the shared `Block` of layers.py (the decoder's with `cross=True`). Positions
 are the paper's fixed sines and cosines, and every sub-layer is wrapped as
 norm(x + sublayer(x)) (post-norm; `norm_first=True` gives the pre-norm variant that later
-models use); the norm is the paper's LayerNorm unless `norm` says "rmsnorm". Source and target share one vocabulary and one embedding table, as in the paper.
-The paper also multiplies the embeddings by √d and ties them to the output layer; we start the
-table at unit scale instead (the same input scale, next to the unit-scale sinusoids) and keep
-the output layer separate.
+models use); the norm is the paper's LayerNorm unless `norm` says "rmsnorm". Source and
+target share one vocabulary and one embedding table, as in the paper. The paper also
+multiplies the embeddings by √d and ties them to the output layer; we start the table at unit
+scale instead (the same input scale, next to the unit-scale sinusoids) and keep the output
+layer separate.
 
 Training is teacher forcing: the decoder gets the true target shifted right (BOS first) and
 must predict each next token; cross-entropy ignores padding (-100). Writing is the generation
