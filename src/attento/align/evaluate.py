@@ -2,9 +2,10 @@
 
 A fine-tuned model has learned the chat template if, asked a held-out prompt, it writes an
 answer and closes it with <|im_end|> within the token budget, half the model's context unless
-told (the demo's tasks also want one line). The answers are sampled (temperature 1, a fixed seed per batch of prompts), so the
-score is deterministic and is what a user of `attento chat` meets. The held-out prompts are
-the conversations the SFT run set aside for validation (sft.py), up to their first answer.
+told (the demo's tasks also want one line). The answers are sampled (temperature 1, a fixed
+seed per batch of prompts), so the score is deterministic and is what a user of `attento chat`
+meets. The held-out prompts are the conversations the SFT run set aside for validation
+(sft.py), up to their first answer.
 """
 
 from __future__ import annotations
