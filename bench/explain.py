@@ -32,7 +32,10 @@ the real app (TestClient, in process), with the wire size of each answer as sent
 - block, new:   POST /api/block of a prompt it does not have (traced up to that block:
                 the first block, and the last, which costs a whole forward pass);
 - stack, cell, vocab: another token's residual stream, one exact value, a vocabulary search;
-- step (greedy): one roll with its KV-cache view (every layer's keys and values).
+- step (greedy): one roll with its KV-cache view as the page asks it: every layer's query
+                and weights, the keys and values of the layer shown (`cache_layer`); "all
+                layers' cache" sends every layer's (the answer before the page asked for one);
+- cache, another layer: POST /api/cache, the keys and values of a layer picked later.
 
 Targets: first view <= 1.0 s server time and <= 1 MB on the wire; one block <= 250 ms.
 
@@ -358,8 +361,15 @@ def scale_rows(label: str, path: Path, repeats: int, n_tokens: int) -> list[str]
             warm, "cell", "/api/cell", {"ids": ids, "name": "blocks.1.attn.q", "index": [0, 1, 2]}
         ),
         "vocab": lambda: post(warm, "vocab", "/api/vocab", {"query": chr(0x100 + 77)}),
+        "step (greedy), all layers' cache": lambda: post(
+            warm, "step (greedy), all layers' cache", "/api/step", {"ids": ids, "greedy": True}
+        ),
+        # what the page asks: the cache layer it shows, then another one when it is picked
         "step (greedy)": lambda: post(
-            warm, "step (greedy)", "/api/step", {"ids": ids, "greedy": True}
+            warm, "step (greedy)", "/api/step", {"ids": ids, "greedy": True, "cache_layer": 0}
+        ),
+        "cache, another layer": lambda: post(
+            warm, "cache, another layer", "/api/cache", {"ids": ids, "layer": n_layer - 1}
         ),
     }
     ms = {k: v * 1000 for k, v in best_times(fns, repeats).items()}

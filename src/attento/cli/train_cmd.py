@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=sorted(PRESETS),
         help="model and training settings (default: cpu; on --resume, the checkpoint's)",
     )
+    p.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="continue training this model (bundled name, model folder, Hugging Face folder or "
+        "Hub id) with its own tokenizer and shape; the preset gives the training settings",
+    )
     p.add_argument("--out", required=True, help="run folder: checkpoint, best/, log.csv, loss.png")
     p.add_argument("--max-steps", type=int, metavar="N", help="optimiser steps to train")
     p.add_argument(
@@ -93,6 +99,9 @@ def build_config(args: argparse.Namespace):
         "compile": args.compile,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    if args.init_from is not None:
+        check_init_from(args)
+        changes["init_from"] = args.init_from
     if args.arch is not None and args.arch != cfg.arch:
         check_default_shape(args.arch)
         changes.update(arch=args.arch, model={"block_size": cfg.model["block_size"]})
@@ -100,6 +109,17 @@ def build_config(args: argparse.Namespace):
         # either limit replaces the preset's way of stopping; with both, the first reached wins
         changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget)
     return cfg.replace(**changes)
+
+
+def check_init_from(args: argparse.Namespace) -> None:
+    """--init-from brings its own tokenizer and shape: a flag that sets them would be ignored."""
+    flags = (("--arch", args.arch), ("--tokenizer", args.tokenizer))
+    given = [flag for flag, value in flags if value is not None]
+    if given:
+        raise UserError(
+            f"--init-from {args.init_from} takes the model's own tokenizer and shape: "
+            f"drop {' and '.join(given)}"
+        )
 
 
 def check_default_shape(arch: str) -> None:

@@ -6,8 +6,9 @@
     POST /api/stack   {model?, ids, pos}        -> one token's residual stream, stage by stage
     POST /api/cell    {model?, ids, name, index} -> the exact float32 of one traced number
     POST /api/vocab   {model?, query}           -> the vocabulary's tokens that match a text
-    POST /api/step    {model?, ids, start?, temperature, top_k?, top_p?, greedy, seed?}
-                                                -> the next token + KV cache   (step_view.py)
+    POST /api/step    {model?, ids, start?, temperature, top_k?, top_p?, greedy, seed?,
+                       cache_layer?}           -> the next token + KV cache   (step_view.py)
+    POST /api/cache   {model?, ids, layer}      -> one layer's cached keys and values
     GET  /            -> the page (web/index.html and its ES modules; no build step, no CDN)
 
 Requests name a model from the catalog (catalog.py), never a path. Every request is answered
@@ -32,9 +33,9 @@ the page shows its own text for `code`, filled in from `params`.
     context_full         400     tokens, context     more tokens than the context (for a step:
                                                      no room for one more)
     unencodable          400     char                a character the tokenizer cannot encode
-    too_many_tokens      400     max                 a step/block/stack/cell request over
+    too_many_tokens      400     max                 a step/cache/block/stack/cell request over
                                                      MAX_IDS ids
-    bad_block            400     block, blocks       a block index the model does not have
+    bad_block            400     block, blocks       a block (or cache layer) the model lacks
     bad_position         400     pos, tokens         a position outside the prompt
     bad_cell             400     field               a record name or index not in the trace
     body_too_large       413     max                 a body over MAX_BODY_BYTES
@@ -68,7 +69,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from attento.errors import UserError
 from attento.explain.catalog import Catalog
-from attento.explain.step_view import Runs, step_view
+from attento.explain.step_view import Runs, layer_kv, step_view
 from attento.explain.tensors import dumps
 from attento.explain.trace_view import (
     block_view,
@@ -195,6 +196,14 @@ class StepRequest(BaseModel):
     top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     greedy: bool = False
     seed: int | None = Field(None, ge=0, lt=2**53)
+    # the layer whose cached keys/values the answer carries (the page's); None: every layer
+    cache_layer: int | None = Field(None, ge=-(2**31), lt=2**31)
+
+
+class CacheRequest(IdsRequest):
+    """The cached keys and values of `layer` after a step that ended with ids[-1]."""
+
+    layer: int = Field(ge=-(2**31), lt=2**31)
 
 
 def validation_error(exc: RequestValidationError) -> JSONResponse:
@@ -530,6 +539,8 @@ def create_app(
         _, model, tokenizer = open_model(req.model)
         check_ids(req.ids, model, room=1)
         start = len(req.ids) if req.start is None else req.start
+        if req.cache_layer is not None:
+            check_block(req.cache_layer, model.config.n_layer)
         view = step_view(
             model,
             tokenizer,
@@ -541,8 +552,17 @@ def create_app(
             greedy=req.greedy,
             seed=req.seed,
             runs=runs,
+            kv_layer=req.cache_layer,
         )
         return PackedJSON(view)
+
+    @app.post("/api/cache")
+    def cache(req: CacheRequest) -> Response:
+        check_count(req.ids)
+        _, model, _ = open_model(req.model)
+        check_ids(req.ids, model)
+        check_block(req.layer, model.config.n_layer)
+        return PackedJSON(layer_kv(model, req.ids, req.layer))
 
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     app.add_middleware(

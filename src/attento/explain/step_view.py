@@ -25,7 +25,8 @@ in alone under a `Trace`. Its q, k, v are computed now; the keys and values of t
 tokens are read back from the cache (the cache holds the n_kv_head key/value heads only, and
 so does the view). The logits equal those of a full recomputation; the largest difference is
 reported. Its tensors travel as u8 heat maps and f16 weights (tensors.py): GPT-2 small's
-cache for 64 tokens is 1.2 million numbers.
+cache for 64 tokens is 1.2 million numbers, so a step carries the keys and values of the one
+layer the page shows, and the page asks for another layer's (`layer_kv`) when it is picked.
 """
 
 from __future__ import annotations
@@ -158,9 +159,56 @@ def replay(model: Any, ids: list[int], start: int, config: SamplingConfig, room:
 
 
 @torch.no_grad()
-def cache_view(model: Any, tokenizer: Any, ids: list[int]) -> dict[str, Any]:
+def cache_view(
+    model: Any, tokenizer: Any, ids: list[int], kv_layer: int | None = None
+) -> dict[str, Any]:
     """Prefill ids[:-1] into a real KV cache, then trace the last token alone; compare its
-    logits with a full (cache-free) forward."""
+    logits with a full (cache-free) forward.
+
+    Every layer's query and weights travel; the keys and values (the bulk: 1.2 MB of u8 for
+    GPT-2 small at 64 tokens) only for layer `kv_layer`, the one the page draws (None: all);
+    the page asks `layer_kv` for another when it is picked."""
+    rec, cached, after, diff = _traced_step(model, ids)
+    layers = []
+    for i in range(model.config.n_layer):
+        p = f"blocks.{i}.attn."
+        layer = {
+            "q": pack(rec[p + "q"][0, :, -1], dtype="u8"),  # (H, Dh): the new token's queries
+            "weights": pack(rec[p + "weights"][0, :, -1], dtype="f16"),  # (H, N)
+        }
+        if kv_layer is None or i == kv_layer:
+            layer |= _kv(rec, i)
+        layers.append(layer)
+    n_head, n_kv = heads_of(model.config)
+    return {
+        "tokens": [{"id": int(i), "text": tokenizer.token_str(int(i))} for i in ids],
+        "cached": cached,
+        "new": len(ids) - cached,
+        "cache_length_after": after,
+        "n_head": n_head,
+        "n_kv_head": n_kv,
+        "layers": layers,
+        "max_abs_diff": diff,
+    }
+
+
+def layer_kv(model: Any, ids: list[int], layer: int) -> dict[str, Any]:
+    """The cached keys and values of one layer, as `cache_view` shows them."""
+    return {"layer": layer} | _kv(_traced_step(model, ids, compare=False)[0], layer)
+
+
+def _kv(rec: dict[str, torch.Tensor], i: int) -> dict[str, Any]:
+    # (Hkv, N, Dh): cached rows + the new one; query head h reads h // (H / Hkv)
+    p = f"blocks.{i}.attn."
+    return {"k": pack(rec[p + "k"][0], dtype="u8"), "v": pack(rec[p + "v"][0], dtype="u8")}
+
+
+@torch.no_grad()
+def _traced_step(
+    model: Any, ids: list[int], compare: bool = True
+) -> tuple[dict[str, torch.Tensor], int, int, float]:
+    """(records of the last token fed alone after a prefill, tokens cached before it, cache
+    length after it, largest logit difference from a cache-free forward, if `compare`)."""
     from attento.models.trace import Trace
 
     cache = model.new_cache(1)
@@ -169,32 +217,10 @@ def cache_view(model: Any, tokenizer: Any, ids: list[int]) -> dict[str, Any]:
     cached = cache.length
     with Trace() as tr:
         logits = model(torch.tensor([ids[-1:]], dtype=torch.long), cache=cache)[0, -1]
+    if not compare:
+        return tr.records, cached, cache.length, float("nan")
     full = model(torch.tensor([ids], dtype=torch.long))[0, -1]
-    rec = tr.records
-    layers = []
-    for i in range(model.config.n_layer):
-        p = f"blocks.{i}.attn."
-        layers.append(
-            {
-                "q": pack(rec[p + "q"][0, :, -1], dtype="u8"),  # (H, Dh): the new token's queries
-                # (Hkv, N, Dh): cached rows + the new one; query head h reads h // (H / Hkv)
-                "k": pack(rec[p + "k"][0], dtype="u8"),
-                "v": pack(rec[p + "v"][0], dtype="u8"),
-                "weights": pack(rec[p + "weights"][0, :, -1], dtype="f16"),  # (H, N)
-            }
-        )
-    n_head, n_kv = heads_of(model.config)
-    view = {
-        "tokens": [{"id": int(i), "text": tokenizer.token_str(int(i))} for i in ids],
-        "cached": cached,
-        "new": len(ids) - cached,
-        "cache_length_after": cache.length,
-        "n_head": n_head,
-        "n_kv_head": n_kv,
-        "layers": layers,
-        "max_abs_diff": float((logits - full).abs().max()),
-    }
-    return view
+    return tr.records, cached, cache.length, float((logits - full).abs().max())
 
 
 def step_view(
@@ -208,16 +234,18 @@ def step_view(
     greedy: bool = False,
     seed: int | None = None,
     runs: Runs | None = None,
+    kv_layer: int | None = None,
 ) -> dict[str, Any]:
     """Choose the next token after `ids`, and show the cache as the new token goes in.
 
-    `runs` keeps seeded runs between calls (None: every call replays its run)."""
+    `runs` keeps seeded runs between calls (None: every call replays its run); `kv_layer`:
+    the one layer whose keys and values the view carries (None: all, see `cache_view`)."""
     config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
     token, start, logits = choose(model, ids, start, config, runs)
     with torch.inference_mode():
         probs = probabilities(filter_logits(logits.float(), temperature, top_k, top_p))
     new_ids = [*ids, token]
-    view = cache_view(model, tokenizer, new_ids)
+    view = cache_view(model, tokenizer, new_ids, kv_layer)
     return {
         "token": {"id": token, "text": tokenizer.token_str(token)},
         "prob": float(probs[token]),

@@ -30,6 +30,9 @@ class TrainConfig:
     objective: str = "clm"  # what a batch asks the model to predict; "clm" = next token
     arch: str = "gpt"
     model: dict[str, Any] = field(default_factory=dict)  # the architecture's config, minus vocab
+    # A model to continue training (bundled name, attento or Hugging Face folder, Hub id):
+    # its weights, tokenizer and shape replace `tokenizer`, `arch` and `model` (train/loop.py).
+    init_from: str | None = None
     # A step learns from batch_size * grad_accum sequences, shared out by torchrun's processes;
     # each forward pass takes at most batch_size of them (accumulate to fit a bigger batch).
     batch_size: int = 12

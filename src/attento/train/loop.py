@@ -89,6 +89,22 @@ def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.M
     return cls(config)
 
 
+def load_init(cfg: TrainConfig) -> tuple[torch.nn.Module, Any, TrainConfig]:
+    """The model `cfg.init_from` names, to train further, and the config that describes the
+    run: its arch and shape, and its own tokenizer (the windows are its full context)."""
+    from attento.models.folder import load_model
+
+    model, tokenizer = load_model(cfg.init_from)
+    if tokenizer is None:
+        raise UserError(f"{cfg.init_from} has no tokenizer files: training needs the model's own")
+    shape = {k: v for k, v in model.config.to_dict().items() if k != "vocab_size"}
+    return (
+        model.train(),
+        tokenizer,
+        cfg.replace(arch=model.arch, model=shape, tokenizer=cfg.init_from),
+    )
+
+
 def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int, tokenizer: Any) -> Any:
     """The batch source for `cfg.objective`."""
     from attento.data.windows import CLMWindows
@@ -185,7 +201,8 @@ def _train(
 
     if ckpt is not None:
         tokenizer, model = ckpt.tokenizer, ckpt.model
-        if batches is None and not cfg.tokenizer.startswith("bpe:") and cfg.tokenizer != "char":
+        trained = cfg.tokenizer == "char" or cfg.tokenizer.startswith("bpe:")
+        if batches is None and not trained and cfg.init_from is None:
             given = make_tokenizer(cfg.tokenizer, text)
             if given.vocab_size != tokenizer.vocab_size:
                 raise UserError(
@@ -194,6 +211,8 @@ def _train(
                 )
     elif init is not None:
         model, tokenizer = init
+    elif cfg.init_from is not None:
+        model, tokenizer, cfg = load_init(cfg)
     else:
         tokenizer = make_tokenizer(cfg.tokenizer, text, progress and world.is_main)
         if cfg.objective == "mlm":

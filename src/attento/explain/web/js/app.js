@@ -221,6 +221,17 @@ app.loadStack = (pos) => {
   return Promise.resolve(app.stacks.get(pos));
 };
 
+// The cached keys and values of one more layer of a step (the step sent those of one layer):
+// asked once; a failure is kept as the layer's error text.
+app.loadCacheLayer = (step, i) => {
+  const layer = step.cache.layers[i];
+  layer.pending ||= api("/api/cache", { model: state.model, ids: step.ids, layer: i }).then(
+    (res) => Object.assign(layer, decodeAll(res)),
+    (e) => (layer.error = errorText(e)),
+  );
+  return layer.pending;
+};
+
 // The exact float32 behind a heat-map cell; a few hundred kept per trace.
 const exactValues = new Map();
 setExactResolver(async (name, index) => {
@@ -303,6 +314,7 @@ async function step(animate) {
     top_p: settings.topP,
     greedy: s.greedy,
     seed,
+    cache_layer: Math.min(state.cacheLayer, app.facts.n_layer - 1),
   };
   const spin = animate && !s.greedy ? spinDie() : Promise.resolve();
   const [res] = await Promise.all([api("/api/step", body), spin]);

@@ -58,8 +58,11 @@ export function renderCache(root, app) {
       title: nKv < facts.n_head ? `${t(key)} · ${t("block.kvhead", { g: kvHead + 1, a: kvHead * group + 1, b: (kvHead + 1) * group })}` : t(key),
       describe: describe(what),
     });
-  const kFig = kvFig(L.k, "cache.k", "K");
-  const vFig = kvFig(L.v, "cache.v", "V");
+  // a step carries the keys and values of the layer shown then; another one is asked for
+  const loading = () => el("p", { class: "placeholder", text: L.error || t("block.loading") });
+  if (!L.k && !L.pending) app.loadCacheLayer(state.lastStep, layer).then(() => state.lastStep?.cache === view && renderCache(root, app));
+  const kFig = L.k ? kvFig(L.k, "cache.k", "K") : loading();
+  const vFig = L.v ? kvFig(L.v, "cache.v", "V") : loading();
   const q = strip(L.q.vec(head), { exact: L.q.exact, title: `${t("cache.q")} «${labels[N - 1]}»`, maxWidth: half, describe: (_i, j, v) => html`q · dim ${j}: <b>${fmt(v)}</b>` });
   const w = L.weights.vec(head);
   const weights = el("div", { class: "looks cache-w" }, el("span", { class: "looks-label", text: t("cache.w") }));
