@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -104,7 +105,9 @@ def test_the_lens_under_the_stack_shows_the_servers_rows(open_page, server):
     want = lens_view(model, tok, record(model, ids), len(ids) - 1)
     rows = pg.locator("#lens .lens-row[data-block]")
     assert rows.count() == model.config.n_layer + 1
-    shown = [float(x) for x in pg.locator("#lens .lens-p").evaluate_all("e => e.map(x => x.dataset.p)")]
+    shown = [
+        float(x) for x in pg.locator("#lens .lens-p").evaluate_all("e => e.map(x => x.dataset.p)")
+    ]
     assert shown == pytest.approx([r["target_prob"] for r in want["rows"]], abs=1e-12)
     # the last row's top token is the final step's first bar
     first_bar = pg.locator("#probs .p-label").first.inner_text()
@@ -148,7 +151,7 @@ def test_every_view_exports(open_page, kind):
     for section in ("s-blocks", "s-heads", "s-final"):
         with pg.expect_download() as info:
             pg.click(f'#{section} .export-btn[data-export="{kind}"]')
-        data = open(info.value.path(), "rb").read()
+        data = Path(info.value.path()).read_bytes()
         assert info.value.suggested_filename == f"attento-{section[2:]}.{kind}"
         if kind == "png":
             assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
