@@ -20,6 +20,9 @@ function show(k) {
   onChange();
 }
 
+// the views measure their width when drawn: redraw them at the mode's size
+const redraw = () => window.dispatchEvent(new Event("resize"));
+
 function onKey(e) {
   if (current === null || typing(e) || document.querySelector("#tour:not([hidden])")) return;
   if (e.key === "ArrowRight" || e.key === "PageDown") show(current + 1);
@@ -37,6 +40,7 @@ export function startPresenting(k = 0) {
   document.body.classList.add("presenting");
   document.addEventListener("keydown", onKey);
   show(k);
+  redraw();
 }
 
 export function stopPresenting() {
@@ -46,6 +50,7 @@ export function stopPresenting() {
   for (const s of stages()) s.classList.remove("present-current");
   document.removeEventListener("keydown", onKey);
   onChange();
+  redraw();
 }
 
 // `changed`: called whenever the mode or its stage changes (to keep the address current)
