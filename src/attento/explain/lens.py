@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from attento.errors import UserError
+from attento.explain.trace_view import check_position
 from attento.explain.traces import Recorded
 
 LENS_TOP = 5  # next tokens listed per row
@@ -38,15 +39,6 @@ def lens_logits(model: Any, rec: Recorded, pos: int) -> torch.Tensor:
         x = rec[name][pos].to(model.lm_head.weight.device)[None, None]
         rows.append(model.lm_head(model.ln_f(x))[0, 0].float().cpu())
     return torch.stack(rows)
-
-
-def check_position(pos: int, tokens: int) -> None:
-    if not 0 <= pos < tokens:
-        raise UserError(
-            f"position {pos} is outside the prompt (0..{tokens - 1})",
-            code="bad_position",
-            params={"pos": pos, "tokens": tokens},
-        )
 
 
 def lens_view(
