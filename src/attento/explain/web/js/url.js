@@ -8,14 +8,18 @@ const num = (v, lo, hi) => {
   const x = Number(v);
   return v !== null && v !== "" && Number.isFinite(x) && x >= lo && x <= hi ? x : null;
 };
-const ints = (v) => (v ? v.split(",").map((x) => num(x, 0, 1e6)).filter((x) => x !== null && Number.isInteger(x)) : []);
+const int = (v, lo, hi) => {
+  const x = num(v, lo, hi);
+  return x !== null && Number.isInteger(x) ? x : null;
+};
+const ints = (v) => (v ? v.split(",").map((x) => int(x, 0, 1e6)).filter((x) => x !== null) : []);
 
 // what the address asks for; anything malformed is left out
 export function readUrl(search = location.search) {
   const q = new URLSearchParams(search);
   const heads = {};
   for (const pair of (q.get("heads") || "").split(",")) {
-    const [b, h] = pair.split(":").map((x) => num(x, 0, 1e6));
+    const [b, h] = pair.split(":").map((x) => int(x, 0, 1e6));
     if (b !== null && h !== null) heads[b] = h;
   }
   const grid = ints(q.get("grid"));
@@ -24,16 +28,16 @@ export function readUrl(search = location.search) {
     model: q.get("model"),
     prompt: q.get("prompt"),
     temperature: num(q.get("t"), 0.05, 3),
-    topK: num(q.get("k"), 0, 100),
+    topK: int(q.get("k"), 0, 100),
     topP: num(q.get("p"), 0.01, 1),
     greedy: q.get("greedy") === "1",
-    seed: num(q.get("seed"), 0, 2 ** 53 - 1),
+    seed: int(q.get("seed"), 0, 2 ** 53 - 1),
     open: q.has("open") ? ints(q.get("open")) : null,
     heads,
-    focus: num(q.get("focus"), 0, 1e6),
+    focus: int(q.get("focus"), 0, 1e6),
     grid: grid.length >= 2 ? { block: grid[0], head: grid[1], row: grid[2] ?? null } : null,
     lang: lang === "it" || lang === "en" ? lang : null,
-    present: num(q.get("present"), 0, 100),
+    present: int(q.get("present"), 0, 100),
   };
 }
 
@@ -41,7 +45,7 @@ export function readUrl(search = location.search) {
 export function applyUrl(state, wanted) {
   const s = state.settings;
   if (wanted.temperature !== null) s.temperature = wanted.temperature;
-  if (wanted.topK !== null) s.topK = Math.round(wanted.topK);
+  if (wanted.topK !== null) s.topK = wanted.topK;
   if (wanted.topP !== null) s.topP = wanted.topP;
   s.greedy = wanted.greedy;
   if (wanted.seed !== null) state.seed = String(wanted.seed);
