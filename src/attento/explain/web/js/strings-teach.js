@@ -14,6 +14,7 @@ addStrings({
     "lens.rank": "posto",
     "lens.top": "i 5 token successivi più probabili",
     "heads.title": "Tutte le teste insieme",
+    "flow.heads": "Le teste",
     "heads.explain":
       "Ogni riga è un blocco, ogni colonna una testa: ogni quadratino è la matrice dei pesi di attenzione (righe: query, colonne: key). Clicca una testa per aprirla. I riassunti sono medie dei pesi veri, sulle query dalla seconda in poi.",
     "heads.block": "blocco {i}",
@@ -56,6 +57,7 @@ addStrings({
     "lens.rank": "rank",
     "lens.top": "the 5 most likely next tokens",
     "heads.title": "All heads at once",
+    "flow.heads": "All heads",
     "heads.explain":
       "Each row is a block, each column a head: each small square is that head's attention weights (rows: queries, columns: keys). Click a head to open it. The summaries are means of the real weights, over the queries from the second one on.",
     "heads.block": "block {i}",
