@@ -421,7 +421,7 @@ def test_errors_speak_the_page_language_and_old_numbers_are_marked(browser, url,
             "Il carattere «Z» non è nel vocabolario di questo modello: toglilo dal prompt."
         )
         views = pg.locator("main .view")
-        assert views.count() == 7
+        assert views.count() == 8  # tokens, embeddings, blocks, all heads, stack, final, gen, cache
         for k in range(views.count()):
             view = views.nth(k)
             assert view.get_attribute("data-stale").startswith("Numeri del prompt precedente")
