@@ -10,7 +10,10 @@ same run, turn by turn. Rows:
 - trace view:    trace_view(): traced forward + the overview and every block, packed;
 - POST /api/trace: the whole request through the FastAPI app (TestClient, in process), with no
                  kept records (every request traces again): request parsing, traced forward,
-                 the overview and its JSON encoding (the "server time" of the first view).
+                 the overview and its JSON encoding (the "server time" of the first view);
+- POST /api/lens, POST /api/heads: the logit lens of the last token and the grid of all heads,
+                 also with no kept records (each traces again: the worst case; the page asks
+                 for them after the overview, whose records are kept).
 
 Then two tables:
 
@@ -32,6 +35,7 @@ the real app (TestClient, in process), with the wire size of each answer as sent
 - block, new:   POST /api/block of a prompt it does not have (traced up to that block:
                 the first block, and the last, which costs a whole forward pass);
 - stack, cell, vocab: another token's residual stream, one exact value, a vocabulary search;
+- lens, heads:  the logit lens of one token, every head's map and summaries (records kept);
 - step (greedy): one roll with its KV-cache view as the page asks it: every layer's query
                 and weights, the keys and values of the layer shown (`cache_layer`); "all
                 layers' cache" sends every layer's (the answer before the page asked for one);
@@ -41,7 +45,7 @@ Targets: first view <= 1.0 s server time and <= 1 MB on the wire; one block <= 2
 
 The model is the bundled `dante` when present, else a random GPT of dante's shape (the `dante`
 training preset: 4 layers x 128, 4 heads, sinusoidal positions, 1024-token BPE vocabulary,
-128-token context). Target: /api/trace under 150 ms.
+128-token context). Target: /api/trace, /api/lens and /api/heads under 150 ms.
 
     .venv/bin/python bench/explain.py [--repeats 15] [--tokens 64] [--threads 1] [--no-write]
                   [--clients 1,8,25] [--requests 100] [--run-clicks 110] [--server-threads 1,2]
@@ -130,12 +134,21 @@ def run(repeats: int, n_tokens: int, catalog: Catalog) -> tuple[str, dict[str, f
         assert r.status_code == 200, r.text
         api.size = len(r.content)
 
+    def ask(path: str, body: dict):
+        def call():
+            r = client.post(path, json={"model": name, "ids": ids, **body})
+            assert r.status_code == 200, r.text[:200]
+
+        return call
+
     times = best_times(
         {
             "forward": forward,
             "traced": traced,
             "trace view": lambda: trace_view(model, tokenizer, ids),
             "POST /api/trace": api,
+            "POST /api/lens": ask("/api/lens", {"pos": len(ids) - 1}),
+            "POST /api/heads": ask("/api/heads", {}),
         },
         repeats,
     )
@@ -361,6 +374,8 @@ def scale_rows(label: str, path: Path, repeats: int, n_tokens: int) -> list[str]
             warm, "cell", "/api/cell", {"ids": ids, "name": "blocks.1.attn.q", "index": [0, 1, 2]}
         ),
         "vocab": lambda: post(warm, "vocab", "/api/vocab", {"query": chr(0x100 + 77)}),
+        "lens": lambda: post(warm, "lens", "/api/lens", {"ids": ids, "pos": n_tokens - 1}),
+        "heads": lambda: post(warm, "heads", "/api/heads", {"ids": ids}),
         "step (greedy), all layers' cache": lambda: post(
             warm, "step (greedy), all layers' cache", "/api/step", {"ids": ids, "greedy": True}
         ),
@@ -427,6 +442,13 @@ def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats:
         f"/api/trace answers in {api:.0f} ms ({verdict} the {TARGET_MS:.0f} ms target); "
         f"JSON {facts['json_bytes'] / 1e6:.2f} MB.",
     ]
+    for path in ("/api/lens", "/api/heads"):
+        t = ms[f"POST {path}"]
+        verdict = "meets" if t < TARGET_MS else "misses"
+        lines.append(
+            f"{path} answers in {t:.0f} ms with a forward pass of its own ({verdict} the "
+            f"{TARGET_MS:.0f} ms target)."
+        )
     return "\n".join(lines)
 
 

@@ -226,7 +226,8 @@ def hover_every_canvas(pg, hostile) -> None:
 def test_markup_in_token_text_stays_text_in_every_view(browser, url_no_csp, catalog, hostile):
     """Without a CSP to hide it: a token spelled as an <img onerror> or <svg onload> tag is
     shown as text in the tokens, every heat map's tooltip, the attention chips, the stack,
-    the bars, the die's faces, the generated sequence, the cache and the tour."""
+    the bars, the die's faces, the generated sequence, the cache, the logit lens, the grid of
+    all heads and the tour."""
     _, tok = catalog.load(HOSTILE_NAME)
     ids = tok.encode(hostile.prompt)
     with opened(browser, url_no_csp) as (pg, _):
@@ -268,9 +269,19 @@ def test_markup_in_token_text_stays_text_in_every_view(browser, url_no_csp, cata
         looks = pg.locator("#v-cache .cache-w .look-tok").all_inner_texts()
         assert looks == [shown(tok.decode([i])) for i in [*ids, *generated][: len(looks)]]
 
-        pg.click("#tour-start")
-        for _ in range(7):
+        pg.wait_for_selector("#lens .lens-grid")
+        lens = pg.locator("#lens .lens-tok .look-tok").all_inner_texts()  # the logit lens
+        assert any(shown(t) in lens for t in hostile.tokens), lens
+        pg.locator("#v-heads .head-cell").first.click()  # all heads: one opened large
+        labels = pg.locator("#head-open .key-label").all_text_contents()
+        ids_now = pg.evaluate("window.attento.state.ids")
+        assert labels == [shown(tok.decode([i]))[:10] for i in ids_now]
+
+        pg.click("#tour-start")  # the tour acts (it rolls the die too)
+        while pg.locator("#tour").get_attribute("data-stop") != "#s-cache":
             pg.click("#tour-next")
+        pg.wait_for_function("() => document.getElementById('tour').dataset.acted === '1'")
+        wait_idle(pg)
         pg.click("#tour-next")  # "Done"
         pg.click("#lang")
         pg.click("#lang")
@@ -410,7 +421,7 @@ def test_errors_speak_the_page_language_and_old_numbers_are_marked(browser, url,
             "Il carattere «Z» non è nel vocabolario di questo modello: toglilo dal prompt."
         )
         views = pg.locator("main .view")
-        assert views.count() == 7
+        assert views.count() == 8  # tokens, embeddings, blocks, all heads, stack, final, gen, cache
         for k in range(views.count()):
             view = views.nth(k)
             assert view.get_attribute("data-stale").startswith("Numeri del prompt precedente")

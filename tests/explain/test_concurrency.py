@@ -194,11 +194,11 @@ def test_a_model_asked_for_by_many_threads_at_once_is_loaded_once(tmp_path, make
 
 
 def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
-    """25 students open blocks, another token's stack, exact cells and vocabulary searches for
-    prompts the server has not traced yet, all at once (so records are computed concurrently,
-    and clients asking for the same prompt wait for one computation); every answer equals the
-    same request answered alone, computed here in process without any kept records, byte for
-    byte."""
+    """25 students open blocks, another token's stack and logit lens, the heads grid, exact
+    cells and vocabulary searches for prompts the server has not traced yet, all at once (so
+    records are computed concurrently, and clients asking for the same prompt wait for one
+    computation); every answer equals the same request answered alone, computed here in
+    process without any kept records, byte for byte."""
     import torch
     from fastapi.testclient import TestClient
 
@@ -215,6 +215,8 @@ def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
         ids = tokenizer.encode(prompt)
         requests += [("/api/block", {"model": MODEL, "ids": ids, "block": b}) for b in range(4)]
         requests.append(("/api/stack", {"model": MODEL, "ids": ids, "pos": k % len(ids)}))
+        requests.append(("/api/lens", {"model": MODEL, "ids": ids, "pos": k % len(ids)}))
+        requests.append(("/api/heads", {"model": MODEL, "ids": ids}))
         cell = {"name": f"blocks.{k % 4}.attn.weights", "index": [k % 4, len(ids) - 1, 0]}
         requests.append(("/api/cell", {"model": MODEL, "ids": ids, **cell}))
         requests.append(("/api/vocab", {"model": MODEL, "query": prompt[k % 5 : k % 5 + 2]}))

@@ -25,6 +25,7 @@ from attento.explain.server import (
 
 ENDPOINTS = [("GET", "/"), ("GET", "/api/models"), ("POST", "/api/trace"), ("POST", "/api/step")]
 ENDPOINTS += [("POST", "/api/block"), ("POST", "/api/stack"), ("POST", "/api/cell")]
+ENDPOINTS += [("POST", "/api/lens"), ("POST", "/api/heads")]
 ENDPOINTS += [("POST", "/api/vocab"), ("GET", "/js/app.js"), ("GET", "/style.css")]
 
 
@@ -202,6 +203,10 @@ BAD_BODIES = [
     ("/api/block", b'{"ids": [1, 2]}', "block"),
     ("/api/block", b'{"ids": [], "block": 0}', "ids"),
     ("/api/stack", b'{"ids": [1, 2], "pos": Infinity}', "pos"),
+    ("/api/lens", b'{"ids": [1, 2], "pos": NaN}', "pos"),
+    ("/api/lens", b'{"ids": [1, 2], "pos": 0, "target": -1}', "target"),
+    ("/api/heads", b'{"ids": [1, 2], "pos": 0}', "pos"),
+    ("/api/heads", b'{"ids": "1, 2"}', "ids"),
     ("/api/cell", b'{"ids": [1, 2], "name": "\\ud800", "index": [0]}', "name"),
     (
         "/api/cell",
@@ -249,6 +254,8 @@ MARKER = "Q7w" + "".join(chr(ord("a") + i % 26) for i in range(300))
         ("/api/step", {"ids": [1, 2], "greedy": MARKER}),
         ("/api/block", {"ids": [1, 2], "block": MARKER}),
         ("/api/cell", {"ids": [1, 2], "name": MARKER, "index": [0]}),
+        ("/api/lens", {"ids": [1, 2], "pos": 0, "model": MARKER}),
+        ("/api/heads", {"ids": [1, 2], MARKER: 0}),
         ("/api/cell", {"ids": [1, 2], "name": "ZZ" + MARKER[:90], "index": [0]}),
         ("/api/vocab", {"query": MARKER}),
     ],
@@ -347,8 +354,9 @@ def test_a_block_the_model_does_not_have_is_a_bad_block(client, block):
 
 @pytest.mark.parametrize("pos", [-1, 3, 10**6])
 def test_a_position_outside_the_prompt_is_a_bad_position(client, pos):
-    r = client.post("/api/stack", json={"ids": [1, 2, 3], "pos": pos})
-    assert r.status_code == 400 and r.json()["code"] == "bad_position"
+    for path in ("/api/stack", "/api/lens"):
+        r = client.post(path, json={"ids": [1, 2, 3], "pos": pos})
+        assert r.status_code == 400 and r.json()["code"] == "bad_position", path
 
 
 @pytest.mark.parametrize(
@@ -368,9 +376,12 @@ def test_a_cell_outside_the_trace_is_a_bad_cell(client, name, index, field):
     assert r.json()["code"] == "bad_cell" and r.json()["params"] == {"field": field}
 
 
-@pytest.mark.parametrize("path", ["/api/block", "/api/stack", "/api/cell"])
+@pytest.mark.parametrize(
+    "path", ["/api/block", "/api/stack", "/api/cell", "/api/lens", "/api/heads"]
+)
 def test_detail_requests_take_the_same_limits_as_a_step(client, path, catalog):
-    extra = {"/api/block": {"block": 0}, "/api/stack": {"pos": 0}}
+    extra = {"/api/block": {"block": 0}, "/api/stack": {"pos": 0}, "/api/lens": {"pos": 0}}
+    extra["/api/heads"] = {}
     extra["/api/cell"] = {"name": "embed.sum", "index": [0, 0]}
     vocab = catalog.load("tiny")[0].config.vocab_size
     cases = [

@@ -63,6 +63,26 @@ def test_next_token_table_and_json(checkpoint, capsys):
     assert f"picked {report.picked_text!r}" in table
 
 
+def test_next_token_lens_ends_on_the_final_step(checkpoint, capsys):
+    args = ["next-token", "--model", str(checkpoint), "--prompt", "per una", "--seed", "2"]
+    assert main([*args, "--lens", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    lens = data.pop("lens")
+    model, tok = load_model(checkpoint)
+    report = next_token_report(model, tok, "per una", seed=2)
+    assert data == json.loads(json.dumps(report.to_dict()))  # the rest is unchanged
+    assert [r["block"] for r in lens["rows"]] == [-1, 0, 1]
+    assert lens["target"]["text"] == report.picked_text
+    picked = next(c for c in report.candidates if c.picked)
+    last = lens["rows"][-1]
+    assert abs(last["target_prob"] - picked.prob) < 1e-6 and last["target_rank"] == picked.rank
+    top = [c for c in report.candidates if c.rank <= 5]
+    assert [c["id"] for c in last["top"]] == [c.id for c in sorted(top, key=lambda c: c.rank)]
+    assert main([*args, "--lens"]) == 0
+    table = capsys.readouterr().out
+    assert "logit lens" in table and "embedding" in table and "block 2" in table
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

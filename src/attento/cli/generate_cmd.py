@@ -69,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common(n)
     n.add_argument("-n", "--rows", type=int, default=10, help="candidates to show (default: 10)")
+    n.add_argument(
+        "--lens",
+        action="store_true",
+        help="also the logit lens: the stream after each block read through the final norm and "
+        "the vocabulary projection (top-5 next tokens, the picked token's probability)",
+    )
     add_json_flag(n)
     n.set_defaults(func=run_next_token)
 
@@ -214,8 +220,10 @@ def run_next_token(args: argparse.Namespace) -> int:
         seed=args.seed,
         n=args.rows,
     )
+    picked = next(c.id for c in report.candidates if c.picked)
+    lens = _lens(model, tokenizer, report.prompt_ids, picked) if args.lens else None
     if args.json:
-        print_json(report.to_dict())
+        print_json(report.to_dict() | ({"lens": lens} if lens else {}))
         return 0
     t = report.temperature
     print(
@@ -243,7 +251,29 @@ def run_next_token(args: argparse.Namespace) -> int:
         f"{report.kept} of {report.vocab_size} tokens kept; the die (seed {report.seed}) picked "
         f"{report.picked_text!r}, greedy would pick {report.greedy_text!r}"
     )
+    if lens:
+        _print_lens(lens)
     return 0
+
+
+def _lens(model: nn.Module, tokenizer: Tokenizer, ids: list[int], target: int) -> dict:
+    """The explainer's logit lens of the last token, from one traced forward pass."""
+    from attento.explain.lens import lens_view
+    from attento.explain.traces import record
+
+    return lens_view(model, tokenizer, record(model, ids), len(ids) - 1, target)
+
+
+def _print_lens(lens: dict) -> None:
+    target = lens["target"]["text"]
+    print("\nlogit lens: after each block, through the final norm and the vocabulary projection")
+    header = f"{'after':<10} {'p(' + repr(target) + ')':>12} {'rank':>6}  top-5 next tokens"
+    print(header)
+    print("─" * max(len(header), 60))
+    for row in lens["rows"]:
+        name = "embedding" if row["block"] < 0 else f"block {row['block'] + 1}"
+        top = "  ".join(f"{c['text']!r} {c['prob']:.1%}" for c in row["top"])
+        print(f"{name:<10} {row['target_prob']:>12.2%} {row['target_rank']:>6}  {top}")
 
 
 def _mark(kept: bool, active: bool) -> str:

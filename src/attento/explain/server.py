@@ -5,6 +5,8 @@
     POST /api/block   {model?, ids, block}      -> one block's detail             (trace_view.py)
     POST /api/stack   {model?, ids, pos}        -> one token's residual stream, stage by stage
     POST /api/cell    {model?, ids, name, index} -> the exact float32 of one traced number
+    POST /api/lens    {model?, ids, pos, target?} -> the logit lens of one token, block by block
+    POST /api/heads   {model?, ids}             -> every head's attention map and summaries
     POST /api/vocab   {model?, query}           -> the vocabulary's tokens that match a text
     POST /api/step    {model?, ids, start?, temperature, top_k?, top_p?, greedy, seed?,
                        cache_layer?}           -> the next token + KV cache   (step_view.py)
@@ -69,6 +71,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from attento.errors import UserError
 from attento.explain.catalog import Catalog
+from attento.explain.heads import heads_view
+from attento.explain.lens import lens_view
 from attento.explain.step_view import Runs, layer_kv, step_view
 from attento.explain.tensors import dumps
 from attento.explain.trace_view import (
@@ -169,6 +173,10 @@ class BlockRequest(IdsRequest):
 
 class StackRequest(IdsRequest):
     pos: int = Field(ge=-(2**31), lt=2**31)
+
+
+class LensRequest(StackRequest):
+    target: TokenId | None = None
 
 
 class CellRequest(IdsRequest):
@@ -492,6 +500,18 @@ def create_app(
     def stack(req: StackRequest) -> Response:
         model, rec = recorded(req)
         return PackedJSON(stack_view(rec, model.config.n_layer, req.pos))
+
+    @app.post("/api/lens")
+    def lens(req: LensRequest) -> dict[str, Any]:
+        check_count(req.ids)
+        _, model, tokenizer = open_model(req.model)
+        check_ids(req.ids, model)
+        return lens_view(model, tokenizer, traces.get(model, req.ids)[0], req.pos, req.target)
+
+    @app.post("/api/heads")
+    def heads(req: IdsRequest) -> Response:
+        model, rec = recorded(req)
+        return PackedJSON(heads_view(rec, model.config))
 
     @app.post("/api/cell")
     def cell(req: CellRequest) -> dict[str, Any]:

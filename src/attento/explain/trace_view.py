@@ -96,6 +96,16 @@ def check_block(i: int, n_layer: int) -> None:
         )
 
 
+def check_position(pos: int, tokens: int) -> None:
+    """Refuse a token position outside the prompt."""
+    if not 0 <= pos < tokens:
+        raise UserError(
+            f"position {pos} is outside the prompt (0..{tokens - 1})",
+            code="bad_position",
+            params={"pos": pos, "tokens": tokens},
+        )
+
+
 def block_view(rec: Recorded, i: int, config: Any) -> dict[str, Any]:
     """Block i: attention per head in its stages, Add & Norm, feed-forward."""
     check_block(i, config.n_layer)
@@ -132,13 +142,7 @@ def block_view(rec: Recorded, i: int, config: Any) -> dict[str, Any]:
 
 def stack_view(rec: Recorded, n_layer: int, pos: int) -> dict[str, Any]:
     """Token `pos`'s vector after every sub-layer: one (stages, C) heat map, one row a stage."""
-    T = rec["embed.sum"].shape[0]
-    if not 0 <= pos < T:
-        raise UserError(
-            f"position {pos} is outside the prompt (0..{T - 1})",
-            code="bad_position",
-            params={"pos": pos, "tokens": T},
-        )
+    check_position(pos, rec["embed.sum"].shape[0])
     names = stream_names(n_layer)
     vectors = torch.stack([rec[name][pos] for name in names])
     return {"pos": pos, "rows": names, "vectors": pack(vectors, dtype="u8")}

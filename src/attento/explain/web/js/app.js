@@ -1,6 +1,9 @@
 // The explainer page: state, requests to the server, and rendering every view in order.
 import { el, fmt, setExactResolver, showToken } from "./draw.js";
+import { addExportButtons } from "./export.js";
 import { chooseLanguage, getLanguage, setLanguage, t, tHtml, translatePage } from "./i18n.js";
+import { presenting, setupPresenting, startPresenting } from "./present.js";
+import "./strings-teach.js";
 import { decodeAll } from "./tensor.js";
 import { startTour } from "./tour.js";
 import { renderBlocks } from "./views/blocks.js";
@@ -8,8 +11,10 @@ import { renderCache } from "./views/cache.js";
 import { renderEmbed } from "./views/embed.js";
 import { renderFinal, settingsOf } from "./views/final.js";
 import { markPicked, renderFaces, renderGen, spinDie, updateGenButtons } from "./views/gen.js";
+import { renderHeads } from "./views/heads.js";
 import { renderStack } from "./views/stack.js";
 import { renderTokens } from "./views/tokens.js";
+import { applyUrl, followState, readUrl, urlOf } from "./url.js";
 
 const state = {
   models: [],
@@ -36,6 +41,7 @@ const state = {
   open: new Set([0]),
   cacheLayer: 0,
   cacheHead: 0,
+  grid: null, // the head opened in the grid of all heads: {block, head, row}
 };
 
 const app = {
@@ -53,6 +59,9 @@ const app = {
   actions: {},
 };
 app.onProbs = () => renderFaces(app);
+app.api = (path, body) => api(path, body);
+app.decode = (res) => decodeAll(res);
+app.rerender = () => render();
 window.attento = app; // for the end-to-end tests and the curious
 
 const $ = (s) => document.querySelector(s);
@@ -181,12 +190,23 @@ function paint() {
   renderTokens($("#v-tokens"), app);
   renderEmbed($("#v-embed"), app);
   renderBlocks($("#v-blocks"), app);
+  renderHeads($("#v-heads"), app);
   renderStack($("#v-stack"), app);
   renderFinal($("#v-final"), app);
   renderGen($("#v-gen"), app);
   renderCache($("#v-cache"), app);
   $("#timing").textContent = `forward + trace ${fmt(app.trace.timing_ms.total)} ms`;
   markStale(state.stale);
+  addExportButtons();
+  writeUrl();
+}
+
+// the address carries the state shown (url.js): a link restores it
+function writeUrl() {
+  if (!state.model) return;
+  history.replaceState(null, "", urlOf(app, getLanguage(), presenting()) + location.hash);
+  $("#present").textContent = t(presenting() === null ? "present.start" : "present.stop");
+  $("#present").title = t("present.hint");
 }
 
 class Superseded extends Error {}
@@ -446,13 +466,20 @@ async function loadModels() {
 
 async function main() {
   setBusy(true);
-  setLanguage(chooseLanguage(null));
+  const wanted = readUrl();
+  setLanguage(wanted.lang ?? chooseLanguage(null));
   translatePage();
   try {
     await loadModels();
+    if (wanted.model && state.models.some((m) => m.name === wanted.model)) {
+      state.model = wanted.model;
+      $("#model").value = wanted.model;
+    }
     const facts = state.models.find((m) => m.name === state.model);
-    setLanguage(chooseLanguage(facts && facts.language));
-    await tracePrompt(modelPrompt());
+    setLanguage(wanted.lang ?? chooseLanguage(facts && facts.language));
+    applyUrl(state, wanted);
+    await tracePrompt(wanted.prompt ?? modelPrompt());
+    if (wanted.present !== null) startPresenting(wanted.present);
   } catch (e) {
     report(e);
   } finally {
@@ -477,6 +504,7 @@ async function main() {
     state.model = e.target.value;
     state.heads = {};
     state.focus = null;
+    state.grid = null;
     try {
       await tracePrompt(modelPrompt());
     } catch (err) {
@@ -490,6 +518,8 @@ async function main() {
     render();
   });
   $("#tour-start").addEventListener("click", startTour);
+  setupPresenting($("#present"), writeUrl);
+  followState(writeUrl);
   let resize = null;
   window.addEventListener("resize", () => {
     clearTimeout(resize);

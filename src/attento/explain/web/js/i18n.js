@@ -392,6 +392,11 @@ export const STRINGS = {
 
 let lang = "it";
 
+// a view in its own module brings its own texts: { it: {...}, en: {...} }, merged in
+export function addStrings(more) {
+  for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], more[l] || {});
+}
+
 export function chooseLanguage(modelLanguage) {
   const saved = localStorage.getItem("attento.lang");
   if (saved === "it" || saved === "en") return saved;

@@ -2,6 +2,7 @@
 // overview carries the last token's vectors; another token's are asked when it is picked.
 import { el, fmt, html, showToken, strip, tokenChip } from "../draw.js";
 import { t } from "../i18n.js";
+import { lensBox } from "./lens.js";
 
 export function renderStack(root, app) {
   const { trace, state } = app;
@@ -89,5 +90,5 @@ export function renderStack(root, app) {
       ),
     );
   });
-  root.append(grid);
+  root.append(grid, lensBox(app, pos));
 }
