@@ -30,7 +30,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, make_ckpt):
+def server(tmp_path_factory, make_ckpt, hostile):
     import uvicorn
 
     root = tmp_path_factory.mktemp("pages")
@@ -38,6 +38,7 @@ def server(tmp_path_factory, make_ckpt):
         "tiny": make_ckpt(root / "tiny"),
         "bert": make_bert(root / "bert"),
         "history": make_history(root / "history", make_ckpt),
+        "hostile": hostile.path,
     }
     catalog = Catalog([Entry(n, p, "models-dir") for n, p in folders.items()], "tiny")
     sock = socket.socket()
@@ -141,3 +142,15 @@ def test_the_main_page_sends_an_encoder_to_its_own_page(open_page, server, tmp_p
     pg.wait_for_function("() => document.body.dataset.busy === '0' && window.attento.trace")
     names = pg.locator("#model option").evaluate_all("els => els.map(e => e.value)")
     assert "bert" not in names and "tiny" in names
+
+
+def test_markup_in_token_texts_stays_text(open_page, server, hostile):
+    url, _ = server
+    query = urlencode({"decoder": "hostile", "encoder": "bert", "text": hostile.prompt})
+    pg = open_page(f"{url}encoder.html?{query}")
+    pg.wait_for_selector("#v-next .pb-row")
+    pg.hover("#v-decoder canvas")
+    texts = pg.locator("#v-next .p-tok").all_inner_texts()
+    assert any("<img" in t for t in texts)  # shown as text
+    assert pg.evaluate("() => window.__xss") is None
+    assert pg.locator(".xss").count() == 0

@@ -3,7 +3,7 @@
 // after the words before [MASK], BERT's fill-mask distribution, with the same sliders. Every
 // number is the model's own (POST /api/attention, encoder_view.py).
 import { probBars, samplingControls, DEFAULT_SETTINGS } from "./bars.js";
-import { el, fmt, heatmap, html, pct, showToken } from "./draw.js";
+import { el, heatmap, html, pct, showToken } from "./draw.js";
 import { chooseLanguage, getLanguage, setLanguage } from "./i18n.js";
 import { decodeAll } from "./tensor.js";
 
@@ -196,13 +196,18 @@ async function compare() {
   const sentence = $("#sentence").value;
   document.body.dataset.busy = "1";
   try {
-    const [dec, enc] = await Promise.all([
+    // each model on its own: one that cannot read the sentence (too long, a character it
+    // lacks) leaves the other one shown
+    const [dec, enc] = await Promise.allSettled([
       state.decoder ? api("/api/attention", { model: state.decoder, prompt: decoderText(sentence) || sentence }) : null,
       state.encoder ? api("/api/attention", { model: state.encoder, prompt: sentence }) : null,
     ]);
     if (generation !== state.generation) return;
-    state.views = { decoder: dec && decodeAll(dec), encoder: enc && decodeAll(enc) };
-    showError(null);
+    const value = (r) => (r.status === "fulfilled" && r.value ? decodeAll(r.value) : null);
+    state.views = { decoder: value(dec), encoder: value(enc) };
+    const failed = [dec, enc].find((r) => r.status === "rejected");
+    showError(failed ? failed.reason : null);
+    for (const id of ["#v-decoder", "#v-encoder", "#v-next", "#v-mask"]) $(id).replaceChildren();
     render();
     const q = new URLSearchParams({ decoder: state.decoder || "", encoder: state.encoder || "", text: sentence });
     history.replaceState(null, "", `?${q}`);
