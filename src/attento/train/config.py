@@ -277,6 +277,21 @@ def dante_bert() -> TrainConfig:
     )
 
 
+def dante_history() -> TrainConfig:
+    """The bundled `dante-history`: a tiny character model of Dante (2 layers x 32) that keeps
+    7 snapshots of its 600 steps, from random weights to its last step, so that the
+    explainer's history page (watching a model learn) works on a fresh clone; all of it
+    stays under 1 MB."""
+    return tiny().replace(
+        corpus="divina_commedia",
+        max_steps=600,
+        keep_checkpoints=7,
+        warmup_steps=20,
+        eval_interval=100,
+        log_interval=10,
+    )
+
+
 def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
     """The one recipe both bundled models were trained with; only the text and tokens differ."""
     return TrainConfig(
@@ -317,6 +332,7 @@ PRESETS = {
     "gpt2-small": gpt2_small,
     "bert-cpu": bert_cpu,
     "dante-bert": dante_bert,
+    "dante-history": dante_history,
     "dante": dante,
     "shakespeare": shakespeare,
 }
