@@ -134,7 +134,7 @@ function attentionPane(root, view, key) {
   const fig = heatmap(m, {
     rowLabels: labels,
     cmap: "seq",
-    scale: 1,
+
     maxWidth: Math.max(240, root.clientWidth - 8),
     maxCellW: 26,
     masked,

@@ -164,7 +164,7 @@ function renderAttention() {
   const fig = heatmap(a.weights.mat(pick.layer, pick.head), {
     rowLabels: labels,
     cmap: "seq",
-    scale: 1,
+
     maxWidth: Math.max(240, $("#v-attn").clientWidth - 8),
     maxCellW: 26,
     masked: (r, c) => c > r,
