@@ -1,4 +1,4 @@
-"""Which folders the explainer may open: only configured ones, only decoder-only models."""
+"""Which folders the explainer may open: only configured ones, only models it can draw."""
 
 import json
 
@@ -40,16 +40,16 @@ def test_same_folder_names_get_distinct_catalog_names(tmp_path, make_ckpt):
     assert sorted(catalog.entries) == ["b/best", "best"]
 
 
-def test_non_decoder_checkpoints_and_junk_are_skipped(tmp_path, make_ckpt):
+def test_undrawable_checkpoints_and_junk_are_skipped(tmp_path, make_ckpt):
     make_ckpt(tmp_path / "good")
     bert = make_ckpt(tmp_path / "bert")
     config = json.loads((bert / "config.json").read_text())
-    (bert / "config.json").write_text(json.dumps({**config, "arch": "bert"}))
+    (bert / "config.json").write_text(json.dumps({**config, "arch": "seq2seq"}))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "config.json").write_text("{not json")
     (tmp_path / "junk" / "model.safetensors").write_bytes(b"")
     assert [p.name for p in find_checkpoints(tmp_path)] == ["good"]
-    with pytest.raises(UserError, match="decoder-only"):
+    with pytest.raises(UserError, match="the explainer draws gpt, bert models"):
         Catalog.discover(str(bert), None, bundled_dir=tmp_path / "none")
 
 

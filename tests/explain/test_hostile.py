@@ -27,6 +27,8 @@ ENDPOINTS = [("GET", "/"), ("GET", "/api/models"), ("POST", "/api/trace"), ("POS
 ENDPOINTS += [("POST", "/api/block"), ("POST", "/api/stack"), ("POST", "/api/cell")]
 ENDPOINTS += [("POST", "/api/lens"), ("POST", "/api/heads")]
 ENDPOINTS += [("POST", "/api/vocab"), ("GET", "/js/app.js"), ("GET", "/style.css")]
+ENDPOINTS += [("POST", "/api/attention"), ("POST", "/api/history"), ("POST", "/api/snapshot")]
+ENDPOINTS += [("GET", "/encoder.html"), ("GET", "/history.html"), ("GET", "/js/encoder.js")]
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +216,16 @@ BAD_BODIES = [
         "index",
     ),
     ("/api/vocab", b'{"query": ""}', "query"),
+    ("/api/attention", b'{"prompt": "\\ud800"}', "prompt"),
+    ("/api/attention", b'{"ids": [1, NaN]}', "ids"),
+    ("/api/attention", b'{"prompt": "a", "ids": [1]}', "body"),
+    ("/api/history", b'{"model": 7}', "model"),
+    ("/api/history", b'{"steps": 1}', "steps"),
+    ("/api/snapshot", b'{"step": NaN}', "step"),
+    ("/api/snapshot", b'{"step": 1e400}', "step"),
+    ("/api/snapshot", b'{"step": "0; DROP"}', "step"),
+    ("/api/snapshot", b'{"step": -1}', "step"),
+    ("/api/snapshot", b'{"prompt": "a"}', "step"),
     ("/api/vocab", b'{"query": "\\udfff"}', "query"),
 ]
 
@@ -258,6 +270,11 @@ MARKER = "Q7w" + "".join(chr(ord("a") + i % 26) for i in range(300))
         ("/api/heads", {"ids": [1, 2], MARKER: 0}),
         ("/api/cell", {"ids": [1, 2], "name": "ZZ" + MARKER[:90], "index": [0]}),
         ("/api/vocab", {"query": MARKER}),
+        ("/api/attention", {"model": MARKER, "prompt": "via"}),
+        ("/api/attention", {"prompt": "ZZ" + MARKER}),
+        ("/api/history", {"model": MARKER}),
+        ("/api/snapshot", {"model": MARKER, "step": 0}),
+        ("/api/snapshot", {"step": 0, "prompt": "ZZ" + MARKER}),
     ],
 )
 def test_errors_quote_at_most_a_few_characters_of_the_request(client, path, body):

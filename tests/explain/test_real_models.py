@@ -46,9 +46,9 @@ def test_a_hub_id_is_explained_offline_from_the_cache(hf_llama_folder, hf_cache)
 
 
 def test_an_encoder_or_an_unknown_id_is_one_line(tmp_path, hf_cache):
-    (tmp_path / "bert").mkdir()
-    (tmp_path / "bert" / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(UserError, match="decoder-only"):
-        Catalog.discover(str(tmp_path / "bert"))
+    (tmp_path / "t5").mkdir()
+    (tmp_path / "t5" / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    with pytest.raises(UserError, match="the explainer draws"):
+        Catalog.discover(str(tmp_path / "t5"))
     with pytest.raises(UserError, match="not in the Hugging Face cache"):
         Catalog.discover("tiny-org/absent")

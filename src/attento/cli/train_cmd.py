@@ -62,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MIN",
         help="wall-clock minutes to train (evaluations included)",
     )
+    p.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        metavar="N",
+        help="keep N snapshots of the weights along the run, step 0 and the last included, in "
+        "OUT/snapshots/ (needs --max-steps; the explainer's history scrubs them)",
+    )
     p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
     p.add_argument("--device", help="cpu, cuda or auto (default: auto)")
     p.add_argument(
@@ -97,6 +104,7 @@ def build_config(args: argparse.Namespace):
         "seed": args.seed,
         "device": args.device,
         "compile": args.compile,
+        "keep_checkpoints": args.keep_checkpoints,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.init_from is not None:

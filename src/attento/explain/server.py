@@ -11,6 +11,12 @@
     POST /api/step    {model?, ids, start?, temperature, top_k?, top_p?, greedy, seed?,
                        cache_layer?}           -> the next token + KV cache   (step_view.py)
     POST /api/cache   {model?, ids, layer}      -> one layer's cached keys and values
+    POST /api/attention {model?, prompt? | ids?} -> every block's attention weights, causal
+                                                or not, and an encoder's [MASK] logits
+                                                (encoder_view.py, for encoder.html)
+    POST /api/history {model?}                  -> a run's snapshot steps and loss log
+    POST /api/snapshot {model?, step, prompt? | ids?} -> the model at that snapshot: next-token
+                                                logits, attention   (history_view.py)
     GET  /            -> the page (web/index.html and its ES modules; no build step, no CDN)
 
 Requests name a model from the catalog (catalog.py), never a path. Every request is answered
@@ -40,6 +46,10 @@ the page shows its own text for `code`, filled in from `params`.
     bad_block            400     block, blocks       a block (or cache layer) the model lacks
     bad_position         400     pos, tokens         a position outside the prompt
     bad_cell             400     field               a record name or index not in the trace
+    encoder_model        400                         an encoder (BERT) asked for a decoder's
+                                                     view (trace, block, step...): encoder.html
+    no_history           400                         a model without snapshots (history.html)
+    bad_step             400     step, steps         a step that has no snapshot
     body_too_large       413     max                 a body over MAX_BODY_BYTES
     bad_host             400                         a Host header the server does not answer
     not_found            404                         no such page or endpoint
@@ -71,7 +81,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from attento.errors import UserError
 from attento.explain.catalog import Catalog
+from attento.explain.encoder_view import decoder_attention, encoder_ids, encoder_view, is_encoder
 from attento.explain.heads import heads_view
+from attento.explain.history_view import Snapshots, check_step, history_view, snapshot_view
 from attento.explain.lens import lens_view
 from attento.explain.step_view import Runs, layer_kv, step_view
 from attento.explain.tensors import dumps
@@ -190,6 +202,17 @@ class VocabRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: Text | None = Field(None, max_length=200)
     query: Text = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+
+
+class SnapshotRequest(TraceRequest):
+    """A prompt (or ids) through the snapshot of one training step."""
+
+    step: int = Field(ge=0, lt=2**62)
+
+
+class HistoryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: Text | None = Field(None, max_length=200)
 
 
 class StepRequest(BaseModel):
@@ -385,6 +408,7 @@ def create_app(
     traces = Traces() if traces is None else traces
     vocabularies: dict[str, list[str]] = {}
     vocab_lock = threading.Lock()
+    snapshots = Snapshots()
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> JSONResponse:
@@ -410,13 +434,20 @@ def create_app(
             codes.get(exc.status_code, "http_error"),
         )
 
-    def open_model(name: str | None) -> tuple[str, Any, Any]:
+    def open_model(name: str | None, encoders: bool = False) -> tuple[str, Any, Any]:
+        """(name, model, tokenizer); an encoder only where `encoders` (the decoder views do
+        not apply to it)."""
         name = name or catalog.default
         if name not in catalog.entries:
             raise UserError(
                 f"unknown model {quote(name)!r}",
                 code="unknown_model",
                 params={"available": list(catalog.entries)},
+            )
+        if not encoders and not catalog.entries[name].facts()["decoder_only"]:
+            raise UserError(
+                f"model {name!r} is an encoder (BERT): its view is /encoder.html",
+                code="encoder_model",
             )
         model, tokenizer = catalog.load(name)
         if tokenizer is None:
@@ -583,6 +614,52 @@ def create_app(
         check_ids(req.ids, model)
         check_block(req.layer, model.config.n_layer)
         return PackedJSON(layer_kv(model, req.ids, req.layer))
+
+    def prompt_ids(req: TraceRequest, encoders: bool) -> tuple[str, Any, Any, list[int]]:
+        """(name, model, tokenizer, ids) of a request's prompt, ids or the model's prompt;
+        an encoder reads the text as fill-mask does (encoder_view.encoder_ids)."""
+        name, model, tokenizer = open_model(req.model, encoders=encoders)
+        if req.ids is not None:
+            ids = req.ids
+        else:
+            text = req.prompt if req.prompt is not None else catalog.entries[name].facts()["prompt"]
+            ids = encoder_ids(tokenizer, text) if is_encoder(model) else tokenizer.encode(text)
+            if not ids:
+                raise UserError(
+                    "the prompt gives no tokens: type at least one character", code="prompt_empty"
+                )
+        check_count(ids)
+        check_ids(ids, model)
+        return name, model, tokenizer, ids
+
+    @app.post("/api/attention")
+    def attention(req: TraceRequest) -> Response:
+        name, model, tokenizer, ids = prompt_ids(req, encoders=True)
+        if is_encoder(model):
+            view = encoder_view(model, tokenizer, ids)
+        else:
+            view = decoder_attention(model, tokenizer, ids, traces.get(model, ids)[0])
+        return PackedJSON({"model": catalog.entries[name].facts(), "ids": ids} | view)
+
+    def history_folder(name: str | None) -> tuple[str, Path]:
+        name = name or catalog.default
+        open_model(name)  # the same checks (known, a decoder) as every other request
+        return name, catalog.entries[name].path
+
+    @app.post("/api/history")
+    def history(req: HistoryRequest) -> dict[str, Any]:
+        name, folder = history_folder(req.model)
+        return {"model": name} | history_view(folder)
+
+    @app.post("/api/snapshot")
+    def snapshot(req: SnapshotRequest) -> Response:
+        name, folder = history_folder(req.model)
+        steps = history_view(folder)["steps"]
+        check_step(req.step, steps)
+        _, final, tokenizer, ids = prompt_ids(req, encoders=False)
+        model = snapshots.get(folder, req.step, final)
+        view = snapshot_view(model, tokenizer, ids, req.step)
+        return PackedJSON({"model": name, "ids": ids} | view)
 
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     app.add_middleware(

@@ -9,6 +9,7 @@ The run folder OUT is itself a model folder (`attento.load_model(OUT)` works), h
                          distributed run), data sampler (tensors only; read back with
                          torch.load(weights_only=True), which never unpickles code)
     log.csv, loss.png    the log and the loss curve
+    snapshots/           weights along the run, with --keep-checkpoints (train/snapshots.py)
     best/                the model with the lowest validation loss so far (model files only)
 
 A checkpoint is written as every attento folder is (attento.files): built whole in a hidden
@@ -40,6 +41,7 @@ from attento.files import LOCK_FILE, atomic_folder, recover
 from attento.train import distributed
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, PLOT_FILE, TrainLog
+from attento.train.snapshots import SNAPSHOT_DIR
 
 CONFIG_FILE = "train_config.json"
 STATE_JSON = "train_state.json"
@@ -48,7 +50,10 @@ BEST_DIR = "best"
 FORMAT = "attento-train-state"
 VERSION = 1
 # files a run folder may hold besides those models/folder.py writes; anything else is not ours
-RUN_FILES = {CONFIG_FILE, STATE_JSON, STATE_TENSORS, LOG_FILE, PLOT_FILE, BEST_DIR, LOCK_FILE}
+RUN_FILES = {
+    *(CONFIG_FILE, STATE_JSON, STATE_TENSORS, LOG_FILE, PLOT_FILE, BEST_DIR, LOCK_FILE),
+    SNAPSHOT_DIR,
+}
 
 
 @dataclass
@@ -181,6 +186,8 @@ def save_checkpoint(
             write_model_files(model, tokenizer, tmp / BEST_DIR)
         elif (out / BEST_DIR).is_dir():
             _link_tree(out / BEST_DIR, tmp / BEST_DIR)
+        if (out / SNAPSHOT_DIR).is_dir():  # the snapshots so far (train/snapshots.py)
+            _link_tree(out / SNAPSHOT_DIR, tmp / SNAPSHOT_DIR)
         # the state file goes last: a folder with it is a complete checkpoint
         state_json = {"format": FORMAT, "version": VERSION, **vars(state), "rng": rng_scalars}
         (tmp / STATE_JSON).write_text(json.dumps(state_json, indent=2) + "\n")

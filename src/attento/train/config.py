@@ -56,6 +56,7 @@ class TrainConfig:
     bf16: bool = False  # bfloat16 autocast on GPUs (ignored on CPUs, where it is emulated)
     device: str = "auto"  # "auto" picks cuda when available
     save_best: bool = True  # also keep the best-validation model in OUT/best/
+    keep_checkpoints: int = 0  # weight snapshots kept along the run (train/snapshots.py)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -95,6 +96,14 @@ class TrainConfig:
             )
         if not self.muon_lr > 0:
             raise UserError(f"muon_lr must be positive, got {self.muon_lr}")
+        if isinstance(self.keep_checkpoints, bool) or not isinstance(self.keep_checkpoints, int):
+            raise UserError(f"keep_checkpoints must be an integer, got {self.keep_checkpoints!r}")
+        if self.keep_checkpoints < 0:
+            raise UserError(f"keep_checkpoints cannot be negative, got {self.keep_checkpoints}")
+        if self.keep_checkpoints and self.max_steps is None:
+            raise UserError(
+                "--keep-checkpoints spreads its snapshots over the run's steps: give --max-steps"
+            )
         if self.warmup_steps < 0 or self.grad_clip < 0 or self.weight_decay < 0:
             raise UserError("warmup_steps, grad_clip and weight_decay cannot be negative")
 
@@ -255,6 +264,37 @@ def bert_cpu() -> TrainConfig:
     )
 
 
+def dante_bert() -> TrainConfig:
+    """The bundled `dante-bert`: a BERT small enough to ship (~1.7 MB) and to train in a
+    quarter of an hour on a CPU, so that fill-mask and the explainer's GPT-vs-BERT view work
+    on a fresh clone. Two post-norm layers x 128 over 32-token windows, dante's 1,024 BPE
+    tokens (+ [MASK]); fewer layers than bert-cpu get past the masked LM's early plateau
+    sooner. Its masked top-1/top-5 are in bench/RESULTS.md."""
+    return bert_cpu().replace(
+        tokenizer="bpe:1024",
+        model=dict(block_size=32, n_layer=2, n_head=4, n_embd=128),
+        time_budget_min=15.0,
+        learning_rate=1.5e-3,
+        min_lr=1.5e-4,
+        warmup_steps=200,
+    )
+
+
+def dante_history() -> TrainConfig:
+    """The bundled `dante-history`: a tiny character model of Dante (2 layers x 32) that keeps
+    7 snapshots of its 600 steps, from random weights to its last step, so that the
+    explainer's history page (watching a model learn) works on a fresh clone; all of it
+    stays under 1 MB."""
+    return tiny().replace(
+        corpus="divina_commedia",
+        max_steps=600,
+        keep_checkpoints=7,
+        warmup_steps=20,
+        eval_interval=100,
+        log_interval=10,
+    )
+
+
 def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
     """The one recipe both bundled models were trained with; only the text and tokens differ."""
     return TrainConfig(
@@ -294,6 +334,8 @@ PRESETS = {
     "small": small,
     "gpt2-small": gpt2_small,
     "bert-cpu": bert_cpu,
+    "dante-bert": dante_bert,
+    "dante-history": dante_history,
     "dante": dante,
     "shakespeare": shakespeare,
 }

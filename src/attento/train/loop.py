@@ -32,7 +32,7 @@ from attento.data.masking import IGNORE, MLMWindows, add_mask_token
 from attento.errors import UserError
 from attento.files import lock_folder
 from attento.memory import check_fits
-from attento.train import checkpoint, distributed, optim
+from attento.train import checkpoint, distributed, optim, snapshots
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, TrainLog
 from attento.train.malloc import keep_freed_memory
@@ -345,6 +345,7 @@ class _Runner:
             dynamic_ncols=True,
         )
         self.model.train()
+        self._snapshot(raw_model, out, state.step)  # step 0: the untrained model
         while True:
             elapsed = distributed.from_main(world, time.perf_counter() - start)
             if self._done(state.step, elapsed, eval_cost, window_time / max(window_steps, 1)):
@@ -364,6 +365,7 @@ class _Runner:
                     f"(gradient norm {norm}); {kept}. Try a lower learning rate or more warm-up"
                 )
             state.step += 1
+            self._snapshot(raw_model, out, state.step)
             dt = time.perf_counter() - t0
             window_steps, window_time = window_steps + 1, window_time + dt
             total_train_time, total_steps = total_train_time + dt, total_steps + 1
@@ -446,6 +448,14 @@ class _Runner:
         val = getattr(self.batches, "val_data", None)
         windows = 1 if val is None else -(-len(val) // self.block_size)
         return -(-windows // self.eval_batch_size())
+
+    def _snapshot(self, raw_model, out: Path, step: int) -> None:
+        """Keep the weights of `step` if --keep-checkpoints asks for that step."""
+        cfg = self.cfg
+        if not (cfg.keep_checkpoints and self.world.is_main and cfg.max_steps is not None):
+            return
+        if step in snapshots.snapshot_steps(cfg.max_steps, cfg.keep_checkpoints):
+            snapshots.save_snapshot(raw_model, out, step)
 
     def _checkpoint(self, raw_model, tokenizer, out, state, log, row, start) -> None:
         is_best = row["val_loss"] < state.best_val_loss

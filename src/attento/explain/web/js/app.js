@@ -455,13 +455,16 @@ function shape(m) {
 
 async function loadModels() {
   const data = await api("/api/models");
-  state.models = data.models;
-  state.model = data.default;
+  // encoders (BERT) have their own page, beside a decoder: encoder.html
+  const opened = data.models.find((m) => m.name === data.default);
+  if (opened && !opened.decoder_only) location.replace(`encoder.html?encoder=${encodeURIComponent(opened.name)}`);
+  state.models = data.models.filter((m) => m.decoder_only);
+  state.model = opened && opened.decoder_only ? data.default : state.models[0]?.name;
   const select = $("#model");
   select.replaceChildren(
-    ...data.models.map((m) => el("option", { value: m.name, text: `${m.name} · ${compact(m.parameters)} · ${shape(m)}` })),
+    ...state.models.map((m) => el("option", { value: m.name, text: `${m.name} · ${compact(m.parameters)} · ${shape(m)}` })),
   );
-  select.value = data.default;
+  select.value = state.model;
 }
 
 async function main() {

@@ -27,6 +27,7 @@ export const STRINGS = {
     "tour.end": "Fine",
     lang: "English",
     "lang.title": "Switch to English",
+    "nav.history": "Come impara",
 
     "flow.embed": "Embedding + posizione",
     "flow.blocks": "Blocchi × N (self-attention, FFN)",
@@ -220,6 +221,7 @@ export const STRINGS = {
     "tour.end": "Done",
     lang: "Italiano",
     "lang.title": "Passa all'italiano",
+    "nav.history": "Watch it learn",
 
     "flow.embed": "Embeddings + position",
     "flow.blocks": "Blocks × N (self-attention, FFN)",
