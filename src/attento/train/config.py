@@ -138,45 +138,8 @@ def tiny() -> TrainConfig:
 
 
 def cpu() -> TrainConfig:
-    """The best character model we found for 10 minutes on 2 CPU cores (tinyshakespeare).
-
-    The reference recipe (4 layers x 128, block 64, batch 12, lr 1e-3, learned positions,
-    LayerNorm) is already about compute-optimal in size for ~10^13.5 FLOPs (~0.8M weights,
-    ~9M tokens), so we keep its width and depth and spend the changes on learning more per
-    token and per second:
-    - RoPE instead of learned positions, RMSNorm, no biases, and a 3x higher peak learning
-      rate (3e-3, 100 warm-up steps, cosine to 3e-4): at 400k tokens this alone took the
-      validation loss from 2.30 to 1.97 at the same shape and batch (measured);
-    - a 512-token context in batches of 2, 2 heads of 64: every position of a window is
-      scored, and the first characters of a window, seen with little context, are the worst
-      predicted; a longer window gives them less weight and lets the model use distant
-      characters. Short runs favour many small steps over big batches (at 400k tokens:
-      12 x 64 in 520 steps 1.97, 16 x 128 in 195 steps 2.08, measured), so a step stays at
-      ~1k tokens. Ten minutes on both cores, best validation loss: 128 x 8 1.499 (5,092
-      steps), 256 x 4 1.483 (4,754), 512 x 2 1.479 (3,979), and 1.477 (4,401 steps) with
-      2 heads of 64 instead of 4 of 32, whose attention kernel is ~25% faster on a CPU;
-    - the cosine follows the wall clock (`time_budget_min`), so it reaches its minimum
-      exactly when the budget ends;
-    - Muon (muon_lr 0.01) for the blocks' matrices, AdamW for the token table and the gains
-      (see train/muon.py): each step teaches more. Ten minutes on both cores, at block 128
-      x 8 and before the Muon step was batched: best validation loss 1.488 in 4,702 steps
-      against AdamW's 1.521 in 6,707. On one thread with the other core busy: 1.519 vs
-      1.561; at three minutes 1.655 vs 1.778 (muon_lr 0.01: 1.775, 0.05: 1.771). Ten
-      minutes favour a lower rate: at 512 x 2 with 2 heads, muon_lr 0.03 ended at 1.518,
-      0.02 at 1.477, 0.015 at 1.469 and 0.01 at 1.460;
-    - no dropout, although with Muon the training loss runs ahead of the validation loss
-      (1.23 vs 1.51 at step 4,000, block 128): dropout 0.1 cost a quarter of the steps and
-      ended at 1.604; batch 16 x 128 ended at 1.503;
-    - min_lr 3e-4 (a floor of 3e-5 ended at 1.491), no weight decay on the Muon matrices
-      (0.1, decoupled, ended at 1.508), and one table for the input tokens and the output
-      scores (separate ones, at 512 x 2 with 2 heads and muon_lr 0.02: 1.487, against
-      1.477; a 3x higher AdamW rate for the table and gains, 1e-2: 1.476, no better);
-    - float32 and no torch.compile: on a 2-core AVX2 CPU, bf16 autocast was
-      10x slower and compile cost ~2 minutes for a ~5-8% faster step (measured);
-    - few evaluations (each is time not spent learning), each on the whole validation split
-      (111k characters, no sampling noise): every 2,000 steps and always one at the end,
-      whose cost is reserved from the budget.
-    """
+    """The best character model we found for 10 minutes on 2 CPU cores (tinyshakespeare);
+    the trials behind each choice are in bench/RESULTS.md, "## cpu preset trials"."""
     return TrainConfig(
         model=dict(
             block_size=512,
