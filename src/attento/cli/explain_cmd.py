@@ -12,6 +12,7 @@ import argparse
 import socket
 import threading
 import webbrowser
+from pathlib import Path
 
 from attento.errors import UserError
 
@@ -56,6 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="CPU threads each request computes on (default: %(default)s; requests run in "
         "parallel, so more threads per request only pay off for one user on a big model)",
     )
+    labs = p.add_argument_group("labs (page /labs.html)")
+    labs.add_argument("--chat-model", help="chat model folder whose answers you rank (attento sft)")
+    labs.add_argument("--after-model", help="the same model after training (attento dpo/ppo)")
+    labs.add_argument("--reward-model", help="reward model scoring before/after (attento reward)")
+    labs.add_argument("--rankings", help="the .jsonl file rankings are appended to")
+    labs.add_argument("--refusal", help="a folder written by attento refusal-demo")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.set_defaults(func=run_explain)
 
@@ -122,18 +129,34 @@ def run_explain(args: argparse.Namespace) -> int:
     import uvicorn
 
     from attento.explain.catalog import Catalog
+    from attento.explain.labs import Labs
     from attento.explain.server import WILDCARD_BINDS, create_app
 
     catalog = Catalog.discover(args.model, args.models_dir)
+    labs = Labs(
+        *(
+            None if v is None else Path(v)
+            for v in (
+                args.chat_model,
+                args.after_model,
+                args.reward_model,
+                args.rankings,
+                args.refusal,
+            )
+        )
+    )
     check_port(args.host, args.port)
     # Requests are computed in parallel on the server's thread pool: with several torch
     # threads each, a class of clients oversubscribes the cores (bench/RESULTS.md, explain.py)
     torch.set_num_threads(args.threads)
-    app = create_app(catalog, host=args.host, allow_hosts=args.allow_host, api_docs=args.api_docs)
+    app = create_app(
+        catalog, host=args.host, allow_hosts=args.allow_host, api_docs=args.api_docs, labs=labs
+    )
     wildcard = args.host in WILDCARD_BINDS
     local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
     url = f"http://{bracket(local)}:{args.port}/"
     print(f"attento explainer: {url} (model {catalog.default}; Ctrl+C to stop)", flush=True)
+    print(f"labs (embeddings, RLHF, refusal): {url}labs.html", flush=True)
     if wildcard:
         address = network_address()
         where = f"http://{bracket(address)}:{args.port}/" if address else "this machine's address"

@@ -391,12 +391,14 @@ def create_app(
     api_docs: bool = False,
     runs: Runs | None = None,
     traces: Traces | None = None,
+    labs: Any = None,
 ) -> FastAPI:
     """The app serving `catalog`'s models and the page, for a server bound to `host`.
 
     `allow_hosts`: more Host names to answer (see HostRule); `api_docs`: serve /openapi.json
     and /docs; `runs`: the cache of seeded runs, `traces`: the cache of recorded forward passes
-    (default: new ones of default size).
+    (default: new ones of default size); `labs`: a labs.Labs, whose endpoints (labs.py) it
+    serves too.
     """
     app = FastAPI(
         title="attento explainer",
@@ -661,6 +663,10 @@ def create_app(
         view = snapshot_view(model, tokenizer, ids, req.step)
         return PackedJSON({"model": name, "ids": ids} | view)
 
+    if labs is not None:
+        from attento.explain.labs import labs_router
+
+        app.include_router(labs_router(labs))
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     app.add_middleware(
         Guard, hosts=HostRule(host, allow_hosts), docs_path="/docs" if api_docs else None
