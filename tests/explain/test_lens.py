@@ -12,7 +12,7 @@ from attento.explain.lens import LENS_TOP, lens_logits, lens_view
 from attento.explain.server import create_app
 from attento.explain.traces import record
 from attento.generate import next_token_report
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 
 
 @pytest.fixture(scope="module")
