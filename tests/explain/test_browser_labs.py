@@ -145,7 +145,7 @@ def test_before_after_and_refusal_views(page):
     page.fill("#rlhf-prompt", "2+3=")
     page.click("#cmp-run")
     page.wait_for_selector("#cmp-out tr.after")
-    assert page.locator("#cmp-out td.num").count() == 2
+    assert page.locator("#cmp-out td.val").count() == 2
     page.click("[data-tab='refusal']")
     rates = page.locator("#ref-rates tr")
     assert rates.count() == 4

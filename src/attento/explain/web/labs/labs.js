@@ -69,7 +69,7 @@ async function runSimilarity() {
   table.append(el("tr", {}, el("th"), ...data.texts.map((w) => el("th", {}, w))));
   data.matrix.forEach((row, i) => {
     table.append(el("tr", {}, el("th", {}, data.texts[i]),
-      ...row.map((c) => el("td", { class: "num", style: `background:${heat(c)}` }, c.toFixed(3)))));
+      ...row.map((c) => el("td", { class: "val", style: `background:${heat(c)}` }, c.toFixed(3)))));
   });
   out.append(table);
 }
@@ -217,7 +217,7 @@ async function runCompare() {
   table.append(el("tr", {}, el("th"), el("th", {}, t("cmp.answer")), el("th", {}, t("cmp.reward"))));
   for (const key of ["before", "after"])
     table.append(el("tr", { class: key }, el("th", {}, t("cmp." + key)), el("td", {}, data[key].answer || "∅"),
-      el("td", { class: "num" }, score(data[key].reward))));
+      el("td", { class: "val" }, score(data[key].reward))));
 }
 
 // --- refusal ----------------------------------------------------------------------------
@@ -229,7 +229,7 @@ function drawRefusal() {
   $("ref-rates").replaceChildren(
     el("tr", {}, el("th", {}, t("ref.stage")), el("th", {}, t("ref.refusal")), el("th", {}, t("ref.over"))),
     ...report.stages.map((s) => el("tr", {}, el("td", {}, t("stage." + s.name)),
-      el("td", { class: "num" }, pct(s.refusal_rate_harmful)), el("td", { class: "num" }, pct(s.over_refusal_rate_harmless)))),
+      el("td", { class: "val" }, pct(s.refusal_rate_harmful)), el("td", { class: "val" }, pct(s.over_refusal_rate_harmless)))),
   );
   const names = report.stages.map((s) => s.name);
   const want = $("ref-lang").value;
