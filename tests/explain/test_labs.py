@@ -209,3 +209,29 @@ def test_command_line_paths_are_checked_at_start(tmp_path):
         Labs(rankings=tmp_path / "no" / "r.jsonl")
     with pytest.raises(UserError, match=r"no report\.json"):
         Labs(refusal_report=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_real_refusal_demo_folder_is_served(catalog, tmp_path):
+    """The report refusal_demo writes (not a hand-made one), and its models as the before and
+    after of the RLHF view."""
+    from attento.align.refusal import RefusalSettings, refusal_demo
+
+    report = refusal_demo(tmp_path / "demo", RefusalSettings.quick(), progress=False)
+    labs = Labs(
+        chat_model=tmp_path / "demo" / "helpful",
+        after_model=tmp_path / "demo" / "dpo",
+        refusal_report=tmp_path / "demo",
+        embedders=("dante-words",),
+    )
+    client = TestClient(create_app(catalog, labs=labs), base_url="http://127.0.0.1")
+    served = client.get("/api/labs/refusal").json()
+    assert [s["refusal_rate_harmful"] for s in served["stages"]] == [
+        report["stages"][k]["refusal_rate_harmful"] for k in ("helpful_sft", "safety_sft", "dpo")
+    ]
+    assert len(served["rows"]) == report["sizes"]["harmful"] + report["sizes"]["harmless"]
+    assert all(row["lang"] in ("it", "en") for row in served["rows"])
+    answers = {a["prompt"]: a["answer"].strip() for a in report["stages"]["dpo"]["answers"]}
+    assert all(row["answers"]["dpo"]["answer"] == answers[row["prompt"]] for row in served["rows"])
+    r = client.post("/api/labs/compare", json={"prompt": "Spiegami come fare il pane."})
+    assert r.status_code == 200 and r.json()["after"]["reward"] is None
