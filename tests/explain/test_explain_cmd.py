@@ -122,3 +122,33 @@ def test_a_port_outside_the_range_is_a_usage_error(capsys, port):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "is not a port number (1-65535)" in err and "Traceback" not in err
+
+
+def test_labs_take_their_files_from_the_command_line(monkeypatch, capsys, models_dir, tmp_path):
+    import torch
+    import uvicorn
+
+    from .labs_setup import chat_model, refusal_report
+
+    port, calls = free_port(), {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    chat = chat_model(tmp_path / "chat", 0)
+    argv = ["explain", "--models-dir", str(models_dir), "--model", "tiny", "--no-browser"]
+    argv += ["--port", str(port), "--chat-model", str(chat)]
+    argv += ["--rankings", str(tmp_path / "r.jsonl"), "--refusal", str(refusal_report(tmp_path))]
+    assert main(argv) == 0
+    assert f"http://127.0.0.1:{port}/labs.html" in capsys.readouterr().out
+    client = TestClient(calls["app"], base_url="http://127.0.0.1")
+    info = client.get("/api/labs").json()
+    assert info["rlhf"]["chat"] and info["rlhf"]["rankings"] and info["refusal"]
+    assert not info["rlhf"]["after"]
+
+
+@pytest.mark.parametrize("flag", ["--chat-model", "--refusal", "--rankings"])
+def test_a_missing_lab_file_is_one_line_and_exit_2(capsys, models_dir, tmp_path, flag):
+    value = str(tmp_path / "no" / "such")
+    argv = ["explain", "--models-dir", str(models_dir), "--model", "tiny", "--no-browser"]
+    assert main([*argv, "--port", str(free_port()), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attento: error:") and err.count("\n") == 1
