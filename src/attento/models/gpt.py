@@ -166,6 +166,14 @@ class GPT(Traced):
     arch = "gpt"
     config_class = GPTConfig
 
+    @staticmethod
+    def size_of(config: GPTConfig) -> tuple[int, int] | None:
+        """(parameters, float32 bytes) before building: its buffers start empty. None for a
+        subclass's config (LoRA adds adapters), which is then counted by building it."""
+        if type(config) is not GPTConfig:
+            return None
+        return parameter_count(config), nbytes(config)
+
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config
