@@ -47,6 +47,11 @@ def lens_view(
     """Token `pos`, row by row: the LENS_TOP most likely next tokens and the probability and
     rank of `target` (default: the final row's most likely token, the greedy pick)."""
     check_position(pos, rec["embed.sum"].shape[0])
+    if not all(isinstance(getattr(model, m, None), torch.nn.Module) for m in ("ln_f", "lm_head")):
+        raise UserError(
+            "this model has no final norm and vocabulary projection to read its stream with",
+            code="no_lens",
+        )
     logits = lens_logits(model, rec, pos)
     vocab = logits.shape[-1]
     if target is not None and not 0 <= target < vocab:

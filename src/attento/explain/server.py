@@ -39,6 +39,7 @@ the page shows its own text for `code`, filled in from `params`.
     bad_block            400     block, blocks       a block index the model does not have
     bad_position         400     pos, tokens         a position outside the prompt
     bad_cell             400     field               a record name or index not in the trace
+    no_lens              400                         a logit lens of a model without ln_f + lm_head
     body_too_large       413     max                 a body over MAX_BODY_BYTES
     bad_host             400                         a Host header the server does not answer
     not_found            404                         no such page or endpoint
