@@ -252,6 +252,8 @@ def test_screenshots_of_each_view_with_dante(browser, server, tmp_path):
     pg.click("#roll")
     pg.wait_for_selector("#v-cache canvas")
     wait_idle(pg)
+    pg.locator("#s-heads").scroll_into_view_if_needed()  # the grid loads when seen
+    pg.wait_for_selector("#v-heads .head-grid")
     pg.wait_for_timeout(400)
     shots = {
         "prompt": "#s-prompt",

@@ -272,6 +272,7 @@ def test_markup_in_token_text_stays_text_in_every_view(browser, url_no_csp, cata
         pg.wait_for_selector("#lens .lens-grid")
         lens = pg.locator("#lens .lens-tok .look-tok").all_inner_texts()  # the logit lens
         assert any(shown(t) in lens for t in hostile.tokens), lens
+        pg.locator("#s-heads").scroll_into_view_if_needed()  # the grid loads when seen
         pg.locator("#v-heads .head-cell").first.click()  # all heads: one opened large
         labels = pg.locator("#head-open .key-label").all_text_contents()
         ids_now = pg.evaluate("window.attento.state.ids")

@@ -96,6 +96,22 @@ def wait_idle(pg) -> None:
     pg.wait_for_selector("#v-final .p-bar", state="attached")
 
 
+def show_heads(pg) -> None:
+    """Scroll to the grid of all heads: it is fetched when it comes near the screen."""
+    pg.locator("#s-heads").scroll_into_view_if_needed()
+    pg.wait_for_selector("#v-heads .head-grid")
+
+
+def test_the_heads_grid_is_fetched_only_when_looked_at(open_page):
+    pg = open_page()
+    asked: list[str] = []
+    pg.on("request", lambda r: asked.append(r.url) if r.url.endswith("/api/heads") else None)
+    pg.wait_for_timeout(300)
+    assert asked == [] and pg.locator("#v-heads .head-grid").count() == 0
+    show_heads(pg)
+    assert len(asked) == 1
+
+
 def test_the_lens_under_the_stack_shows_the_servers_rows(open_page, server):
     pg = open_page()
     pg.wait_for_selector("#lens .lens-grid")
@@ -118,7 +134,7 @@ def test_the_lens_under_the_stack_shows_the_servers_rows(open_page, server):
 
 def test_all_heads_at_12x12_are_readable_and_open(open_page):
     pg = open_page("?" + urlencode({"model": "gpt2-12x12"}))
-    pg.wait_for_selector("#v-heads .head-grid")
+    show_heads(pg)
     cells = pg.locator("#v-heads .head-cell")
     assert cells.count() == 144
     boxes = cells.evaluate_all("e => e.map(x => x.getBoundingClientRect().toJSON())")
@@ -147,7 +163,7 @@ def test_all_heads_at_12x12_are_readable_and_open(open_page):
 @pytest.mark.parametrize("kind", ["png", "svg"])
 def test_every_view_exports(open_page, kind):
     pg = open_page()
-    pg.wait_for_selector("#v-heads .head-grid")
+    show_heads(pg)
     for section in ("s-blocks", "s-heads", "s-final"):
         with pg.expect_download() as info:
             pg.click(f'#{section} .export-btn[data-export="{kind}"]')
@@ -172,6 +188,7 @@ def test_a_link_restores_the_state(open_page):
     pg.press("#seed", "Tab")
     pg.locator('#v-blocks details[data-block="1"] summary').click()
     pg.locator("#v-stack .picker .tok").nth(2).click()
+    show_heads(pg)
     pg.locator("#v-heads .head-cell").nth(3).click()  # block 2, head 2
     pg.wait_for_timeout(300)
     link = pg.url

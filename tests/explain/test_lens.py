@@ -84,3 +84,16 @@ def test_api_lens_refuses_a_position_or_target_outside(client, tiny):
     assert r.status_code == 400 and r.json()["code"] == "bad_position"
     r = client.post("/api/lens", json={"ids": ids, "pos": 0, "target": 10**6})
     assert r.status_code == 400 and r.json()["code"] == "token_out_of_vocab"
+
+
+def test_a_model_without_a_final_norm_has_no_lens(tiny):
+    from types import SimpleNamespace
+
+    from attento.errors import UserError
+
+    model, tok = tiny
+    rec = record(model, tok.encode("Nel"))
+    headless = SimpleNamespace(config=model.config, ln_f=model.ln_f)
+    with pytest.raises(UserError) as e:
+        lens_view(headless, tok, rec, 0)
+    assert e.value.code == "no_lens"

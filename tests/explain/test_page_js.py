@@ -26,6 +26,8 @@ def run(tmp_path, body: str, touch: bool = False):
         f"globalThis.window = {{ matchMedia: () => ({{ matches: {json.dumps(touch)} }}) }};\n"
         f"const {{ html, escapeHtml }} = await import({json.dumps((JS / 'draw.js').as_uri())});\n"
         f"const {{ STRINGS, t, tHtml }} = await import({json.dumps((JS / 'i18n.js').as_uri())});\n"
+        # the texts of the views in their own modules, as the page loads them
+        f"await import({json.dumps((JS / 'strings-teach.js').as_uri())});\n"
         f"console.log(JSON.stringify({body}));\n"
     )
     out = subprocess.run([NODE, str(script)], capture_output=True, text=True, timeout=60)

@@ -32,13 +32,15 @@ def lens_names(n_layer: int) -> list[str]:
 @torch.no_grad()
 def lens_logits(model: Any, rec: Recorded, pos: int) -> torch.Tensor:
     """(n_layer + 1, V) float32: ln_f + lm_head applied to token `pos`'s stream after the
-    embeddings and after each block. Shaped (1, 1, C) like the forward pass's last position,
-    so that the last block's row is bit for bit the model's own logits."""
-    rows = []
-    for name in lens_names(model.config.n_layer):
-        x = rec[name][pos].to(model.lm_head.weight.device)[None, None]
-        rows.append(model.lm_head(model.ln_f(x))[0, 0].float().cpu())
-    return torch.stack(rows)
+    embeddings and after each block. The rows go through in one matrix product (the vocabulary
+    projection is read once, not once per block: GPT-2 small's is 150 MB); the last block's
+    row again alone, shaped (1, 1, C) like the forward pass's last position, so that it is bit
+    for bit the model's own logits (a product of another shape may sum in another order)."""
+    device = model.lm_head.weight.device
+    x = torch.stack([rec[name][pos] for name in lens_names(model.config.n_layer)]).to(device)
+    rows = model.lm_head(model.ln_f(x[None]))[0]
+    rows[-1] = model.lm_head(model.ln_f(x[-1][None, None]))[0, 0]
+    return rows.float().cpu()
 
 
 def lens_view(
@@ -47,6 +49,11 @@ def lens_view(
     """Token `pos`, row by row: the LENS_TOP most likely next tokens and the probability and
     rank of `target` (default: the final row's most likely token, the greedy pick)."""
     check_position(pos, rec["embed.sum"].shape[0])
+    if not all(isinstance(getattr(model, m, None), torch.nn.Module) for m in ("ln_f", "lm_head")):
+        raise UserError(
+            "this model has no final norm and vocabulary projection to read its stream with",
+            code="no_lens",
+        )
     logits = lens_logits(model, rec, pos)
     vocab = logits.shape[-1]
     if target is not None and not 0 <= target < vocab:

@@ -50,6 +50,7 @@ the page shows its own text for `code`, filled in from `params`.
                                                      view (trace, block, step...): encoder.html
     no_history           400                         a model without snapshots (history.html)
     bad_step             400     step, steps         a step that has no snapshot
+    no_lens              400                         a logit lens of a model without ln_f + lm_head
     body_too_large       413     max                 a body over MAX_BODY_BYTES
     bad_host             400                         a Host header the server does not answer
     not_found            404                         no such page or endpoint

@@ -192,15 +192,34 @@ function ranking(data, app, root) {
   return box;
 }
 
+// the grid is fetched when the section comes near the screen (or a head is asked for): at
+// GPT-2 small it is ~0.8 MB, which a student rolling the die need not download every time
+let watcher = null;
+
 export function renderHeads(root, app) {
   const { trace, state } = app;
   const data = grids.get(trace);
   if (!data || data instanceof Promise) {
     root.replaceChildren(el("p", { class: "block-loading", text: t("block.loading") }));
-    loadHeads(app).then(
-      () => app.trace === trace && root.isConnected && app.keepInPlace(() => renderHeads(root, app)),
-      (e) => root.replaceChildren(el("p", { class: "error", text: app.errorText(e) })),
+    const load = () =>
+      loadHeads(app).then(
+        () => app.trace === trace && root.isConnected && app.keepInPlace(() => renderHeads(root, app)),
+        (e) => root.replaceChildren(el("p", { class: "error", text: app.errorText(e) })),
+      );
+    if (watcher) watcher.disconnect();
+    if (state.grid || !("IntersectionObserver" in window)) {
+      load();
+      return;
+    }
+    watcher = new IntersectionObserver(
+      (entries) => {
+        if (!entries.some((e) => e.isIntersecting)) return;
+        watcher.disconnect();
+        load();
+      },
+      { rootMargin: "300px" },
     );
+    watcher.observe(root);
     return;
   }
   const L = data.n_layer;
