@@ -70,9 +70,12 @@ class GPTConfig(JSONConfig):
     mlp_bias: bool | None = None  # biases of the feed-forward network; None -> as `bias`
     # {"rope_type": "linear" or "llama3", and the settings layers.ROPE_SCALINGS lists}
     rope_scaling: dict | None = None
+    # each query sees at most the last sliding_window keys, itself included (Mistral, Qwen2);
+    # the KV cache keeps only those. None: every earlier key
+    sliding_window: int | None = None
 
     def __post_init__(self) -> None:
-        optional = ("ffn_hidden", "n_kv_head", "head_size")
+        optional = ("ffn_hidden", "n_kv_head", "head_size", "sliding_window")
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", *optional):
             value = getattr(self, name)
             if value is None and name in optional:
@@ -193,6 +196,7 @@ class GPT(Traced):
                 qkv_bias=c.has_bias("qkv"),
                 attn_out_bias=c.has_bias("attn_out"),
                 mlp_bias=c.has_bias("mlp"),
+                window=c.sliding_window,
             )
             for _ in range(c.n_layer)
         )
@@ -222,7 +226,7 @@ class GPT(Traced):
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty KV cache for `batch_size` rows, to pass as `model(idx, cache=cache)`."""
-        return KVCache(self.config.n_layer, batch_size)
+        return KVCache(self.config.n_layer, batch_size, self.config.sliding_window)
 
     def forward(
         self,
