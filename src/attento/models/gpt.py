@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from attento.errors import UserError
 from attento.models import trace
@@ -164,10 +165,17 @@ class GPTConfig(JSONConfig):
 
 
 class GPT(Traced):
-    """Decoder-only transformer LM (one file, in the spirit of nanoGPT's model.py)."""
+    """Decoder-only transformer LM (one file, in the spirit of nanoGPT's model.py).
+
+    `checkpoint_blocks` (gradient checkpointing, a training setting, not part of the shape):
+    in training, keep only each block's input and recompute the block's activations in the
+    backward pass (torch.utils.checkpoint, with the RNG state kept so dropout draws the same
+    masks): the activations' memory shrinks from one set per block to about one block's, for
+    one more forward pass per step."""
 
     arch = "gpt"
     config_class = GPTConfig
+    checkpoint_blocks = False
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -275,8 +283,15 @@ class GPT(Traced):
 
         x = self.embed(idx, pos)
         rope = self.rope(pos) if self.rope is not None else None
+        recompute = self.checkpoint_blocks and self.training and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
-            x = block(x, mask=mask, rope=rope, cache=None if cache is None else cache.layers[i])
+            layer_cache = None if cache is None else cache.layers[i]
+            if recompute:  # keep only each block's input; rerun the block in the backward pass
+                x = checkpoint(
+                    block, x, mask=mask, rope=rope, cache=layer_cache, use_reentrant=False
+                )
+            else:
+                x = block(x, mask=mask, rope=rope, cache=layer_cache)
         x = self.ln_f(x)
         logits = self.lm_head(x)
         if trace.active() is not None:
