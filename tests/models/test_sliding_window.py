@@ -106,3 +106,35 @@ def test_a_windowed_model_trains():
 def test_a_bad_window_is_one_line(value):
     with pytest.raises(UserError, match="sliding_window"):
         GPTConfig(61, 32, 1, 2, 16, sliding_window=value)
+
+
+def test_qwen2s_sliding_window_loads_and_exports_exactly(tmp_path):
+    """transformers' Qwen2 with use_sliding_window in every layer (max_window_layers 0): the
+    same logits on a text longer than the window, both ways."""
+    transformers = pytest.importorskip("transformers")
+    from .test_hf_llama import VOCAB, qwen2, same_logits
+
+    theirs = qwen2(use_sliding_window=True, sliding_window=8, max_window_layers=0).eval()
+    theirs.save_pretrained(tmp_path / "hf")
+    ours = GPT.from_hf(tmp_path / "hf").eval()
+    assert ours.config.sliding_window == 8
+    assert same_logits(ours, theirs, T=40) < 1e-4
+    unwindowed = GPT.from_hf(tmp_path / "hf").eval()
+    for block in unwindowed.blocks:
+        block.attn.window = None
+    assert same_logits(unwindowed, theirs, T=40) > 1e-2  # the window matters at 40 tokens
+
+    ours.export_hf(tmp_path / "back")
+    back = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back").eval()
+    assert back.config.layer_types == ["sliding_attention"] * 2
+    assert same_logits(ours, back, T=40) < 1e-4
+    assert ours.config.vocab_size == VOCAB
+
+
+def test_a_window_does_not_export_as_llama_or_gpt2(tmp_path):
+    for settings in (
+        dict(pos_encoding="rope", norm="rmsnorm", bias=False, activation="swiglu"),
+        dict(),
+    ):
+        with pytest.raises(UserError, match=r"window|GPT-2"):
+            GPT(GPTConfig(50, 16, 1, 2, 16, sliding_window=4, **settings)).export_hf(tmp_path)
