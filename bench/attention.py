@@ -11,9 +11,8 @@ bench/generate.py), forward + backward, at contexts 64 -> 4096 (the flash kernel
   and FLASH_ATTENTION (a tiled kernel that never holds T x T: it keeps only the output and
   one log-sum-exp per row for the backward pass, and recomputes the weights there);
 - sliding W: attento's sliding-window attention (GPTConfig.sliding_window = W) as the model
-  runs it: SDPA with the bool mask `MultiHeadAttention._full_mask` builds (causal and at most
-  W keys back). It computes what a band of width W needs, but through a T x T mask, so its
-  cost shows whether the kernel skips the masked blocks.
+  trains with it (`MultiHeadAttention._local`): blocks of W queries, each reading 2W keys
+  through SDPA, so time and memory grow as T·W (slope 1) instead of T x T.
 
 Memory is the bytes of the tensors autograd saves for the backward pass, counted with
 `torch.autograd.graph.saved_tensors_hooks` (each storage once, at its full size). That is the
@@ -74,8 +73,10 @@ def sliding(window: int) -> Callable[..., torch.Tensor]:
     layer = MultiHeadAttention(HEADS * HEAD_DIM, HEADS, causal=True, window=window)
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        mask = layer._full_mask(None, q.size(-2), k.size(-2), q.device)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if q.size(-2) < 2 * window:  # the model's own choice: one masked SDPA call
+            mask = layer._full_mask(None, q.size(-2), k.size(-2), q.device)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return layer._local(q, k, v)
 
     return attend
 

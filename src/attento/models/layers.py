@@ -408,6 +408,8 @@ class MultiHeadAttention(Traced):
         windowed = self.window is not None and k.size(2) > self.window
         if tracing:
             y, _ = self.explicit(q, k, v, self._full_mask(mask, T, k.size(2), x.device))
+        elif windowed and mask is None and k.size(2) == T >= 2 * self.window:
+            y = self._local(q, k, v)
         elif mask is None and self.causal and k.size(2) == T and not windowed:
             y = F.scaled_dot_product_attention(
                 q, k, v, dropout_p=self._p(), is_causal=True, enable_gqa=gqa
@@ -426,6 +428,40 @@ class MultiHeadAttention(Traced):
 
     def _p(self) -> float:
         return self.dropout if self.training else 0.0
+
+    def _local(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Sliding-window attention in blocks of W queries, each reading its own block of keys
+        and the one before (2W keys, under a fixed band mask): memory and time grow as T·W
+        instead of the T x T of a full mask. The text is padded at the end to whole blocks
+        (padded keys come after every real query, so the causal band hides them)."""
+        W, (B, H, T, Dh), Hkv = self.window, q.shape, k.size(1)
+        pad = (-T) % W
+        if pad:
+            q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+        n = (T + pad) // W
+
+        def blocks(t: torch.Tensor, heads: int) -> torch.Tensor:  # -> (B·n, heads, W, Dh)
+            return t.view(B, heads, n, W, Dh).transpose(1, 2).reshape(B * n, heads, W, Dh)
+
+        def with_previous(t: torch.Tensor) -> torch.Tensor:  # -> (B·n, Hkv, 2W, Dh)
+            t = t.view(B, n, Hkv, W, Dh)
+            before = torch.cat((torch.zeros_like(t[:, :1]), t[:, :-1]), dim=1)
+            return torch.cat((before, t), dim=3).view(B * n, Hkv, 2 * W, Dh)
+
+        i = torch.arange(W, device=q.device)[:, None]
+        j = torch.arange(2 * W, device=q.device)[None, :]
+        band = (j > i) & (j <= W + i)  # key j sits W + i - j positions before query i
+        mask = band.expand(n, 1, W, 2 * W).clone()
+        mask[0, :, :, :W] = False  # the first block has no block before it
+        y = F.scaled_dot_product_attention(
+            blocks(q, H),
+            with_previous(blocks(k, Hkv)),
+            with_previous(blocks(v, Hkv)),
+            attn_mask=mask.repeat(B, 1, 1, 1),
+            dropout_p=self._p(),
+            enable_gqa=Hkv != H,
+        )
+        return y.view(B, n, H, W, Dh).transpose(1, 2).reshape(B, H, n * W, Dh)[:, :, :T]
 
     def _full_mask(
         self, mask: torch.Tensor | None, T: int, Tk: int, device: torch.device
