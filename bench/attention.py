@@ -9,7 +9,10 @@ bench/generate.py), forward + backward, at contexts 64 -> 4096 (the flash kernel
   onto one backend with `torch.nn.attention.sdpa_kernel`. Whichever raises "no viable
   backend" does not run on this machine; the table says which. On a CPU, torch 2.13 has MATH
   and FLASH_ATTENTION (a tiled kernel that never holds T x T: it keeps only the output and
-  one log-sum-exp per row for the backward pass, and recomputes the weights there).
+  one log-sum-exp per row for the backward pass, and recomputes the weights there);
+- sliding W: attento's sliding-window attention (GPTConfig.sliding_window = W) as the model
+  trains with it (`MultiHeadAttention._local`): blocks of W queries, each reading 2W keys
+  through SDPA, so time and memory grow as T·W (slope 1) instead of T x T.
 
 Memory is the bytes of the tensors autograd saves for the backward pass, counted with
 `torch.autograd.graph.saved_tensors_hooks` (each storage once, at its full size). That is the
@@ -23,7 +26,8 @@ less than wall time), the best of a few interleaved runs. The slopes of log(cost
 log(T), fitted on the largest contexts, are what to read: 2 means quadratic, 1 linear.
 Extrapolating each fit gives the context at which one layer's attention needs `--budget` GiB.
 
-    .venv/bin/python bench/attention.py [--max-context 4096] [--flash-max 16384] [--no-write]
+    .venv/bin/python bench/attention.py [--max-context 4096] [--flash-max 16384] [--window 256]
+                  [--no-write]
 """
 
 from __future__ import annotations
@@ -59,6 +63,20 @@ def sdpa(backend: str) -> Callable[..., torch.Tensor]:
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         with sdpa_kernel(getattr(SDPBackend, backend)):
             return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    return attend
+
+
+def sliding(window: int) -> Callable[..., torch.Tensor]:
+    from attento.models.layers import MultiHeadAttention
+
+    layer = MultiHeadAttention(HEADS * HEAD_DIM, HEADS, causal=True, window=window)
+
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        if q.size(-2) < 2 * window:  # the model's own choice: one masked SDPA call
+            mask = layer._full_mask(None, q.size(-2), k.size(-2), q.device)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return layer._local(q, k, v)
 
     return attend
 
@@ -167,10 +185,12 @@ def main() -> None:
     parser.add_argument("--flash-max", type=int, default=16384, help="longest context for flash")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--budget", type=float, default=1.0, help="memory budget in GiB")
+    parser.add_argument("--window", type=int, default=256, help="the sliding window's W")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
     candidates = {"explicit": explicit} | {f"sdpa {b}": sdpa(b) for b in BACKENDS}
+    candidates[f"sliding {args.window}"] = sliding(args.window)
     missing = {name: runnable(fn) for name, fn in candidates.items()}
     methods = {name: fn for name, fn in candidates.items() if missing[name] is None}
     contexts = [2**i for i in range(6, 1 + int(math.log2(args.flash_max)))]

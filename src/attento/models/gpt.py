@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from attento.errors import UserError
 from attento.models import trace
@@ -70,9 +71,12 @@ class GPTConfig(JSONConfig):
     mlp_bias: bool | None = None  # biases of the feed-forward network; None -> as `bias`
     # {"rope_type": "linear" or "llama3", and the settings layers.ROPE_SCALINGS lists}
     rope_scaling: dict | None = None
+    # each query sees at most the last sliding_window keys, itself included (Mistral, Qwen2);
+    # the KV cache keeps only those. None: every earlier key
+    sliding_window: int | None = None
 
     def __post_init__(self) -> None:
-        optional = ("ffn_hidden", "n_kv_head", "head_size")
+        optional = ("ffn_hidden", "n_kv_head", "head_size", "sliding_window")
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", *optional):
             value = getattr(self, name)
             if value is None and name in optional:
@@ -161,10 +165,17 @@ class GPTConfig(JSONConfig):
 
 
 class GPT(Traced):
-    """Decoder-only transformer LM (one file, in the spirit of nanoGPT's model.py)."""
+    """Decoder-only transformer LM (one file, in the spirit of nanoGPT's model.py).
+
+    `checkpoint_blocks` (gradient checkpointing, a training setting, not part of the shape):
+    in training, keep only each block's input and recompute the block's activations in the
+    backward pass (torch.utils.checkpoint, with the RNG state kept so dropout draws the same
+    masks): the activations' memory shrinks from one set per block to about one block's, for
+    one more forward pass per step."""
 
     arch = "gpt"
     config_class = GPTConfig
+    checkpoint_blocks = False
 
     @staticmethod
     def size_of(config: GPTConfig) -> tuple[int, int] | None:
@@ -201,6 +212,7 @@ class GPT(Traced):
                 qkv_bias=c.has_bias("qkv"),
                 attn_out_bias=c.has_bias("attn_out"),
                 mlp_bias=c.has_bias("mlp"),
+                window=c.sliding_window,
             )
             for _ in range(c.n_layer)
         )
@@ -230,7 +242,7 @@ class GPT(Traced):
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty KV cache for `batch_size` rows, to pass as `model(idx, cache=cache)`."""
-        return KVCache(self.config.n_layer, batch_size)
+        return KVCache(self.config.n_layer, batch_size, self.config.sliding_window)
 
     def forward(
         self,
@@ -279,8 +291,15 @@ class GPT(Traced):
 
         x = self.embed(idx, pos)
         rope = self.rope(pos) if self.rope is not None else None
+        recompute = self.checkpoint_blocks and self.training and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
-            x = block(x, mask=mask, rope=rope, cache=None if cache is None else cache.layers[i])
+            layer_cache = None if cache is None else cache.layers[i]
+            if recompute:  # keep only each block's input; rerun the block in the backward pass
+                x = checkpoint(
+                    block, x, mask=mask, rope=rope, cache=layer_cache, use_reentrant=False
+                )
+            else:
+                x = block(x, mask=mask, rope=rope, cache=layer_cache)
         x = self.ln_f(x)
         logits = self.lm_head(x)
         if trace.active() is not None:

@@ -209,10 +209,7 @@ def _llama_config(
     hf: dict[str, Any], path: Path, dropout: float, _: Callable[[], set[str]]
 ) -> GPTConfig:
     qwen2 = hf.get("model_type") == "qwen2"
-    if qwen2 and (
-        hf.get("use_sliding_window") or "sliding_attention" in (hf.get("layer_types") or ())
-    ):
-        raise UserError(f"{path}: sliding-window attention (use_sliding_window) is not supported")
+    window = _qwen2_window(hf, path) if qwen2 else None
     if hf.get("hidden_act", "silu") != "silu":
         raise UserError(
             f"{path}: hidden_act {hf['hidden_act']!r} is not supported: attento's gated "
@@ -248,7 +245,29 @@ def _llama_config(
         attn_out_bias=(not qwen2 and attention_bias) or None,
         mlp_bias=bool(hf.get("mlp_bias", False)) or None,
         rope_scaling=scaling,
+        sliding_window=window,
     )
+
+
+def _qwen2_window(hf: dict[str, Any], path: Path) -> int | None:
+    """Qwen2's sliding window, as transformers reads it: only with use_sliding_window, and
+    only in the layers `layer_types` names "sliding_attention" (by default those from
+    max_window_layers on). attento has one window for every layer: all or none."""
+    if not hf.get("use_sliding_window") or hf.get("sliding_window") is None:
+        return None
+    n_layer = _need(hf, "num_hidden_layers", path)
+    kinds = hf.get("layer_types")
+    if kinds is None:
+        first = hf.get("max_window_layers", 28)
+        kinds = ["sliding_attention" if i >= first else "full_attention" for i in range(n_layer)]
+    if all(k == "full_attention" for k in kinds):
+        return None
+    if not all(k == "sliding_attention" for k in kinds):
+        raise UserError(
+            f"{path}: sliding-window attention in some layers only (layer_types, "
+            "max_window_layers) is not supported: attento slides in every layer or in none"
+        )
+    return hf["sliding_window"]
 
 
 def _bert_config(
@@ -486,6 +505,8 @@ def _gpt2_hf_config(c: GPTConfig) -> dict[str, Any]:
         raise UserError(f"Hugging Face GPT-2 has no {c.activation} activation")
     if c.kv_heads != c.n_head or c.head_size is not None:
         raise UserError("Hugging Face GPT-2 has neither grouped-query attention nor head_size")
+    if c.sliding_window is not None:
+        raise UserError("Hugging Face GPT-2 has no sliding window (Qwen2 has one)")
     if not (c.has_bias("qkv") and c.has_bias("attn_out") and c.has_bias("mlp")):
         raise UserError("Hugging Face GPT-2 has biases in every layer")
     return {
@@ -543,8 +564,17 @@ def _llama_hf_config(c: GPTConfig) -> dict[str, Any]:
         "eos_token_id": None,
         "pad_token_id": None,
     }
+    if c.sliding_window is not None and not qwen2:
+        raise UserError(
+            "a sliding window exports as Qwen2 (q/k/v biases, SwiGLU); Llama has no window"
+        )
     if qwen2:
-        hf["use_sliding_window"] = False
+        window = c.sliding_window is not None
+        hf["use_sliding_window"] = window
+        if window:
+            hf["sliding_window"] = c.sliding_window
+            hf["max_window_layers"] = 0
+            hf["layer_types"] = ["sliding_attention"] * c.n_layer
     else:
         hf["attention_bias"] = qkv
         hf["mlp_bias"] = mlp or not gated

@@ -245,46 +245,74 @@ class LayerCache:
     """Keys and values (B, H_kv, T, Dh) one attention layer has seen so far.
 
     They live in buffers with room to spare (doubled when full), so appending one token's key
-    and value is a copy into place rather than a new concatenated tensor at every step."""
+    and value is a copy into place rather than a new concatenated tensor at every step.
 
-    def __init__(self) -> None:
+    With a sliding `window` of W, a query sees only the last W keys (itself included), so no
+    future query needs a key older than the last W - 1: before each append the older ones are
+    dropped, and the buffer stays under ~2(W + the tokens of one call) positions however long
+    the text grows. `length` still counts every position seen (the next token's position);
+    `start` is the position of the first key kept."""
+
+    def __init__(self, window: int | None = None) -> None:
         self._k: torch.Tensor | None = None
         self._v: torch.Tensor | None = None
         self.length = 0
+        self.start = 0
+        self.window = window
 
     @property
     def k(self) -> torch.Tensor | None:
-        return None if self._k is None else self._k[:, :, : self.length]
+        return None if self._k is None else self._k[:, :, : self.length - self.start]
 
     @property
     def v(self) -> torch.Tensor | None:
-        return None if self._v is None else self._v[:, :, : self.length]
+        return None if self._v is None else self._v[:, :, : self.length - self.start]
+
+    def _slide(self) -> None:
+        """Drop the keys/values no later query can see (all but the last window - 1)."""
+        assert self._k is not None and self._v is not None and self.window is not None
+        keep = self.window - 1
+        drop = self.length - self.start - keep
+        if drop <= 0:
+            return
+        self._k[:, :, :keep] = self._k[:, :, drop : drop + keep].clone()
+        self._v[:, :, :keep] = self._v[:, :, drop : drop + keep].clone()
+        self.start += drop
 
     def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append the new keys/values and return all of them."""
-        start, end = self.length, self.length + k.size(2)
+        """Append the new keys/values and return all of them (those kept, with a window)."""
+        if self.window is not None and self._k is not None:
+            self._slide()
+        begin, end = self.length - self.start, self.length - self.start + k.size(2)
         if self._k is None or self._v is None or end > self._k.size(2):
             room = max(end, 2 * (self._k.size(2) if self._k is not None else 0), 64)
+            if self.window is not None:
+                room = max(end, min(room, 2 * (self.window + k.size(2))))
             shape = (*k.shape[:2], room, k.size(3))
             new_k, new_v = k.new_empty(shape), v.new_empty(shape)
             if self._k is not None and self._v is not None:
-                new_k[:, :, :start] = self._k[:, :, :start]
-                new_v[:, :, :start] = self._v[:, :, :start]
+                new_k[:, :, :begin] = self._k[:, :, :begin]
+                new_v[:, :, :begin] = self._v[:, :, :begin]
             self._k, self._v = new_k, new_v
-        self._k[:, :, start:end] = k
-        self._v[:, :, start:end] = v
-        self.length = end
+        self._k[:, :, begin:end] = k
+        self._v[:, :, begin:end] = v
+        self.length = self.start + end
         return self._k[:, :, :end], self._v[:, :, :end]
 
     def crop(self, length: int) -> None:
+        if length < self.length and self.start > max(0, length - (self.window or 1) + 1):
+            raise ValueError(
+                f"a sliding-window cache kept positions from {self.start} on: it cannot roll "
+                f"back to {length} tokens"
+            )
         self.length = min(self.length, length)
 
 
 class KVCache:
     """One `LayerCache` per block, plus which cached positions are real (not padding)."""
 
-    def __init__(self, n_layer: int, batch_size: int) -> None:
-        self.layers = [LayerCache() for _ in range(n_layer)]
+    def __init__(self, n_layer: int, batch_size: int, window: int | None = None) -> None:
+        self.layers = [LayerCache(window) for _ in range(n_layer)]
         self.batch_size = batch_size
         self.valid: torch.Tensor | None = None  # (B, length) bool, None = all real
 
@@ -310,7 +338,9 @@ class MultiHeadAttention(Traced):
     comes from x and k, v from a separate `source` sequence (`q` and `kv` matrices). Query head
     h reads key/value head h // (n_head / n_kv_head), as Hugging Face's `repeat_kv` does; the
     cache and the trace hold the n_kv_head heads only. `bias` is for q, k, v; `out_bias` (None:
-    the same) for W_O, which Qwen2 has without one.
+    the same) for W_O, which Qwen2 has without one. With a sliding `window` W (causal
+    self-attention only), a query sees at most the last W keys, itself included (Mistral's and
+    Qwen2's `sliding_window`); the KV cache then keeps only those (`LayerCache`).
     With a `cache`, self-attention appends the new keys/values to it; cross-attention fills it
     once from `source` and reads the source's keys/values from it at every later step.
     `mask` is a bool tensor broadcastable to (B, H, T, Tk), True where a query may look at a
@@ -330,8 +360,12 @@ class MultiHeadAttention(Traced):
         n_kv_head: int | None = None,
         head_dim: int | None = None,
         out_bias: bool | None = None,
+        window: int | None = None,
     ) -> None:
         super().__init__()
+        if window is not None and not (causal and not cross):
+            raise ValueError("a sliding window is for causal self-attention")
+        self.window = window
         self.n_head, self.n_kv_head = n_head, n_head if n_kv_head is None else n_kv_head
         self.head_dim = n_embd // n_head if head_dim is None else head_dim
         self.causal, self.cross, self.dropout = causal, cross, dropout
@@ -373,12 +407,17 @@ class MultiHeadAttention(Traced):
                 q, k = apply_rope(q, *rope), apply_rope(k, *rope)
             if cache is not None:
                 k, v = cache.update(k, v)
+        if mask is not None and mask.size(-1) > k.size(2):
+            mask = mask[..., -k.size(2) :]  # a sliding-window cache dropped the oldest keys
 
         tracing = trace.active() is not None
         gqa = Hkv != H
+        windowed = self.window is not None and k.size(2) > self.window
         if tracing:
             y, _ = self.explicit(q, k, v, self._full_mask(mask, T, k.size(2), x.device))
-        elif mask is None and self.causal and k.size(2) == T:
+        elif windowed and mask is None and k.size(2) == T >= 2 * self.window:
+            y = self._local(q, k, v)
+        elif mask is None and self.causal and k.size(2) == T and not windowed:
             y = F.scaled_dot_product_attention(
                 q, k, v, dropout_p=self._p(), is_causal=True, enable_gqa=gqa
             )
@@ -397,10 +436,45 @@ class MultiHeadAttention(Traced):
     def _p(self) -> float:
         return self.dropout if self.training else 0.0
 
+    def _local(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Sliding-window attention in blocks of W queries, each reading its own block of keys
+        and the one before (2W keys, under a fixed band mask): memory and time grow as T·W
+        instead of the T x T of a full mask. The text is padded at the end to whole blocks
+        (padded keys come after every real query, so the causal band hides them)."""
+        W, (B, H, T, Dh), Hkv = self.window, q.shape, k.size(1)
+        pad = (-T) % W
+        if pad:
+            q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+        n = (T + pad) // W
+
+        def blocks(t: torch.Tensor, heads: int) -> torch.Tensor:  # -> (B·n, heads, W, Dh)
+            return t.view(B, heads, n, W, Dh).transpose(1, 2).reshape(B * n, heads, W, Dh)
+
+        def with_previous(t: torch.Tensor) -> torch.Tensor:  # -> (B·n, Hkv, 2W, Dh)
+            t = t.view(B, n, Hkv, W, Dh)
+            before = torch.cat((torch.zeros_like(t[:, :1]), t[:, :-1]), dim=1)
+            return torch.cat((before, t), dim=3).view(B * n, Hkv, 2 * W, Dh)
+
+        i = torch.arange(W, device=q.device)[:, None]
+        j = torch.arange(2 * W, device=q.device)[None, :]
+        band = (j > i) & (j <= W + i)  # key j sits W + i - j positions before query i
+        mask = band.expand(n, 1, W, 2 * W).clone()
+        mask[0, :, :, :W] = False  # the first block has no block before it
+        y = F.scaled_dot_product_attention(
+            blocks(q, H),
+            with_previous(blocks(k, Hkv)),
+            with_previous(blocks(v, Hkv)),
+            attn_mask=mask.repeat(B, 1, 1, 1),
+            dropout_p=self._p(),
+            enable_gqa=Hkv != H,
+        )
+        return y.view(B, n, H, W, Dh).transpose(1, 2).reshape(B, H, n * W, Dh)[:, :, :T]
+
     def _full_mask(
         self, mask: torch.Tensor | None, T: int, Tk: int, device: torch.device
     ) -> torch.Tensor | None:
-        """Combine the caller's mask with the causal one; None when every key is visible.
+        """Combine the caller's mask with the causal one (and the sliding window); None when
+        every key is visible.
 
         With a cache the T queries are the last T of Tk positions, so query i sits at Tk - T + i.
         """
@@ -408,6 +482,10 @@ class MultiHeadAttention(Traced):
             rows = torch.arange(Tk - T, Tk, device=device)[:, None]
             causal = torch.arange(Tk, device=device)[None, :] <= rows
             mask = causal if mask is None else mask & causal
+        if self.window is not None and Tk > self.window:
+            rows = torch.arange(Tk - T, Tk, device=device)[:, None]
+            near = torch.arange(Tk, device=device)[None, :] > rows - self.window
+            mask = near if mask is None else mask & near
         if mask is not None and not self.cross:
             rows = torch.arange(Tk - T, Tk, device=device)[:, None]
             mask = mask | (torch.arange(Tk, device=device)[None, :] == rows)
@@ -517,9 +595,10 @@ class Block(Traced):
         attn_out_bias: bool | None = None,
         mlp_bias: bool | None = None,
         cross: bool = False,
+        window: int | None = None,
     ) -> None:
         """`bias` is for the norms and, unless their own flag says otherwise (None), for q/k/v,
-        W_O and the feed-forward network."""
+        W_O and the feed-forward network; `window`: a sliding attention window (None: all)."""
         super().__init__()
         self.norm_first = norm_first
         self.ln1 = Norm(norm, n_embd, norm_eps, bias)
@@ -532,6 +611,7 @@ class Block(Traced):
             dropout=dropout,
             n_kv_head=n_kv_head,
             head_dim=head_dim,
+            window=window,
         )
         self.cross: MultiHeadAttention | None = None
         if cross:

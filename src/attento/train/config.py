@@ -53,6 +53,9 @@ class TrainConfig:
     log_interval: int = 10  # steps between log.csv rows
     seed: int = 1337
     compile: bool = False  # torch.compile the model
+    # gradient checkpointing: recompute each block's activations in the backward pass (less
+    # memory, one more forward per step; the same gradients, bit for bit)
+    grad_checkpoint: bool = False
     bf16: bool = False  # bfloat16 autocast on GPUs (ignored on CPUs, where it is emulated)
     device: str = "auto"  # "auto" picks cuda when available
     save_best: bool = True  # also keep the best-validation model in OUT/best/

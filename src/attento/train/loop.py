@@ -125,7 +125,15 @@ def seed_everything(seed: int) -> None:
 
 # keys that may change when a run is resumed: when to stop, how often to report, where to run
 WHOLE_SPLIT_TOKENS = 8192  # tokens per forward pass when an evaluation reads the whole split
-RESUMABLE = {"max_steps", "time_budget_min", "eval_interval", "log_interval", "device", "compile"}
+RESUMABLE = {
+    "max_steps",
+    "time_budget_min",
+    "eval_interval",
+    "log_interval",
+    "device",
+    "compile",
+    "grad_checkpoint",
+}
 
 
 def check_same_run(saved: TrainConfig, given: TrainConfig) -> None:
@@ -218,6 +226,10 @@ def _train(
         if cfg.objective == "mlm":
             add_mask_token(tokenizer)  # a BPE tokenizer gets [MASK] as a special token
         model = build_model(cfg.arch, cfg.model, tokenizer.vocab_size)
+    if cfg.grad_checkpoint:
+        if not hasattr(model, "checkpoint_blocks"):
+            raise UserError(f"gradient checkpointing is for GPT blocks, not --arch {cfg.arch}")
+        model.checkpoint_blocks = True
     block_size = model.config.block_size
     if batches is None:
         batches = make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
