@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from attento.data.corpus import load_corpus
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from attento.train.evaluate import mlm_score, validation_split
 from results import write_section
 

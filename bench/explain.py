@@ -73,7 +73,7 @@ from attento.explain.step_view import Runs, step_view
 from attento.explain.trace_view import trace_view
 from attento.explain.traces import Traces
 from attento.models import GPT, GPTConfig
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 from attento.models.trace import Trace
 from attento.tokenize import CharTokenizer
 from results import write_section

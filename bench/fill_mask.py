@@ -29,7 +29,7 @@ import torch
 from attento.cli import main as cli
 from attento.data.corpus import load_corpus
 from attento.data.masking import IGNORE, MLMWindows, special_ids
-from attento.models.bert import load_bert
+from attento.generate.fill_mask import load_bert
 from results import write_section
 
 REPO = Path(__file__).resolve().parent.parent

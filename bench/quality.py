@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from attento.data import load_corpus
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from attento.train import preset, train
 from attento.train.config import TrainConfig
 from attento.train.evaluate import clm_score, validation_split

@@ -45,7 +45,7 @@ from torch import nn
 from attento.data.corpus import load_corpus
 from attento.generate import generate
 from attento.models import GPT, GPTConfig
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from attento.models.quantize import file_bytes, model_bytes, quantize
 from attento.tokenize.char import CharTokenizer
 from attento.train.config import preset

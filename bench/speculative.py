@@ -23,7 +23,7 @@ import torch
 from attento.generate import generate
 from attento.generate.speculative import SpeculativeStats, speculative_generate
 from attento.models import GPT, GPTConfig
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from results import write_section
 from timing import best_times
 

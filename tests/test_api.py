@@ -95,7 +95,7 @@ def test_evaluate_is_the_mean_cross_entropy(dante):
 
 def test_embed_is_the_embedders_vectors():
     from attento.embeddings import load_embedder
-    from attento.models.checkpoint_io import resolve
+    from attento.models.folder import resolve
 
     words = ["mezzo", "selva oscura"]
     vectors = attento.embed(words, model="dante")

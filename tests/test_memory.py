@@ -77,11 +77,11 @@ def test_check_fits_names_both_sizes_in_gib(fake_system):
 
 def test_model_bytes_counts_what_building_the_model_allocates():
     """Counted on the meta device, compared with the real model's own tensors."""
-    from attento.models.checkpoint_io import ARCHS, arch_class
     from attento.models.config import model_bytes
+    from attento.registry import arch_class, arch_names
 
     shape = dict(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=16)
-    for arch in ARCHS:
+    for arch in arch_names():
         cls = arch_class(arch)
         names = {f for f in cls.config_class.__dataclass_fields__}
         config = cls.config_class.from_dict({k: v for k, v in shape.items() if k in names})

@@ -63,7 +63,7 @@ def load_model(
         >>> model.config.block_size
         128
     """
-    from attento.models.checkpoint_io import load_model as _load_model
+    from attento.models.folder import load_model as _load_model
 
     return _load_model(path_or_name, device=device, dtype=dtype)
 
@@ -205,7 +205,7 @@ def embed(texts: str | Sequence[str], model: str | Path | None = None) -> np.nda
         2
     """
     from attento.embeddings import load_embedder
-    from attento.models.checkpoint_io import resolve
+    from attento.models.folder import resolve
 
     if model is not None and not Path(str(model)).exists() and str(model) != "minilm":
         model = resolve(model)  # a bundled model's name

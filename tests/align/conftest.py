@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 from attento.models.gpt import GPT, GPTConfig
 from attento.tokenize import CharTokenizer
 

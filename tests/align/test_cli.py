@@ -13,7 +13,7 @@ from attento.align.chat import ChatFormat, add_chat_tokens
 from attento.align.talk import chat_loop, stream_reply
 from attento.cli import main
 from attento.generate import SamplingConfig, generate
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 
 from .conftest import tiny_gpt
 
@@ -256,7 +256,7 @@ def test_a_used_out_is_replaced_only_with_force_and_whole(
         raise OSError("disk full")
 
     with monkeypatch.context() as m:
-        m.setattr("attento.models.checkpoint_io.write_safetensors", disk_full)
+        m.setattr("attento.models.folder.write_safetensors", disk_full)
         with pytest.raises(OSError, match="disk full"):
             main([*argv, "--force"])
     assert folder_bytes(used) == before

@@ -5,7 +5,7 @@ import torch
 
 from attento.align.lora import LoRAGPT, LoRALinear, merge_lora
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 from attento.models.gpt import GPT
 
 from .conftest import tiny_gpt

@@ -20,7 +20,7 @@ from attento.align.reward import (
 )
 from attento.align.rollout import answer_mask, sample
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 
 from .conftest import tiny_gpt
 

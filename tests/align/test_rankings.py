@@ -20,7 +20,7 @@ from attento.align.rankings import (
 )
 from attento.cli import main
 from attento.errors import UserError
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 
 from .conftest import tiny_gpt
 

@@ -19,7 +19,7 @@ from attento.align.refusal import (
     refusal_markers,
 )
 from attento.cli import main
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 from attento.tokenize import CharTokenizer
 
 from .conftest import tiny_gpt

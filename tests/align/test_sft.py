@@ -12,7 +12,7 @@ from attento.align.data import load_conversations
 from attento.align.lora import LoRAGPT
 from attento.align.sft import SFTBatches, SFTSettings, make_sft_batches, sft
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 
 from .conftest import tiny_gpt
 

@@ -15,7 +15,7 @@ import torch
 
 from attento import memory
 from attento.cli import build_parser, main
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 from attento.models.gpt import GPT, GPTConfig
 from attento.seeds import SEED_LIMIT
 from attento.tokenize import CharTokenizer
@@ -171,7 +171,7 @@ def test_the_spirals_estimate_covers_a_measured_step():
 
 def test_similarity_on_an_lstm_uses_its_token_table(lstm_dir, capsys):
     """An LSTM's input table is `embed`, not a GPT's `embed.tok` (AttributeError before)."""
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     assert main(["similarity", "g", "t", "a", "--model", str(lstm_dir), "--json"]) == 0
     matrix = np.array(json.loads(capsys.readouterr().out)["matrix"])

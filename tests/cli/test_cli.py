@@ -13,6 +13,22 @@ def test_help_lists_commands(capsys):
     assert "tokenize" in out and "train-tokenizer" in out
 
 
+def test_every_command_module_is_listed_once_in_the_course_order(capsys):
+    """A new *_cmd.py that is not in COMMANDS would never reach --help."""
+    from pathlib import Path
+
+    import attento.cli as cli
+
+    files = sorted(p.stem for p in Path(cli.__file__).parent.glob("*_cmd.py"))
+    listed = [m.__name__.rsplit(".", 1)[1] for m in cli.COMMANDS]
+    assert sorted(listed) == files and len(set(listed)) == len(listed)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    places = [out.index(f"    {name} ") for name in ("tokenize", "train", "generate", "explain")]
+    assert places == sorted(places)
+
+
 def test_user_error_is_one_line_without_traceback(capsys):
     assert main(["tokenize", "x", "--tokenizer", "/no/such/tokenizer"]) == 2
     err = capsys.readouterr().err

@@ -184,7 +184,7 @@ def test_gpt4_tables_come_with_the_base_install(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("name", ["dante", "shakespeare"])
 def test_tokenize_uses_a_bundled_models_tokenizer_by_name(capsys, name):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     assert main(["tokenize", "Nel mezzo", "--tokenizer", name, "--json"]) == 0
     ids = json.loads(capsys.readouterr().out)["ids"]
@@ -201,7 +201,7 @@ def test_an_unknown_tokenizer_name_lists_what_exists(capsys):
     "prompt", ["Nel mezzo del cammin", "Nel mezzo del cammin di nostra vita " * 8]
 )
 def test_generate_by_default_fills_the_context_without_a_warning(capsys, prompt):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     model, tokenizer = load_model("dante")
     n_prompt = len(tokenizer.encode(prompt))
@@ -231,7 +231,7 @@ def readme_generate_examples() -> list[list[str]]:
 @pytest.mark.parametrize("argv", readme_generate_examples(), ids=lambda a: " ".join(a)[:40])
 def test_readme_generate_examples_fit_the_models_context(argv):
     from attento.cli.generate_cmd import room_in_context
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     def flag(name: str, default: str | None) -> str | None:
         return argv[argv.index(name) + 1] if name in argv else default

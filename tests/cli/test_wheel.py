@@ -112,7 +112,7 @@ def fetch_explainer(attento_script: Path, cwd: Path, env: dict[str, str]) -> tup
 def test_the_wheel_installs_offline_and_runs_outside_the_repository(tmp_path):
     import torch
 
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
     from attento.tokenize import load_tokenizer
 
     started = time.monotonic()

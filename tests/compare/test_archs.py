@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from attento.cli import main
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 
 CLASSES = {
     "mlp": "MLPLM",

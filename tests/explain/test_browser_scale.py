@@ -25,7 +25,7 @@ from attento.explain.server import create_app
 from attento.explain.traces import record
 from attento.generate import filter_logits, probabilities
 from attento.models import GPT, GPTConfig
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 from attento.tokenize import CharTokenizer
 
 from .conftest import ARGS, CHROMIUM

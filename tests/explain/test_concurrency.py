@@ -168,13 +168,13 @@ def test_a_model_asked_for_by_many_threads_at_once_is_loaded_once(tmp_path, make
     """The first requests of a class arrive together: one load, one model object, in eval mode."""
     import threading
 
-    import attento.models.checkpoint_io as checkpoint_io
+    import attento.models.folder as model_folder
     from attento.explain.catalog import Catalog
 
     path = make_ckpt(tmp_path / "m")
     catalog = Catalog.discover(str(path), None, bundled_dir=tmp_path / "none")
-    loads, real = [], checkpoint_io.load_model
-    monkeypatch.setattr(checkpoint_io, "load_model", lambda p: loads.append(p) or real(p))
+    loads, real = [], model_folder.load_model
+    monkeypatch.setattr(model_folder, "load_model", lambda p: loads.append(p) or real(p))
     barrier = threading.Barrier(16)
     results: list = []
 

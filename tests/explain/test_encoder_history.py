@@ -12,8 +12,8 @@ from attento.explain.catalog import Catalog, Entry
 from attento.explain.server import create_app
 from attento.explain.tensors import unpack
 from attento.explain.traces import record
-from attento.models.bert import fill_mask
-from attento.models.checkpoint_io import load_model
+from attento.generate.fill_mask import fill_mask
+from attento.models.folder import load_model
 from attento.train.snapshots import load_snapshot
 
 from .builders import BERT_SENTENCE, HISTORY_STEPS, make_bert, make_history

@@ -68,7 +68,7 @@ def test_a_model_whose_tokenizer_lacks_the_default_prompts_gets_one_it_can_encod
     tmp_path, make_ckpt
 ):
     from attento.explain.catalog import Catalog
-    from attento.models.checkpoint_io import load_model, save_model
+    from attento.models.folder import load_model, save_model
     from attento.tokenize import CharTokenizer
 
     model, _ = load_model(make_ckpt(tmp_path / "src"))

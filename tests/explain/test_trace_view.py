@@ -118,7 +118,7 @@ def test_long_prompts_drop_the_pre_softmax_stages(tiny, monkeypatch):
 
 
 def test_rope_model_has_no_position_vectors(models_dir):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     model, tok = load_model(models_dir / "tiny-rope")
     v = tv.trace_view(model, tok, tok.encode("Nel"))
@@ -127,7 +127,7 @@ def test_rope_model_has_no_position_vectors(models_dir):
 
 
 def test_sinusoidal_model_sends_its_scaled_token_rows(make_ckpt, tmp_path, view):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     assert view[0]["embed"]["tok_scale"] == 1.0  # learned positions
     model, tok = load_model(make_ckpt(tmp_path / "sin", pos_encoding="sinusoidal"))

@@ -11,7 +11,7 @@ from attento.cli import main
 from attento.cli.generate_cmd import bar
 from attento.generate import generate_text, next_token_report
 from attento.models import GPT, GPTConfig
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 from attento.tokenize import CharTokenizer
 
 TEXT = "nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura"

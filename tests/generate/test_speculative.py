@@ -18,7 +18,7 @@ from attento.generate.speculative import (
     speculative_generate,
 )
 from attento.models import GPT, GPTConfig
-from attento.models.checkpoint_io import save_model
+from attento.models.folder import save_model
 from attento.tokenize import CharTokenizer
 
 TEXT = "nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura"

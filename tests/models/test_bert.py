@@ -8,8 +8,9 @@ import torch.nn.functional as F
 
 from attento.data.masking import add_mask_token
 from attento.errors import UserError
-from attento.models.bert import Bert, BertConfig, fill_mask, mean_pool
-from attento.models.checkpoint_io import load_model, save_model
+from attento.generate.fill_mask import fill_mask
+from attento.models.bert import Bert, BertConfig, mean_pool
+from attento.models.folder import load_model, save_model
 from attento.models.layers import Block
 from attento.models.trace import Trace
 from attento.tokenize.bpe import train_bpe

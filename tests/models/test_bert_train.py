@@ -10,7 +10,7 @@ import torch
 from attento.cli import main
 from attento.errors import UserError
 from attento.models.bert import Bert
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from attento.train import train
 from attento.train.config import TrainConfig, preset
 

@@ -88,7 +88,7 @@ def test_config_json_round_trip():
 
 
 def test_a_config_json_from_before_the_new_settings_still_loads():
-    from attento.models.checkpoint_io import BUNDLED, load_model
+    from attento.models.folder import BUNDLED, load_model
 
     saved = json.loads((BUNDLED / "dante" / "config.json").read_text())["model"]
     assert "n_kv_head" not in saved and "rope_scaling" not in saved

@@ -367,7 +367,7 @@ def test_no_weights_and_bad_dtype(tmp_path):
 
 
 def test_is_hf_folder_tells_hugging_face_from_attento_folders(tmp_path):
-    from attento.models.checkpoint_io import save_model
+    from attento.models.folder import save_model
 
     assert not hf.is_hf_folder(tmp_path)
     saved_llama(tmp_path / "hf")

@@ -9,7 +9,7 @@ import torch
 
 from attento.cli import main
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from attento.models.gpt import GPT, GPTConfig
 from attento.models.kv_memory import PUBLIC, CacheShape, cached_bytes, shape_of
 

@@ -64,7 +64,7 @@ def test_loading_states_the_size_first_and_refuses_what_does_not_fit(
 
 
 def test_bfloat16_weights(hf_llama_folder, capsys):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     model, _ = load_model(hf_llama_folder, dtype="bfloat16")
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}

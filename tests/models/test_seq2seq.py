@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attento.models.trace import Trace
 

@@ -215,7 +215,7 @@ def test_a_custom_pattern_that_tiktoken_cannot_parse_still_encodes(bpe):
 def model_dir(tmp_path) -> Path:
     import torch
 
-    from attento.models.checkpoint_io import save_model
+    from attento.models.folder import save_model
     from attento.models.gpt import GPT, GPTConfig
 
     tok = CharTokenizer.from_text("il gatto sul tetto")

@@ -76,7 +76,7 @@ def test_train_tokenizer_bad_size_is_one_line(tmp_path, capsys):
 
 def test_train_tokenizer_keeps_a_models_tokenizer(tmp_path, capsys):
     """Writing over a model folder's tokenizer silently broke the model (its ids changed)."""
-    from attento.models.checkpoint_io import CONFIG
+    from attento.models.folder import CONFIG
 
     model = tmp_path / "model"
     model.mkdir()

@@ -130,7 +130,7 @@ def test_eval_command_mistakes(capsys, tmp_path):
 
 
 def test_training_evaluates_the_whole_split_as_attento_eval_does(tmp_path):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
     from attento.train import train
     from attento.train.config import preset
 

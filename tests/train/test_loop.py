@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from attento.train import checkpoint, train
 
 from .conftest import interrupt_after, read_log, tiny_config

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from attento.cli import main as cli
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model
+from attento.models.folder import load_model
 from attento.train import train
 from attento.train.snapshots import list_snapshots, load_snapshot, snapshot_path, snapshot_steps
 

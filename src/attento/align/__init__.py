@@ -22,4 +22,10 @@ from attento.align.chat import ChatFormat, add_chat_tokens
 from attento.align.lora import LoRAGPT, merge_lora
 from attento.align.reward import RewardModel
 
-__all__ = ["ChatFormat", "LoRAGPT", "RewardModel", "add_chat_tokens", "merge_lora"]
+# this stage's architectures for attento/registry.py: "arch" in config.json -> "module:Class"
+ARCHS: dict[str, str] = {
+    "gpt-lora": "attento.align.lora:LoRAGPT",
+    "gpt-reward": "attento.align.reward:RewardModel",
+}
+
+__all__ = ["ARCHS", "ChatFormat", "LoRAGPT", "RewardModel", "add_chat_tokens", "merge_lora"]

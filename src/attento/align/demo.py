@@ -39,7 +39,7 @@ from attento.align.reward import RewardSettings, train_reward_model
 from attento.align.rollout import evaluate, sample
 from attento.align.sft import SFTSettings, sft
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 from attento.train import TrainConfig, train
 
 IT = ["zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci"]

@@ -41,7 +41,7 @@ from attento.align.dpo import DPOSettings, dpo
 from attento.align.rollout import sample
 from attento.align.sft import SFTSettings, sft
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 
 DATA = Path(__file__).resolve().parents[1] / "assets" / "data" / "refusal.json"
 LANGS = ("it", "en")

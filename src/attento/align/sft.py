@@ -30,7 +30,7 @@ from attento.align.data import load_conversations, pad_rows
 from attento.align.lora import LoRAGPT, merge_lora
 from attento.align.settings import check_settings
 from attento.errors import UserError
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models.folder import load_model, save_model
 from attento.models.gpt import GPT
 from attento.train import TrainConfig, TrainResult, train
 

@@ -1,30 +1,52 @@
 """`attento <command>`: a thin layer over the library.
 
 Each group of commands lives in its own `*_cmd.py` module here, with a `register(subparsers)`
-function and an `ORDER` number that places it in `--help`. Modules only parse arguments, call
-the library and print. A `UserError` anywhere becomes one line on stderr and exit status 2.
+function; `COMMANDS` lists them in the order of `--help`, the course's order. Modules only
+parse arguments, call the library and print. A `UserError` anywhere becomes one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.metadata
-import pkgutil
 import sys
 import warnings
 from collections.abc import Sequence
 
 from attento import __version__
+from attento.cli import (
+    align_cmd,
+    compare_cmd,
+    efficiency_cmd,
+    encoder_cmd,
+    eval_cmd,
+    explain_cmd,
+    generate_cmd,
+    nn_cmd,
+    rank_cmd,
+    refusal_cmd,
+    tokenize_cmd,
+    train_cmd,
+    words_cmd,
+)
 from attento.errors import UserError
 from attento.seeds import check_seed
 
-
-def command_modules() -> list:
-    """The `*_cmd` modules of this package, in their `ORDER`."""
-    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmd")]
-    modules = [importlib.import_module(f"{__name__}.{name}") for name in names]
-    return sorted(modules, key=lambda m: m.ORDER)
+COMMANDS = (
+    tokenize_cmd,
+    train_cmd,
+    eval_cmd,
+    generate_cmd,
+    encoder_cmd,
+    words_cmd,
+    explain_cmd,
+    efficiency_cmd,
+    align_cmd,
+    rank_cmd,
+    compare_cmd,
+    refusal_cmd,
+    nn_cmd,
+)
 
 
 def version_line() -> str:
@@ -45,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for module in command_modules():
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

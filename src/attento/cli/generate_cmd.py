@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
     from attento.tokenize import Tokenizer
 
-ORDER = 40
 
 BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell, for smooth probability bars
 MAX_DEFAULT_NEW_TOKENS = 256
@@ -84,7 +83,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _load(name: str, dtype: str | None = None):
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     model, tokenizer = load_model(name, dtype=dtype)
     if not hasattr(model, "new_cache"):  # what every left-to-right language model here has

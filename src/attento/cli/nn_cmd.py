@@ -7,8 +7,6 @@ import argparse
 from attento.cli.common import add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
 
-ORDER = 80
-
 SMOOTH = ["sigmoid", "tanh", "relu", "gelu", "gelu_tanh"]
 
 

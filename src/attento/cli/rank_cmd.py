@@ -8,8 +8,6 @@ import sys
 
 from attento.errors import UserError
 
-ORDER = 72
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(

@@ -8,8 +8,6 @@ import sys
 
 from attento.cli.common import add_json_flag, check_out_folder, print_json
 
-ORDER = 75
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser(

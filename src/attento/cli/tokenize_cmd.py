@@ -16,8 +16,6 @@ from attento.errors import UserError
 from attento.files import atomic_folder, check_replaceable
 from attento.tokenize import PRETRAINED, Tokenizer, load_tokenizer
 
-ORDER = 10
-
 # background colours cycled over tokens, as the OpenAI tokenizer page does
 _BACKGROUNDS = [
     "48;5;153",
@@ -96,7 +94,7 @@ def open_tokenizer(spec: str) -> Tokenizer:
     """`load_tokenizer`'s names and paths, and also a bundled model's name: its tokenizer."""
     if spec in PRETRAINED or Path(spec).exists():
         return load_tokenizer(spec)
-    from attento.models.checkpoint_io import BUNDLED, resolve
+    from attento.models.folder import BUNDLED, resolve
 
     try:
         folder = resolve(spec)
@@ -112,7 +110,7 @@ def open_tokenizer(spec: str) -> Tokenizer:
 def check_tokenizer_out(out: str, force: bool) -> Path:
     """--out is written whole (a new folder swapped in), so anything there, a model above all,
     whose ids a new tokenizer would no longer match, is replaced only with --force."""
-    from attento.models.checkpoint_io import CONFIG
+    from attento.models.folder import CONFIG
 
     path = check_out_folder(out)
     if not force and (path / CONFIG).is_file():

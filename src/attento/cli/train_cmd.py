@@ -14,8 +14,6 @@ from pathlib import Path
 from attento.cli.common import add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
 
-ORDER = 30
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from attento.train.config import PRESETS
@@ -115,10 +113,10 @@ def build_config(args: argparse.Namespace):
 def check_default_shape(arch: str) -> None:
     """--arch swaps in the arch's default shape; GPT and BERT have none (their size is the
     preset's whole point), which would end in "model config lacks: n_layer, ..."."""
-    from attento.models.checkpoint_io import ARCHS, arch_class
+    from attento.registry import arch_class, arch_names
     from attento.train.config import PRESETS
 
-    if arch not in ARCHS:
+    if arch not in arch_names():
         return  # train() names the known architectures
     fields = dataclasses.fields(arch_class(arch).config_class)
     needs = [

@@ -9,8 +9,6 @@ import sys
 from attento.cli.common import add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
 
-ORDER = 55
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from attento.embeddings.word2vec import PRESETS, Word2VecSettings

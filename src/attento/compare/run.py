@@ -207,7 +207,7 @@ def _curve(run_dir: Path) -> list[tuple[float, float]]:
 
 def _probe(cfg: CompareConfig, results: dict[str, ArchResult], out: Path, progress, say):
     from attento.data.probes import ALPHABET, episode_length, recall_accuracy, recall_text
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     distances = list(cfg.probe_distances)
     text = recall_text(cfg.probe_chars, max(distances), seed=cfg.seed)

@@ -13,8 +13,8 @@ from typing import Any
 
 from attento.compare.config import ARCHS
 from attento.errors import UserError
-from attento.models.checkpoint_io import arch_class
 from attento.models.config import check_model_fits, model_bytes
+from attento.registry import arch_class
 
 # arch -> (fixed shape, the setting that is the width)
 SHAPES: dict[str, tuple[dict[str, Any], str]] = {

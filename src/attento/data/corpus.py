@@ -1,11 +1,11 @@
-"""Text corpora: a path, or a known name resolved offline first (see `download.py`)."""
+"""Text corpora: a path, or a known name resolved offline first (see attento/download.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from attento.data.download import fetch
+from attento.download import fetch
 from attento.errors import UserError
 
 

@@ -199,8 +199,9 @@ def load_embedder(name_or_path: str | Path | None = None) -> Embedder:
 @lru_cache(maxsize=4)
 def _load(key: str) -> Embedder:
     from attento.embeddings import word2vec
-    from attento.models.bert import Bert, load_bert
-    from attento.models.checkpoint_io import load_model, read_json
+    from attento.generate.fill_mask import load_bert
+    from attento.models.bert import Bert
+    from attento.models.folder import load_model, read_json
 
     if key == DEFAULT_MODEL:
         return _minilm()
@@ -225,7 +226,7 @@ def _minilm() -> Embedder:
     the package's sentence-transformers stack is never imported (tests/embeddings prove it)."""
     import importlib
 
-    from attento.models.bert import load_bert
+    from attento.generate.fill_mask import load_bert
 
     try:
         package = importlib.import_module(MINILM_PACKAGE)
@@ -243,7 +244,7 @@ def _max_length(path: Path) -> int | None:
     """sentence-transformers' max_seq_length, when the folder says (MiniLM: 256)."""
     config = path / "sentence_bert_config.json"
     if config.is_file():
-        from attento.models.checkpoint_io import read_json
+        from attento.models.folder import read_json
 
         return read_json(config).get("max_seq_length")
     return None

@@ -312,7 +312,7 @@ class Catalog:
         entry = self.entry(name)
         with self._lock:
             if entry._loaded is None:
-                from attento.models.checkpoint_io import load_model
+                from attento.models.folder import load_model
 
                 model, tokenizer = load_model(entry.path)
                 entry._loaded = (model.eval(), tokenizer)

@@ -2,7 +2,8 @@
 
 - `sampling.py`: temperature, top-k, top-p, softmax, greedy pick or a seeded die roll;
 - `loop.py`: the generation loop (KV cache, context window, stop rules, streaming);
-- `report.py`: one step laid out in full, as the course figure shows it.
+- `report.py`: one step laid out in full, as the course figure shows it;
+- `fill_mask.py`: the encoder's final step, each [MASK]'s top guesses.
 """
 
 from attento.generate.loop import Decoder, encode_prompt, generate, generate_text, stream

@@ -14,7 +14,7 @@ filler tokens of a batch so that each text is read as if alone.
 Masked language modelling (MLM) pre-trains it: some tokens are replaced by [MASK] (see
 `attento.data.masking`) and the model must guess them from both sides. The MLM head turns
 each vector back into vocabulary scores: dense -> gelu -> LayerNorm -> the word-embedding
-matrix again (tied, as in GPT) plus a bias. `fill_mask` shows its guesses.
+matrix again (tied, as in GPT) plus a bias. `attento.generate.fill_mask` shows its guesses.
 
 Sentence embeddings (sentence-transformers, e.g. all-MiniLM-L6-v2, a 6-layer BERT) average
 the token vectors of the real tokens (`mean_pool`) and scale the result to length 1: texts
@@ -30,16 +30,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attento.data.masking import encode_with_masks, mask_token_id
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.checkpoint_io import read_json
 from attento.models.config import JSONConfig
 from attento.models.layers import ACTIVATIONS, Block, Embeddings, Norm
 from attento.models.trace import Traced, name_modules
@@ -235,47 +232,3 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     """The average of the real tokens' vectors (B, T, C) -> (B, C); padding does not count."""
     weights = attention_mask.to(hidden.dtype)[..., None]
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-
-
-@torch.no_grad()
-def fill_mask(model: Bert, tokenizer: Any, text: str, k: int = 5) -> list[list[dict[str, Any]]]:
-    """The model's top-k guesses for each [MASK] of `text`: one list per mask, each guess
-    {"token", "id", "prob"}. WordPiece models get BERT's [CLS] ... [SEP] around the text."""
-    if k < 1:
-        raise UserError(f"k must be at least 1, got {k}")
-    mask_id = mask_token_id(tokenizer)
-    ids = encode_with_masks(tokenizer, text)
-    if hasattr(tokenizer, "cls_id"):
-        ids = [tokenizer.cls_id, *ids, tokenizer.sep_id]
-    where = [i for i, t in enumerate(ids) if t == mask_id]
-    if not where:
-        raise UserError("the text has no [MASK] for the model to fill")
-    model.eval()
-    device = next(model.parameters()).device
-    logits = model(torch.tensor([ids], device=device))
-    probs = logits[0, where].float().softmax(-1)
-    top = probs.topk(min(k, probs.size(-1)), dim=-1)
-    return [
-        [
-            {"token": tokenizer.token_str(i), "id": i, "prob": p}
-            for i, p in zip(row_ids.tolist(), row_p.tolist(), strict=True)
-        ]
-        for row_ids, row_p in zip(top.indices, top.values, strict=True)
-    ]
-
-
-def load_bert(path_or_name: str | Path) -> tuple[Bert, Any]:
-    """(model, tokenizer) from an attento BERT folder or a Hugging Face BERT folder
-    (config.json with "model_type": "bert", its vocab.txt beside it)."""
-    from attento.models.checkpoint_io import load_model
-    from attento.tokenize import load_tokenizer
-
-    path = Path(path_or_name)
-    if path.is_dir() and (path / "config.json").is_file():
-        config = read_json(path / "config.json")
-        if config.get("model_type") == "bert" and "arch" not in config:
-            return Bert.from_hf(path).eval(), load_tokenizer(path)
-    model, tokenizer = load_model(path_or_name)
-    if not isinstance(model, Bert) or tokenizer is None:
-        raise UserError(f"{path_or_name} is not a BERT with a tokenizer")
-    return model, tokenizer

@@ -38,8 +38,8 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.models.bert import Bert, BertConfig
-from attento.models.checkpoint_io import read_json, write_safetensors
 from attento.models.config import check_dtype
+from attento.models.folder import read_json, write_safetensors
 from attento.models.gpt import GPT, GPTConfig
 from attento.models.layers import ROPE_SCALINGS, RotaryEmbedding, SinusoidalPositions
 

@@ -127,7 +127,7 @@ def shape_of(model: str) -> CacheShape:
     of `PUBLIC`, or a Hub id "owner/name" (its config.json, downloaded if not cached); no
     weights are read."""
     from attento.data.hub import is_hub_id, snapshot
-    from attento.models.checkpoint_io import CONFIG, read_json, resolve
+    from attento.models.folder import CONFIG, read_json, resolve
 
     path = Path(model)
     if path.is_dir() or _is_bundled(model):
@@ -148,7 +148,7 @@ def shape_of(model: str) -> CacheShape:
 
 
 def _is_bundled(name: str) -> bool:
-    from attento.models.checkpoint_io import BUNDLED
+    from attento.models.folder import BUNDLED
 
     return (BUNDLED / name).is_dir()
 

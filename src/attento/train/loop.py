@@ -73,11 +73,11 @@ def make_tokenizer(spec: str, text: str, progress: bool = False) -> Any:
 
 def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.Module:
     """A freshly initialised model of architecture `arch` sized for the tokenizer."""
-    from attento.models.checkpoint_io import ARCHS, arch_class
     from attento.models.config import check_model_fits
+    from attento.registry import arch_class, arch_names
 
-    if arch not in ARCHS:
-        raise UserError(f"unknown architecture {arch!r} (known: {', '.join(sorted(ARCHS))})")
+    if arch not in arch_names():
+        raise UserError(f"unknown architecture {arch!r} (known: {', '.join(arch_names())})")
     cls = arch_class(arch)
     if model.get("vocab_size", vocab_size) != vocab_size:
         raise UserError(

@@ -44,7 +44,7 @@ def snapshot_path(folder: Path, step: int) -> Path:
 
 def save_snapshot(model: nn.Module, out: Path, step: int) -> Path:
     """Write `model`'s weights as the snapshot of `step` in the run folder `out`, atomically."""
-    from attento.models.checkpoint_io import unique_state_dict, write_safetensors
+    from attento.models.folder import unique_state_dict, write_safetensors
 
     path = snapshot_path(out, step)
     path.parent.mkdir(exist_ok=True)
@@ -66,7 +66,7 @@ def list_snapshots(folder: Path) -> list[int]:
 
 def load_snapshot(model: nn.Module, folder: Path, step: int) -> nn.Module:
     """Put the weights of snapshot `step` into `model` (built from the folder's config.json)."""
-    from attento.models.checkpoint_io import load_weights
+    from attento.models.folder import load_weights
 
     if step not in list_snapshots(folder):
         raise UserError(f"{folder} has no snapshot of step {step}")

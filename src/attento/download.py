@@ -1,5 +1,7 @@
 """Find a named file offline first, download it (once, checked) otherwise.
 
+Below every stage that reads a named asset (data/ for corpora, tokenize/ for rank tables).
+
 Lookup order for every named asset (corpora, tokenizer tables):
 1. `$ATTENTO_DATA/<filename>`: a local folder, for machines without internet;
 2. the user cache (`$ATTENTO_CACHE`, else `$XDG_CACHE_HOME/attento`, else `~/.cache/attento`);

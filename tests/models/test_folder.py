@@ -12,8 +12,8 @@ from safetensors.torch import load_file, save_file
 
 import attento
 from attento.errors import UserError
-from attento.models import checkpoint_io
-from attento.models.checkpoint_io import load_model, save_model
+from attento.models import folder as model_folder
+from attento.models.folder import load_model, save_model
 from attento.models.gpt import GPT, GPTConfig
 from attento.tokenize import CharTokenizer
 
@@ -106,12 +106,12 @@ def test_tokenizer_larger_than_model(saved):
 
 
 def test_bare_names_look_in_the_bundled_folder(tmp_path, monkeypatch, saved):
-    monkeypatch.setattr(checkpoint_io, "BUNDLED", tmp_path)
+    monkeypatch.setattr(model_folder, "BUNDLED", tmp_path)
     with pytest.raises(UserError, match=r"'tiny'.*bundled: m"):
         attento.load_model("tiny")
     model, _ = attento.load_model("m")
     assert isinstance(model, GPT)
-    monkeypatch.setattr(checkpoint_io, "BUNDLED", tmp_path / "absent")
+    monkeypatch.setattr(model_folder, "BUNDLED", tmp_path / "absent")
     with pytest.raises(UserError, match="none are bundled"):
         attento.load_model("tiny")
     with pytest.raises(UserError, match="not found"):
@@ -119,25 +119,37 @@ def test_bare_names_look_in_the_bundled_folder(tmp_path, monkeypatch, saved):
 
 
 def test_every_saved_arch_opens_in_a_fresh_process(tmp_path):
-    """A reward model or a LoRA model opens without importing attento.align first: every
-    arch is listed up front, not registered by the module that defines it."""
+    """A reward model or a LoRA model opens without importing attento.align first (the
+    registry asks align for its archs), and a GPT opens without importing align at all."""
     from attento.align.lora import LoRAGPT
     from attento.align.reward import RewardModel
 
     config = GPTConfig(20, 8, 1, 2, 8)
+    save_model(GPT(config), None, tmp_path / "gpt")
     save_model(RewardModel(config), None, tmp_path / "rm")
     save_model(LoRAGPT.from_gpt(GPT(config), r=2, alpha=4.0), None, tmp_path / "lora")
     script = (
-        "import sys; from attento.models.checkpoint_io import load_model; "
-        "print(*(type(load_model(p)[0]).__name__ for p in sys.argv[1:]))"
+        "import sys; from attento.models.folder import load_model; "
+        "gpt = type(load_model(sys.argv[1])[0]).__name__; "
+        "print(gpt, 'attento.align' in sys.modules, "
+        "*(type(load_model(p)[0]).__name__ for p in sys.argv[2:]))"
     )
+    folders = [str(tmp_path / name) for name in ("gpt", "rm", "lora")]
     run = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "rm"), str(tmp_path / "lora")],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-c", script, *folders], capture_output=True, text=True, check=True
     )
-    assert run.stdout.split() == ["RewardModel", "LoRAGPT"]
+    assert run.stdout.split() == ["GPT", "False", "RewardModel", "LoRAGPT"]
+
+
+def test_models_names_nothing_of_align():
+    """models/ comes before align/: the alignment stage's archs are declared in align."""
+    from pathlib import Path
+
+    import attento.models
+
+    package = Path(attento.models.__file__).parent
+    naming = [p.name for p in package.glob("*.py") if "attento.align" in p.read_text()]
+    assert naming == []
 
 
 def test_a_folder_left_between_the_two_renames_of_a_swap_opens(saved):

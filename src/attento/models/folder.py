@@ -5,13 +5,9 @@
       model.safetensors   the weights (a plain tensor table: no code runs when it is read)
       tokenizer.json      + the tokenizer's data files (tokenizer.save)
 
-"arch" names the class that rebuilds the model from the "model" settings: `ARCHS` lists every
-architecture (gpt, bert, lstm, the reward model, ...), and its module is imported only when a
-folder of that arch is opened. The alignment stage's models are named here too, as strings,
-although `align` comes after `models`: had they registered themselves on import, a reward
-model would not open in a process that had not imported `attento.align` first. Other keys of
-config.json (e.g. training state written by attento.train) are kept by whoever writes them
-and ignored here.
+"arch" names the class that rebuilds the model from the "model" settings (attento/registry.py
+finds it in the stage that declares it). Other keys of config.json (e.g. training state
+written by attento.train) are kept by whoever writes them and ignored here.
 Weights shared by two layers (GPT's tied embedding/output matrix) are stored once.
 `save_model` writes a folder whole or not at all (attento.files.atomic_folder) and refuses to
 replace a non-empty one unless asked.
@@ -22,7 +18,6 @@ name or shape) is a `UserError` naming the file, never a traceback.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -35,33 +30,13 @@ from torch import nn
 from attento.errors import UserError
 from attento.files import atomic_folder
 from attento.models.config import check_model_fits
+from attento.registry import arch_class
 from attento.tokenize import Tokenizer, load_tokenizer
 from attento.tokenize.base import CONFIG_FILE as TOKENIZER_FILE
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
-# "arch" in config.json -> "module:Class"; the class has `arch`, `config_class` (with
-# to_dict/from_dict) and is built as Class(config).
-ARCHS: dict[str, str] = {
-    "gpt": "attento.models.gpt:GPT",
-    "bert": "attento.models.bert:Bert",
-    "seq2seq": "attento.models.seq2seq:Seq2Seq",
-    "mlp": "attento.models.mlp_lm:MLPLM",
-    "rnn": "attento.models.recurrent:RNNLM",
-    "lstm": "attento.models.recurrent:LSTMLM",
-    "gru": "attento.models.recurrent:GRULM",
-    "cnn": "attento.models.conv:ConvLM",
-    "gpt-lora": "attento.align.lora:LoRAGPT",
-    "gpt-reward": "attento.align.reward:RewardModel",
-}
 BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "models"
-
-
-def arch_class(name: str, source: Path | str = CONFIG) -> type[nn.Module]:
-    if name not in ARCHS:
-        raise UserError(f"{source}: unknown arch {name!r} (known: {', '.join(sorted(ARCHS))})")
-    module, cls = ARCHS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
 
 
 # --- files -----------------------------------------------------------------------------------
