@@ -41,7 +41,7 @@ test-all: setup
 	$(PY) -m pytest -q
 
 screenshots: setup
-	ATTENTO_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/explain/test_browser.py -k screenshots
+	ATTENTO_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/explain/test_browser.py tests/explain/test_browser_encoder.py -k screenshots
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench examples

@@ -4,15 +4,17 @@ position of its slider, the probabilities of that snapshot loaded here in Python
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import torch
 
-from attento.explain.catalog import Catalog, Entry
+from attento.explain.catalog import BUNDLED_DIR, Catalog, Entry
 from attento.explain.server import create_app
 from attento.explain.traces import record
 from attento.generate import filter_logits, probabilities
@@ -22,6 +24,9 @@ from attento.train.snapshots import load_snapshot
 
 from .builders import BERT_SENTENCE, HISTORY_STEPS, make_bert, make_history
 from .conftest import CHROMIUM
+
+IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+SHOT_MODELS = ("dante", "dante-bert", "dante-history")  # bundled: what a fresh clone shows
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,7 +45,9 @@ def server(tmp_path_factory, make_ckpt, hostile):
         "history": make_history(root / "history", make_ckpt),
         "hostile": hostile.path,
     }
-    catalog = Catalog([Entry(n, p, "models-dir") for n, p in folders.items()], "tiny")
+    entries = [Entry(n, p, "models-dir") for n, p in folders.items()]
+    bundled = [Entry(n, BUNDLED_DIR / n, "bundled") for n in SHOT_MODELS]
+    catalog = Catalog([*entries, *bundled], "tiny")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -154,3 +161,22 @@ def test_markup_in_token_texts_stays_text(open_page, server, hostile):
     assert any("<img" in t for t in texts)  # shown as text
     assert pg.evaluate("() => window.__xss") is None
     assert pg.locator(".xss").count() == 0
+
+
+def test_screenshots_of_the_bundled_models(open_page, server, tmp_path):
+    """encoder.html on dante and dante-bert, history.html on dante-history at its middle
+    snapshot; with ATTENTO_WRITE_SCREENSHOTS=1 (make screenshots) into docs/img."""
+    url, _ = server
+    img = IMG if os.environ.get("ATTENTO_WRITE_SCREENSHOTS") == "1" else tmp_path
+    query = urlencode({"decoder": "dante", "encoder": "dante-bert"})
+    pg = open_page(f"{url}encoder.html?{query}")
+    pg.wait_for_selector("#v-mask .mask-guess .pb-row")
+    pg.locator("#s-maps").screenshot(path=str(img / "explainer-gpt-bert.png"))
+    pg.locator("#s-guess").screenshot(path=str(img / "explainer-fill-mask.png"))
+    pg = open_page(f"{url}history.html?model=dante-history")
+    pg.wait_for_selector("#probs-at-step .pb-row")
+    pg.locator("#step").evaluate("e => { e.value = 2; e.dispatchEvent(new Event('input')); }")
+    pg.wait_for_selector("#probs-at-step[data-step='200'] .pb-row")
+    pg.locator("#s-curve").screenshot(path=str(img / "explainer-history-curve.png"))
+    pg.locator("#s-at-step").screenshot(path=str(img / "explainer-history-step.png"))
+    assert (img / "explainer-history-step.png").stat().st_size > 1000

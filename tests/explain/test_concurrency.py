@@ -231,3 +231,48 @@ def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
             assert raw == alone.post(path, json=body).content, (path, body)
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_attention_and_snapshots_asked_by_25_clients_at_once_equal_each_alone(server):
+    """25 students compare GPT and BERT (/api/attention) and scrub the bundled training
+    history (/api/snapshot at its steps, so snapshot models are built concurrently), all at
+    once; every answer equals the same request answered alone, byte for byte."""
+    import torch
+    from fastapi.testclient import TestClient
+
+    from attento.explain.catalog import Catalog
+    from attento.explain.server import create_app
+    from attento.explain.traces import Traces
+
+    port, _ = server
+    catalog = Catalog.discover(MODEL)
+    history = "dante-history"
+    steps = json.loads(post(port, "POST", "/api/history", {"model": history})[1])["steps"]
+    encoders = [m["name"] for m in catalog_models(port) if not m["decoder_only"]]
+    requests = []
+    for k in range(CLIENTS):  # one request each: a third GPT, a third BERT, a third history
+        prompt = "Nel mezzo del cammin"[: 4 + k % 16]
+        if k % 3 == 0 or (k % 3 == 1 and not encoders):
+            requests.append(("/api/attention", {"model": MODEL, "prompt": LINE[k : k + 12]}))
+        elif k % 3 == 1:
+            name = encoders[k % len(encoders)]
+            requests.append(("/api/attention", {"model": name, "prompt": prompt + " [MASK]"}))
+        else:
+            step = steps[k % len(steps)]
+            requests.append(("/api/snapshot", {"model": history, "step": step, "prompt": prompt}))
+    random.Random(3).shuffle(requests)
+    answers = in_parallel(lambda r: post(port, "POST", *r), requests)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the server (attento explain --threads 1, the default)
+    try:
+        alone = TestClient(create_app(catalog, traces=Traces(0)), base_url="http://127.0.0.1")
+        for (path, body), (status, raw) in zip(requests, answers, strict=True):
+            assert status == 200, raw[:200]
+            assert raw == alone.post(path, json=body).content, (path, body)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def catalog_models(port: int) -> list[dict]:
+    return json.loads(post(port, "GET", "/api/models")[1])["models"]

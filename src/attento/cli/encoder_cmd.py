@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", metavar="TEXT", help='text with [MASK] in it ("-": standard input)')
     p.add_argument(
         "--model",
-        required=True,
-        help="a BERT folder: trained with --objective mlm, or Hugging Face's",
+        default="dante-bert",
+        help="a BERT folder: trained with --objective mlm, or Hugging Face's (default: the "
+        "bundled dante-bert)",
     )
     p.add_argument("--k", type=int, default=5, help="guesses per mask (default: 5)")
     add_json_flag(p)

@@ -231,11 +231,12 @@ def bert_cpu() -> TrainConfig:
 
 
 def dante_bert() -> TrainConfig:
-    """The bundled `dante-bert`: a BERT small enough to ship (~1.7 MB) and to train in a
-    quarter of an hour on a CPU, so that fill-mask and the explainer's GPT-vs-BERT view work
-    on a fresh clone. Two post-norm layers x 128 over 32-token windows, dante's 1,024 BPE
-    tokens (+ [MASK]); fewer layers than bert-cpu get past the masked LM's early plateau
-    sooner. Its masked top-1/top-5 are in bench/RESULTS.md."""
+    """The bundled `dante-bert`: a BERT small enough to ship (550k parameters, 2.2 MB) and to
+    train in a quarter of an hour on a CPU, so that fill-mask and the explainer's GPT-vs-BERT
+    page work on a fresh clone. Two post-norm layers x 128 over 32-token windows, dante's
+    1,024 BPE tokens (+ [MASK]). A quarter of an hour is short for a masked LM (bert_cpu:
+    the loss leaves its plateau after ~3,000 steps): on the shared 2-core machine the shipped
+    model got 913 steps, enough to use its neighbours a little (bench/RESULTS.md)."""
     return bert_cpu().replace(
         tokenizer="bpe:1024",
         model=dict(block_size=32, n_layer=2, n_head=4, n_embd=128),
