@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
 
+from attento.config import Config
 from attento.errors import UserError
 
 ARCHS = ("mlp", "rnn", "lstm", "gru", "cnn", "gpt")
 
 
 @dataclass
-class CompareConfig:
+class CompareConfig(Config):
     """Everything one comparison does; the defaults fit in about 25 minutes on 2 CPU cores."""
 
     corpus: str = "tinyshakespeare"
@@ -44,7 +43,7 @@ class CompareConfig:
     # (no cores left to spin-wait for); the ratios between models are what we compare.
     threads: int = 1
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         self.archs, self.lengths = tuple(self.archs), tuple(self.lengths)
         self.probe_distances = tuple(self.probe_distances)
         unknown = [a for a in self.archs if a not in ARCHS]
@@ -72,6 +71,3 @@ class CompareConfig:
             values = getattr(self, name)
             if not values or any(not isinstance(v, int) or v < 1 for v in values):
                 raise UserError(f"{name} must be positive integers, got {values!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)

@@ -31,12 +31,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from attento.config import Config
 from attento.errors import UserError
 from attento.seeds import SEED_LIMIT, check_seed
 
 
 @dataclass(frozen=True)
-class SamplingConfig:
+class SamplingConfig(Config):
     """How to choose the next token; checked on creation so mistakes surface before any work."""
 
     temperature: float = 1.0
@@ -45,7 +46,7 @@ class SamplingConfig:
     greedy: bool = False
     seed: int | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         check_sampling(self.temperature, self.top_k, self.top_p)
         check_seed(self.seed)
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.config import JSONConfig
+from attento.models.config import ModelConfig
 from attento.models.layers import (
     ACTIVATIONS,
     NORMS,
@@ -46,7 +46,7 @@ from attento.models.trace import Traced, name_modules
 
 
 @dataclass
-class GPTConfig(JSONConfig):
+class GPTConfig(ModelConfig):
     """Every choice that defines a GPT's shape; saved as the "model" entry of config.json."""
 
     vocab_size: int
@@ -71,7 +71,7 @@ class GPTConfig(JSONConfig):
     # {"rope_type": "linear" or "llama3", and the settings layers.ROPE_SCALINGS lists}
     rope_scaling: dict | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         optional = ("ffn_hidden", "n_kv_head", "head_size")
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", *optional):
             value = getattr(self, name)

@@ -9,52 +9,81 @@ was made and `--resume` can check it continues the same run.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from attento.config import Config, check_counts
 from attento.errors import UserError
 
-OBJECTIVES = ("clm", "mlm", "sft")  # sft: instruction tuning, batches from attento.align.sft
-OPTIMIZERS = ("adamw", "muon")  # muon: Muon on the blocks' matrices, AdamW on the rest
-# mlm: masked language modelling (BERT), batches from attento.data.masking
+OBJECTIVES = ("clm", "mlm", "sft")  # mlm: batches from data.masking; sft: from align.sft
+OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass
-class TrainConfig:
-    """All settings of a training run. Steps are optimiser steps (after accumulation)."""
+class TrainConfig(Config):
+    """All settings of a training run. Steps are optimiser steps (after accumulation).
+
+    A step learns from batch_size * grad_accum sequences, shared out by torchrun's processes;
+    each forward pass takes at most batch_size of them (accumulate to fit a bigger batch).
+
+    corpus: tinyshakespeare, divina_commedia or a text file
+    tokenizer: char, bpe:N (train N tokens on the corpus) or a saved tokenizer
+    objective: what a batch asks the model to predict: clm (next token), mlm (masked tokens,
+        trains a BERT) or sft (instruction tuning)
+    arch: gpt, bert, mlp, rnn, lstm, gru or cnn
+    model: the architecture's config, minus vocab_size (filled in from the tokenizer)
+    batch_size: sequences per forward pass
+    grad_accum: forward passes per optimiser step
+    max_steps: optimiser steps to train (None: until the time budget)
+    time_budget_min: wall-clock minutes to train; the lr schedule follows time then
+    optimizer: adamw, or muon (Muon on the blocks' matrices, AdamW on the rest)
+    learning_rate: AdamW's peak; the schedule scales muon_lr alike
+    min_lr: the cosine decays to this
+    muon_lr: peak learning rate of the Muon matrices (optimizer muon)
+    warmup_steps: steps of linear warm-up
+    weight_decay: on matrices only
+    beta1: AdamW's first-moment decay
+    beta2: AdamW's second-moment decay
+    grad_clip: max global gradient norm; 0 disables clipping
+    eval_interval: steps between evals (and checkpoints)
+    eval_batches: batches per eval; None: the whole validation split
+    log_interval: steps between log.csv rows
+    seed: random seed
+    compile: torch.compile the model
+    bf16: bfloat16 autocast on GPUs (ignored on CPUs, where it is emulated)
+    device: cpu, cuda or auto (cuda when available)
+    save_best: also keep the best-validation model in OUT/best/
+    """
 
     corpus: str = "tinyshakespeare"
-    tokenizer: str = "char"  # "char", "bpe:N" (train N tokens on the corpus) or a saved tokenizer
-    objective: str = "clm"  # what a batch asks the model to predict; "clm" = next token
+    tokenizer: str = "char"
+    objective: str = "clm"
     arch: str = "gpt"
-    model: dict[str, Any] = field(default_factory=dict)  # the architecture's config, minus vocab
-    # A step learns from batch_size * grad_accum sequences, shared out by torchrun's processes;
-    # each forward pass takes at most batch_size of them (accumulate to fit a bigger batch).
+    model: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 12
     grad_accum: int = 1
     max_steps: int | None = 2000
-    time_budget_min: float | None = None  # wall-clock budget; the lr schedule follows time then
+    time_budget_min: float | None = None
     optimizer: str = "adamw"
-    learning_rate: float = 1e-3  # AdamW's peak; the schedule scales muon_lr alike
-    min_lr: float = 1e-4  # the cosine decays to this
-    muon_lr: float = 0.02  # peak learning rate of the Muon matrices (optimizer="muon")
+    learning_rate: float = 1e-3
+    min_lr: float = 1e-4
+    muon_lr: float = 0.02
     warmup_steps: int = 100
-    weight_decay: float = 0.1  # on matrices only
+    weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
-    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
-    eval_interval: int = 250  # steps between evals (and checkpoints)
-    eval_batches: int | None = None  # batches per eval; None: the whole validation split
-    log_interval: int = 10  # steps between log.csv rows
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_batches: int | None = None
+    log_interval: int = 10
     seed: int = 1337
-    compile: bool = False  # torch.compile the model
-    bf16: bool = False  # bfloat16 autocast on GPUs (ignored on CPUs, where it is emulated)
-    device: str = "auto"  # "auto" picks cuda when available
-    save_best: bool = True  # also keep the best-validation model in OUT/best/
+    compile: bool = False
+    bf16: bool = False
+    device: str = "auto"
+    save_best: bool = True
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.objective not in OBJECTIVES:
             raise UserError(
                 f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"
@@ -64,12 +93,8 @@ class TrainConfig:
                 "objective mlm and arch bert go together: masked language modelling trains "
                 "an encoder (BERT), e.g. --preset bert-cpu"
             )
-        for name in ("batch_size", "grad_accum", "eval_interval", "eval_batches", "log_interval"):
-            value = getattr(self, name)
-            if name == "eval_batches" and value is None:
-                continue  # the whole validation split
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"{name} must be a positive integer, got {value!r}")
+        names = ("batch_size", "grad_accum", "eval_interval", "eval_batches", "log_interval")
+        check_counts(self, *names)
         if self.max_steps is not None and self.max_steps < 1:
             raise UserError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.time_budget_min is not None and not (
@@ -94,20 +119,6 @@ class TrainConfig:
             raise UserError(f"muon_lr must be positive, got {self.muon_lr}")
         if self.warmup_steps < 0 or self.grad_clip < 0 or self.weight_decay < 0:
             raise UserError("warmup_steps, grad_clip and weight_decay cannot be negative")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"unknown training setting(s): {', '.join(unknown)}")
-        return cls(**d)
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
 
 
 def tiny() -> TrainConfig:

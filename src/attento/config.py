@@ -1,0 +1,180 @@
+"""The one style of every settings dataclass: checked when made, JSON both ways, `replace`.
+
+A model's shape, a training run, a comparison, a sampler: each is a `@dataclass` that
+inherits `Config`. Making one runs its `check()`, so a bad value fails at once in one clear
+line (a `UserError`) instead of deep inside the work; `from_dict` reads a JSON object back
+and names the unknown keys together with the known ones, so a typo in a file or in
+`--set` says what was meant. `parse_value` turns the text of a flag or of `--set` into the
+type a field declares, and `field_help` reads each field's help from the class docstring's
+table (lines `name: what it means`), so the CLI derives its flags from the same dataclass
+and a default is written once. Below every stage: it imports nothing of attento but errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import types
+import typing
+from typing import Any, TypeVar, Union
+
+from attento.errors import UserError
+
+C = TypeVar("C", bound="Config")
+
+
+class Config:
+    """Mixin for a `@dataclass` (frozen or not): validation on creation and JSON."""
+
+    what = ""  # how messages name this config ("model", "training"); "" = the class name
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise a `UserError` naming the first bad field; the base accepts everything."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls: type[C], d: Any) -> C:
+        """The config a JSON object describes; nested configs and tuples are rebuilt."""
+        what = cls.what or cls.__name__
+        if not isinstance(d, dict):
+            raise UserError(f"a {what} config must be a JSON object, got {type(d).__name__}")
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        names = [f.name for f in fields]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise UserError(
+                f"unknown {what} setting(s): {', '.join(unknown)} (known: {', '.join(names)})"
+            )
+        missing = [f.name for f in fields if _required(f) and f.name not in d]
+        if missing:
+            raise UserError(f"{what} config lacks: {', '.join(missing)}")
+        hints = type_hints(cls)
+        values = {k: _from_json(hints.get(k), v) for k, v in d.items()}
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls: type[C], text: str) -> C:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"not JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with `changes`, checked again."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def type_hints(cls: type) -> dict[str, Any]:
+    """The fields' declared types, resolved (modules use `from __future__ import annotations`)."""
+    return typing.get_type_hints(cls)
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    """JSON has lists where a field holds a tuple, and objects where it holds a config."""
+    if hint is None or value is None:
+        return value
+    inner = _optional_inner(hint)
+    if isinstance(inner, type) and issubclass(inner, Config) and isinstance(value, dict):
+        return inner.from_dict(value)
+    if typing.get_origin(inner) is tuple and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _optional_inner(hint: Any) -> Any:
+    """X for `X | None`, else the hint itself."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def is_optional(hint: Any) -> bool:
+    return typing.get_origin(hint) in (Union, types.UnionType) and type(None) in typing.get_args(
+        hint
+    )
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def parse_value(hint: Any, text: str, name: str) -> Any:
+    """The text of a flag or `--set name=text` as the type `hint` declares; one clear line
+    naming `name` when it is not one."""
+    if is_optional(hint) and text.strip().lower() in ("none", "null"):
+        return None
+    inner = _optional_inner(hint)
+    origin = typing.get_origin(inner)
+    try:
+        if inner is bool:
+            low = text.strip().lower()
+            if low not in _TRUE + _FALSE:
+                raise ValueError
+            return low in _TRUE
+        if inner is int:
+            return int(text.replace("_", ""))
+        if inner is float:
+            return float(text)
+        if inner is str:
+            return text
+        if origin is tuple:
+            item = typing.get_args(inner)[0]
+            return tuple(parse_value(item, v.strip(), name) for v in text.split(",") if v.strip())
+        return json.loads(text)  # dicts, lists, Any: a JSON literal
+    except (ValueError, json.JSONDecodeError):
+        kind = getattr(inner, "__name__", str(inner))
+        raise UserError(f"{name}: expected {kind}, got {text!r}") from None
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Each field's help, from the class docstring's table: a line `name: text` starts an
+    entry, more-indented lines continue it."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    out: dict[str, str] = {}
+    current = None
+    for line in (cls.__doc__ or "").splitlines():
+        m = re.match(r"^(\s*)(\w+): (.*)$", line)
+        if m and m.group(2) in names:
+            current, indent = m.group(2), len(m.group(1))
+            out[current] = m.group(3).strip()
+        elif current and line.strip() and len(line) - len(line.lstrip()) > indent:
+            out[current] += " " + line.strip()
+        else:
+            current = None
+    return out
+
+
+def check_counts(config: object, *names: str) -> None:
+    """Each of `names` must be an integer >= 1 (None passes for an optional field)."""
+    for name in names:
+        value = getattr(config, name)
+        if value is None and is_optional(type_hints(type(config)).get(name)):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_positive(config: object, *names: str) -> None:
+    """Each of `names` must be a finite number > 0."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not (
+            isinstance(value, int | float) and math.isfinite(value) and value > 0
+        ):
+            raise UserError(f"{name} must be a positive number, got {value!r}")
