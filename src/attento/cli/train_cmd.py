@@ -11,59 +11,59 @@ import math
 import os
 from pathlib import Path
 
-from attento.cli.common import add_json_flag, check_out_folder, print_json
+from attento.cli.common import add_config_flags, add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
+
+# TrainConfig fields with a flag of their own; --set reaches every field
+FLAGS = ("corpus", "tokenizer", "objective", "arch", "max_steps", "time_budget_min", "seed")
+FLAGS_AFTER = ("device", "compile")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from attento.train.config import PRESETS
+    from attento.train.config import PRESETS, TrainConfig
 
     p = sub.add_parser(
         "train",
         help="train a language model on a corpus",
-        description="Train a model from a preset, writing checkpoints, log.csv and loss.png "
-        "into --out. Without --max-steps or --time-budget the preset's length is used.",
+        description="Train a model from a preset or a config file, writing checkpoints, "
+        "log.csv and loss.png into --out. Without --max-steps or --time-budget the preset's "
+        "length is used. Settings apply in order: the preset (or --config), the flags, then "
+        "each --set.",
     )
-    p.add_argument(
-        "--corpus", help="tinyshakespeare, divina_commedia or a text file (default: the preset's)"
+    fields = dict(
+        flags={"time_budget_min": "--time-budget"},
+        helps={
+            "objective": "clm: next-token prediction (GPT); mlm: masked language modelling, "
+            "which trains a BERT (default preset bert-cpu)",
+            "arch": "gpt, mlp, rnn, lstm, gru or cnn; another arch than the preset's takes "
+            "its own default shape at the preset's context length",
+        },
+        defaults=None,
+        default_text="the preset's",
     )
-    p.add_argument(
-        "--tokenizer",
-        help="char, bpe:N (train N tokens on the corpus) or a saved "
-        "tokenizer (default: the preset's)",
-    )
-    p.add_argument(
-        "--objective",
-        choices=["clm", "mlm"],
-        help="clm: next-token prediction (GPT); mlm: masked language modelling, which trains "
-        "a BERT (default preset bert-cpu)",
-    )
-    p.add_argument(
-        "--arch",
-        help="gpt (default), mlp, rnn, lstm, gru or cnn; another arch than the preset's takes "
-        "its own default shape at the preset's context length",
-    )
+    add_config_flags(p, TrainConfig, FLAGS, choices={"objective": ("clm", "mlm")}, **fields)
     p.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         help="model and training settings (default: cpu; on --resume, the checkpoint's)",
     )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="training settings from a file instead of a preset: a run's train_config.json "
+        "or a TOML file of the same keys (those left out keep TrainConfig's defaults)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help="change any training setting, e.g. --set learning_rate=3e-4 --set "
+        "model.n_layer=6 (repeatable; 'none' clears an optional one)",
+    )
     p.add_argument("--out", required=True, help="run folder: checkpoint, best/, log.csv, loss.png")
-    p.add_argument("--max-steps", type=int, metavar="N", help="optimiser steps to train")
-    p.add_argument(
-        "--time-budget",
-        type=float,
-        metavar="MIN",
-        help="wall-clock minutes to train (evaluations included)",
-    )
-    p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
-    p.add_argument("--device", help="cpu, cuda or auto (default: auto)")
-    p.add_argument(
-        "--compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="torch.compile the model (default: the preset's)",
-    )
+    add_config_flags(p, TrainConfig, FLAGS_AFTER, **fields)
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     add_json_flag(p)
     p.set_defaults(func=run_train)
@@ -72,8 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace):
     """The TrainConfig the flags describe (None: resume the checkpoint unchanged)."""
     from attento.train import checkpoint
-    from attento.train.config import preset
+    from attento.train.config import TrainConfig, preset, with_overrides
 
+    if args.config is not None and (args.preset is not None or args.resume):
+        raise UserError(
+            "--config replaces the preset"
+            + (" and --resume continues the checkpoint's settings" if args.resume else "")
+            + ": give one of them (and change settings with --set)"
+        )
     if args.resume:
         if not checkpoint.has_checkpoint(Path(args.out)):
             return None  # train() explains that there is nothing to resume
@@ -82,24 +88,19 @@ def build_config(args: argparse.Namespace):
             cfg = preset(args.preset).replace(
                 corpus=cfg.corpus, tokenizer=cfg.tokenizer, seed=cfg.seed
             )
+    elif args.config is not None:
+        cfg = TrainConfig.read(args.config)
     else:
         cfg = preset(args.preset or ("bert-cpu" if args.objective == "mlm" else "cpu"))
-    changes = {
-        "corpus": args.corpus,
-        "tokenizer": args.tokenizer,
-        "objective": args.objective,
-        "seed": args.seed,
-        "device": args.device,
-        "compile": args.compile,
-    }
-    changes = {k: v for k, v in changes.items() if v is not None}
+    names = ("corpus", "tokenizer", "objective", "seed", "device", "compile")
+    changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.arch is not None and args.arch != cfg.arch:
         check_default_shape(args.arch)
         changes.update(arch=args.arch, model={"block_size": cfg.model["block_size"]})
-    if args.max_steps is not None or args.time_budget is not None:
+    if args.max_steps is not None or args.time_budget_min is not None:
         # either limit replaces the preset's way of stopping; with both, the first reached wins
-        changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget)
-    return cfg.replace(**changes)
+        changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget_min)
+    return with_overrides(cfg.replace(**changes), args.settings)
 
 
 def check_default_shape(arch: str) -> None:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from attento.config import Config, check_counts
+from attento.config import Config, check_counts, type_hints, with_settings
 from attento.errors import UserError
 
 OBJECTIVES = ("clm", "mlm", "sft")  # mlm: batches from data.masking; sft: from align.sft
@@ -56,6 +56,7 @@ class TrainConfig(Config):
     save_best: also keep the best-validation model in OUT/best/
     """
 
+    what = "training"
     corpus: str = "tinyshakespeare"
     tokenizer: str = "char"
     objective: str = "clm"
@@ -119,6 +120,20 @@ class TrainConfig(Config):
             raise UserError(f"muon_lr must be positive, got {self.muon_lr}")
         if self.warmup_steps < 0 or self.grad_clip < 0 or self.weight_decay < 0:
             raise UserError("warmup_steps, grad_clip and weight_decay cannot be negative")
+
+
+def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
+    """`cfg` with `key=value` settings applied (`attento train --set`); `model.KEY` sets a
+    key of the model shape, typed and checked by the architecture's config class."""
+    return with_settings(cfg, assignments, nested=_model_hints)
+
+
+def _model_hints(cfg: TrainConfig, name: str) -> dict[str, Any]:
+    from attento.registry import arch_class
+
+    hints = type_hints(arch_class(cfg.arch, "--set arch").config_class)
+    hints.pop("vocab_size", None)  # from the tokenizer
+    return hints
 
 
 def tiny() -> TrainConfig:
