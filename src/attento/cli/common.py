@@ -114,6 +114,8 @@ def _metavar(hint: Any) -> str:
 
 
 def _shown(default: Any) -> str:
+    if default is None:
+        return ""
     if isinstance(default, tuple):
         return ",".join(str(v) for v in default)
     return str(default)

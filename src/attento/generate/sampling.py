@@ -38,7 +38,14 @@ from attento.seeds import SEED_LIMIT, check_seed
 
 @dataclass(frozen=True)
 class SamplingConfig(Config):
-    """How to choose the next token; checked on creation so mistakes surface before any work."""
+    """How to choose the next token; checked on creation so mistakes surface before any work.
+
+    temperature: divide the logits by T: below 1 sharpens, above 1 flattens
+    top_k: keep only the K most likely tokens
+    top_p: keep the smallest set of most likely tokens reaching P
+    greedy: always take the most likely token
+    seed: seed of the die (same seed, same text)
+    """
 
     temperature: float = 1.0
     top_k: int | None = None
