@@ -218,20 +218,21 @@ def parse_value(hint: Any, text: str, name: str) -> Any:
 
 
 def field_help(cls: type) -> dict[str, str]:
-    """Each field's help, from the class docstring's table: a line `name: text` starts an
-    entry, more-indented lines continue it."""
+    """Each field's help, from the docstring tables of `cls` and its bases: a line
+    `name: text` starts an entry, more-indented lines continue it."""
     names = {f.name for f in dataclasses.fields(cls)}
     out: dict[str, str] = {}
-    current = None
-    for line in (cls.__doc__ or "").splitlines():
-        m = re.match(r"^(\s*)(\w+): (.*)$", line)
-        if m and m.group(2) in names:
-            current, indent = m.group(2), len(m.group(1))
-            out[current] = m.group(3).strip()
-        elif current and line.strip() and len(line) - len(line.lstrip()) > indent:
-            out[current] += " " + line.strip()
-        else:
-            current = None
+    for klass in reversed(cls.__mro__):  # a subclass's own text wins
+        current, indent = None, 0
+        for line in (klass.__dict__.get("__doc__") or "").splitlines():
+            m = re.match(r"^(\s*)(\w+): (.*)$", line)
+            if m and m.group(2) in names:
+                current, indent = m.group(2), len(m.group(1))
+                out[current] = m.group(3).strip()
+            elif current and line.strip() and len(line) - len(line.lstrip()) > indent:
+                out[current] += " " + line.strip()
+            else:
+                current = None
     return out
 
 
