@@ -9,7 +9,7 @@ import pytest
 
 from attento.cli import build_parser, main
 from attento.cli.train_cmd import build_config
-from attento.train import preset
+from attento.train import PRESETS, preset
 
 
 def config_for(*argv: str):
@@ -147,3 +147,12 @@ def test_bad_config_file_is_one_line(
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and str(path) in err
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_each_preset_is_the_config_file_it_writes(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "train_config.json"
+    path.write_text(preset(name).to_json())
+    assert config_for("--out", "x", "--config", str(path)) == preset(name)
+    preset(name).model["n_layer"] = 99  # a copy: the next one is the preset again
+    assert preset(name) == PRESETS[name] and preset(name).model is not PRESETS[name].model

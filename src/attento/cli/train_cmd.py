@@ -120,7 +120,7 @@ def check_default_shape(arch: str) -> None:
         and f.name not in ("vocab_size", "block_size")
     ]
     if needs:
-        presets = [name for name, make in PRESETS.items() if make().arch == arch]
+        presets = [name for name, cfg in PRESETS.items() if cfg.arch == arch]
         if not presets:  # seq2seq, the reward model, LoRA: made by their own commands
             raise UserError(
                 f"attento train does not train --arch {arch}: choose gpt, mlp, rnn, lstm, "

@@ -136,9 +136,28 @@ def _model_hints(cfg: TrainConfig, name: str) -> dict[str, Any]:
     return hints
 
 
-def tiny() -> TrainConfig:
-    """Trains in a couple of seconds on a CPU: for tests and for trying the pipeline."""
+def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
+    """The one recipe both bundled models were trained with; only the text and tokens differ."""
     return TrainConfig(
+        corpus=corpus,
+        tokenizer=tokenizer,
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
+        batch_size=16,
+        max_steps=2000,
+        learning_rate=2e-3,
+        min_lr=2e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_batches=20,
+        log_interval=25,
+    )
+
+
+# The named presets: each a TrainConfig, what `--config FILE` would hold (`preset(name)
+# .to_json()` writes it), listed here and nowhere else.
+PRESETS: dict[str, TrainConfig] = {
+    # trains in a couple of seconds on a CPU: for tests and for trying the pipeline
+    "tiny": TrainConfig(
         model=dict(block_size=32, n_layer=2, n_head=2, n_embd=32),
         batch_size=8,
         max_steps=40,
@@ -148,13 +167,10 @@ def tiny() -> TrainConfig:
         eval_interval=20,
         eval_batches=4,
         log_interval=5,
-    )
-
-
-def cpu() -> TrainConfig:
-    """The best character model we found for 10 minutes on 2 CPU cores (tinyshakespeare);
-    the trials behind each choice are in bench/RESULTS.md, "## cpu preset trials"."""
-    return TrainConfig(
+    ),
+    # the best character model we found for 10 minutes on 2 CPU cores (tinyshakespeare);
+    # the trials behind each choice are in bench/RESULTS.md, "## cpu preset trials"
+    "cpu": TrainConfig(
         model=dict(
             block_size=512,
             n_layer=4,
@@ -175,12 +191,9 @@ def cpu() -> TrainConfig:
         weight_decay=0.1,
         eval_interval=2000,
         log_interval=50,
-    )
-
-
-def small() -> TrainConfig:
-    """nanoGPT's Shakespeare-character model (6 layers x 384, 256-token context), for a GPU."""
-    return TrainConfig(
+    ),
+    # nanoGPT's Shakespeare-character model (6 layers x 384, 256-token context), for a GPU
+    "small": TrainConfig(
         model=dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
         batch_size=64,
         max_steps=5000,
@@ -191,12 +204,9 @@ def small() -> TrainConfig:
         eval_batches=200,
         log_interval=10,
         compile=True,
-    )
-
-
-def gpt2_small() -> TrainConfig:
-    """GPT-2 small's shape (12 layers x 768, 1024 tokens, 124M parameters with 50k tokens)."""
-    return TrainConfig(
+    ),
+    # GPT-2 small's shape (12 layers x 768, 1024 tokens, 124M parameters with 50k tokens)
+    "gpt2-small": TrainConfig(
         tokenizer="bpe:8192",
         model=dict(block_size=1024, n_layer=12, n_head=12, n_embd=768, activation="gelu_tanh"),
         batch_size=16,
@@ -210,20 +220,15 @@ def gpt2_small() -> TrainConfig:
         eval_batches=50,
         compile=True,
         bf16=True,
-    )
-
-
-def bert_cpu() -> TrainConfig:
-    """A small BERT pre-trained by masked language modelling on a CPU in half an hour: BPE
-    tokens (with [MASK] added), 64-token windows of Dante, 4 post-norm layers x 128.
-
-    Masked LMs learn slowly at first: only 15% of the positions are asked, and for the first
-    ~3,000 steps the model mostly learns which tokens are frequent (validation loss stuck
-    near 5.9 nats). Then attention starts to use the neighbours and the loss
-    drops fast (measured on 2 cores: 5.77 at step 2,500, 4.65 at step 4,000, 3.47 after
-    9,227 steps in 30 minutes; see bench/fill_mask.py). Batches of 32 windows,
-    lr 1e-3 after 300 warm-up steps: post-norm blocks need the gentle start."""
-    return TrainConfig(
+    ),
+    # A small BERT pre-trained by masked language modelling on a CPU in half an hour: BPE
+    # tokens (with [MASK] added), 64-token windows of Dante, 4 post-norm layers x 128.
+    # Masked LMs learn slowly at first: only 15% of the positions are asked, and for the
+    # first ~3,000 steps the model mostly learns which tokens are frequent (validation loss
+    # stuck near 5.9 nats); then attention starts to use the neighbours and the loss drops
+    # fast (see bench/fill_mask.py). Batches of 32 windows, lr 1e-3 after 300 warm-up
+    # steps: post-norm blocks need the gentle start.
+    "bert-cpu": TrainConfig(
         corpus="divina_commedia",
         tokenizer="bpe:2000",
         objective="mlm",
@@ -238,55 +243,21 @@ def bert_cpu() -> TrainConfig:
         eval_interval=500,
         eval_batches=10,
         log_interval=25,
-    )
-
-
-def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
-    """The one recipe both bundled models were trained with; only the text and tokens differ."""
-    return TrainConfig(
-        corpus=corpus,
-        tokenizer=tokenizer,
-        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
-        batch_size=16,
-        max_steps=2000,
-        learning_rate=2e-3,
-        min_lr=2e-4,
-        warmup_steps=100,
-        eval_interval=250,
-        eval_batches=20,
-        log_interval=25,
-    )
-
-
-def dante() -> TrainConfig:
-    """The bundled `dante` model: Italian verse from the Divina Commedia, sub-word tokens.
-
-    Built to be watched in the explainer as much as to write: BPE tokens trained by attento
-    (so "cammin" is a piece, as the course describes), GPT-2's layout (learned positions,
-    LayerNorm, GELU), 4 blocks of 4 heads: small enough to trace a prompt in milliseconds.
-    """
-    return _bundled("divina_commedia", "bpe:1024")
-
-
-def shakespeare() -> TrainConfig:
-    """The bundled `shakespeare` model: English plays, one token per character, GPT-2 layout
-    (learned positions, LayerNorm, GELU), so the explainer shows a character-level model too."""
-    return _bundled("tinyshakespeare", "char")
-
-
-PRESETS = {
-    "tiny": tiny,
-    "cpu": cpu,
-    "small": small,
-    "gpt2-small": gpt2_small,
-    "bert-cpu": bert_cpu,
-    "dante": dante,
-    "shakespeare": shakespeare,
+    ),
+    # The bundled `dante` model: Italian verse from the Divina Commedia, sub-word tokens.
+    # Built to be watched in the explainer as much as to write: BPE tokens trained by
+    # attento (so "cammin" is a piece, as the course describes), GPT-2's layout (learned
+    # positions, LayerNorm, GELU), 4 blocks of 4 heads: small enough to trace a prompt in
+    # milliseconds.
+    "dante": _bundled("divina_commedia", "bpe:1024"),
+    # The bundled `shakespeare` model: English plays, one token per character, GPT-2
+    # layout, so the explainer shows a character-level model too.
+    "shakespeare": _bundled("tinyshakespeare", "char"),
 }
 
 
 def preset(name: str) -> TrainConfig:
-    """A fresh `TrainConfig` for a preset name."""
+    """A fresh copy of a preset's `TrainConfig`."""
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
-    return PRESETS[name]()
+    return TrainConfig.from_dict(PRESETS[name].to_dict())
