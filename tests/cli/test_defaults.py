@@ -8,6 +8,11 @@ import dataclasses
 
 import pytest
 
+from attento.align.dpo import DPOSettings
+from attento.align.ppo import PPOSettings
+from attento.align.reward import RewardSettings
+from attento.align.sft import SFTSettings
+from attento.align.talk import CHAT_SAMPLING_DEFAULTS
 from attento.cli import build_parser
 from attento.cli.common import config_from_args
 from attento.cli.compare_cmd import FLAGS
@@ -16,11 +21,17 @@ from attento.compare.config import CompareConfig
 from attento.generate.sampling import SamplingConfig
 from attento.train import preset
 
-# command line with only the required arguments -> the dataclass its flags become
+IO = ["--model", "m", "--data", "d", "--out", "o"]
+# command line with only the required arguments -> the settings its flags become, unchanged
 COMMANDS = [
-    (["compare", "--out", "x"], CompareConfig),
-    (["generate", "--prompt", "x"], SamplingConfig),
-    (["next-token", "--prompt", "x"], SamplingConfig),
+    (["compare", "--out", "x"], CompareConfig()),
+    (["generate", "--prompt", "x"], SamplingConfig()),
+    (["next-token", "--prompt", "x"], SamplingConfig()),
+    (["chat"], CHAT_SAMPLING_DEFAULTS),
+    (["sft", *IO], SFTSettings()),
+    (["reward", *IO], RewardSettings()),
+    (["ppo", *IO, "--reward", "r"], PPOSettings()),
+    (["dpo", *IO], DPOSettings()),
 ]
 
 
@@ -29,13 +40,12 @@ def subparser(command: str) -> argparse.ArgumentParser:
     return sub.choices[command]
 
 
-@pytest.mark.parametrize(("argv", "cls"), COMMANDS, ids=[argv[0] for argv, _ in COMMANDS])
-def test_parsed_defaults_are_the_dataclass_defaults(argv: list[str], cls: type) -> None:
+@pytest.mark.parametrize(("argv", "defaults"), COMMANDS, ids=[argv[0] for argv, _ in COMMANDS])
+def test_parsed_defaults_are_the_dataclass_defaults(argv: list[str], defaults: object) -> None:
     args = vars(build_parser().parse_args(argv))
-    defaults = cls()
-    fields = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name for f in dataclasses.fields(defaults)}
     dests = {a.dest for a in subparser(argv[0])._actions} & fields
-    assert dests, f"attento {argv[0]} has no flag for a field of {cls.__name__}"
+    assert len(dests) >= 4, f"attento {argv[0]}: {sorted(dests)}"
     for name in sorted(dests):
         assert args[name] == getattr(defaults, name), f"attento {argv[0]} --{name}"
 
