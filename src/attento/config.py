@@ -13,6 +13,7 @@ and a default is written once. Below every stage: it imports nothing of attento 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -155,8 +156,10 @@ def _required(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
+@functools.cache
 def type_hints(cls: type) -> dict[str, Any]:
-    """The fields' declared types, resolved (modules use `from __future__ import annotations`)."""
+    """The fields' declared types, resolved (modules use `from __future__ import annotations`);
+    cached, so do not change the dict."""
     return typing.get_type_hints(cls)
 
 

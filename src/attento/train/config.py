@@ -132,8 +132,7 @@ def _model_hints(cfg: TrainConfig, name: str) -> dict[str, Any]:
     from attento.registry import arch_class
 
     hints = type_hints(arch_class(cfg.arch, "--set arch").config_class)
-    hints.pop("vocab_size", None)  # from the tokenizer
-    return hints
+    return {k: v for k, v in hints.items() if k != "vocab_size"}  # from the tokenizer
 
 
 def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
