@@ -239,9 +239,9 @@ def randomised(config: GPTConfig) -> GPT:
 
 
 def test_cpu_preset_exports_as_llama_with_equal_logits(tmp_path):
-    from attento.train.config import cpu
+    from attento.train.config import preset
 
-    config = GPTConfig(vocab_size=VOCAB, **cpu().model)
+    config = GPTConfig(vocab_size=VOCAB, **preset("cpu").model)
     assert config.activation == "gelu" and config.pos_encoding == "rope" and not config.bias
     ours = randomised(config)
     ours.export_hf(tmp_path)

@@ -9,7 +9,7 @@ import pytest
 
 from attento.cli import build_parser, main
 from attento.cli.train_cmd import build_config
-from attento.train import preset
+from attento.train import PRESETS, preset
 
 
 def config_for(*argv: str):
@@ -55,6 +55,13 @@ def test_train_prints_json_and_resumes(
         (["--objective", "mlm", "--arch", "bert"], "--arch bert has no default shape"),
         (["--arch", "seq2seq"], "does not train --arch seq2seq"),
         (["--arch", "gpt-reward"], "does not train --arch gpt-reward"),
+        (["--set", "lr=1"], "--set lr: unknown setting (known: corpus, tokenizer"),
+        (["--set", "learning_rate"], "expected KEY=VALUE"),
+        (["--set", "batch_size=many"], "batch_size: expected int, got 'many'"),
+        (["--set", "model.n_layr=2"], "--set model.n_layr: unknown setting (known: block_size"),
+        (["--set", "model.n_layer=two"], "model.n_layer: expected int, got 'two'"),
+        (["--set", "model.n_layer=0"], "n_layer must be a positive integer"),
+        (["--config", "no-such.toml"], "--config replaces the preset"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -90,3 +97,62 @@ def test_bad_device_is_one_line(
     assert main([*argv, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("attento: error: ") and message in err and err.count("\n") == 1
+
+
+def test_set_changes_any_field_typed_as_declared() -> None:
+    cfg = config_for(
+        "--out", "x", "--preset", "tiny", "--set", "learning_rate=3e-4", "--set", "min_lr=1e-5",
+        "--set", "model.n_layer=6", "--set", "eval_batches=none", "--set", "compile=true",
+    )  # fmt: skip
+    expected = preset("tiny").replace(
+        learning_rate=3e-4, min_lr=1e-5, eval_batches=None, compile=True
+    )
+    assert cfg == expected.replace(model=expected.model | {"n_layer": 6})
+    assert isinstance(cfg.model["n_layer"], int)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_config_file_is_the_run_it_describes(tmp_path: Path, suffix: str) -> None:
+    """A run's train_config.json (what to_json writes) or TOML with the same keys."""
+    want = preset("tiny").replace(seed=7, max_steps=11)
+    path = tmp_path / f"run{suffix}"
+    if suffix == ".json":
+        path.write_text(want.to_json())
+    else:
+        shape = ", ".join(f"{k} = {v}" for k, v in want.model.items())
+        path.write_text(
+            "seed = 7\nmax_steps = 11\nbatch_size = 8\nlearning_rate = 3e-3\nmin_lr = 3e-4\n"
+            "warmup_steps = 5\neval_interval = 20\neval_batches = 4\nlog_interval = 5\n"
+            f"model = {{ {shape} }}\n"
+        )
+    assert config_for("--out", "x", "--config", str(path)) == want
+    got = config_for("--out", "x", "--config", str(path), "--seed", "8", "--set", "seed=9")
+    assert got.seed == 9  # the flags, then each --set
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"lr": 1}', "unknown training setting(s): lr (known: corpus"),
+        ('{"batch_size": "8"}', "batch_size should be an integer"),
+        ("[1]", "should hold a JSON object"),
+        ("{", "is not valid JSON"),
+    ],
+)
+def test_bad_config_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and str(path) in err
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_each_preset_is_the_config_file_it_writes(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "train_config.json"
+    path.write_text(preset(name).to_json())
+    assert config_for("--out", "x", "--config", str(path)) == preset(name)
+    preset(name).model["n_layer"] = 99  # a copy: the next one is the preset again
+    assert preset(name) == PRESETS[name] and preset(name).model is not PRESETS[name].model

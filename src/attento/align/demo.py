@@ -39,6 +39,7 @@ from attento.align.ppo import PPOSettings, plot_ppo, ppo, write_ppo_log
 from attento.align.reward import RewardSettings, train_reward_model
 from attento.align.rollout import evaluate, sample
 from attento.align.sft import SFTSettings, sft
+from attento.config import Config
 from attento.errors import UserError
 from attento.models.folder import load_model, save_model
 from attento.train import TrainConfig, train
@@ -170,7 +171,7 @@ def format_accuracy(model, chat: ChatFormat, prompts: list[list[Message]], seed:
 
 
 @dataclass
-class DemoSettings:
+class DemoSettings(Config):
     seed: int = 0
     base_steps: int = 1000
     sft_steps: int = 500

@@ -27,7 +27,8 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows
 from attento.align.losses import dpo_loss, token_logprobs
-from attento.align.settings import TrainDropout, check_settings, evaluating
+from attento.align.settings import TrainDropout, evaluating
+from attento.config import check_counts, check_positive
 from attento.errors import UserError
 from attento.models.gpt import GPT
 
@@ -58,6 +59,16 @@ def sequence_logprobs(model: nn.Module, rows: Sequence[Row], pad_id: int) -> tor
 
 @dataclass
 class DPOSettings(TrainDropout):
+    """The knobs of `attento dpo`.
+
+    beta: how far from the reference model the policy may move (DPO's β)
+    steps: optimiser steps
+    batch_size: preference pairs per step
+    learning_rate: AdamW's learning rate
+    val_fraction: share of the pairs held out to measure accuracy
+    seed: random seed
+    """
+
     beta: float = 0.1
     steps: int = 200
     batch_size: int = 16
@@ -65,8 +76,9 @@ class DPOSettings(TrainDropout):
     val_fraction: float = 0.1
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        check_settings(self, ("steps", "batch_size"), ("beta", "learning_rate"))
+    def check(self) -> None:
+        check_counts(self, "steps", "batch_size")
+        check_positive(self, "beta", "learning_rate")
 
 
 @dataclass

@@ -61,8 +61,8 @@ class LoRAConfig(GPTConfig):
     lora_alpha: float = 16.0
     lora_train_embeddings: bool = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def check(self) -> None:
+        super().check()
         if not isinstance(self.lora_r, int) or isinstance(self.lora_r, bool) or self.lora_r < 1:
             raise UserError(f"the LoRA rank must be a positive integer, got {self.lora_r!r}")
         if not isinstance(self.lora_alpha, (int, float)) or self.lora_alpha <= 0:

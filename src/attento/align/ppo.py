@@ -46,7 +46,8 @@ from attento.align.losses import (
 )
 from attento.align.reward import RewardModel
 from attento.align.rollout import Judge, Rollout, answer_logprobs, sample
-from attento.align.settings import TrainDropout, check_settings
+from attento.align.settings import TrainDropout
+from attento.config import check_counts, check_positive
 from attento.errors import UserError
 from attento.models.gpt import GPT
 
@@ -80,26 +81,47 @@ class PolicyWithValue(nn.Module):
 
 @dataclass
 class PPOSettings(TrainDropout):
-    steps: int = 100  # rollouts (each followed by ppo_epochs of updates)
-    batch_size: int = 32  # prompts per rollout
+    """The knobs of `attento ppo`.
+
+    steps: rollouts, each followed by ppo_epochs of updates
+    batch_size: prompts per rollout
+    mini_batch_size: answers per update
+    ppo_epochs: passes of updates over each rollout
+    max_new_tokens: longest answer sampled in a rollout
+    learning_rate: AdamW's learning rate
+    kl_coef: β of the per-token KL penalty to the starting model
+    gamma: discount of GAE
+    lam: λ of GAE
+    cliprange: clip of the policy ratio
+    cliprange_value: clip of the value change
+    vf_coef: weight of the value loss
+    whiten_rewards: whiten the rewards of each rollout
+    normalize_scores: reward-model scores of the reference's answers get mean 0, std 1
+    temperature: sampling temperature of the rollouts
+    seed: random seed
+    """
+
+    steps: int = 100
+    batch_size: int = 32
     mini_batch_size: int = 16
     ppo_epochs: int = 4
-    max_new_tokens: int = 16
+    max_new_tokens: int = 32
     learning_rate: float = 5e-5
-    kl_coef: float = 0.05  # β of the per-token KL penalty
+    kl_coef: float = 0.05
     gamma: float = 1.0
     lam: float = 0.95
     cliprange: float = 0.2
     cliprange_value: float = 0.2
     vf_coef: float = 0.1
     whiten_rewards: bool = False
-    normalize_scores: bool = True  # reward-model scores of the reference's answers: mean 0, std 1
+    normalize_scores: bool = True
     temperature: float = 1.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        counts = ("steps", "batch_size", "mini_batch_size", "ppo_epochs", "max_new_tokens")
-        check_settings(self, counts, ("learning_rate", "temperature"))
+    def check(self) -> None:
+        check_counts(self, "steps", "batch_size", "mini_batch_size", "ppo_epochs")
+        check_counts(self, "max_new_tokens")
+        check_positive(self, "learning_rate", "temperature")
         if not self.kl_coef >= 0:
             raise UserError(
                 f"kl_coef cannot be negative, got {self.kl_coef}: 0 turns the KL penalty off"

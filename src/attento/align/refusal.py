@@ -40,6 +40,7 @@ from attento.align.data import Preference
 from attento.align.dpo import DPOSettings, dpo
 from attento.align.rollout import sample
 from attento.align.sft import SFTSettings, sft
+from attento.config import Config
 from attento.errors import UserError
 from attento.models.folder import load_model, save_model
 
@@ -134,7 +135,7 @@ def refusal_rates(
 
 
 @dataclass
-class RefusalSettings:
+class RefusalSettings(Config):
     base: str | None = "dante"  # a model name or folder; None: a fresh small GPT (below)
     helpful_steps: int = 100
     safety_steps: int = 80

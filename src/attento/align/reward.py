@@ -24,7 +24,8 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows
 from attento.align.losses import bradley_terry_loss
-from attento.align.settings import TrainDropout, check_settings, evaluating
+from attento.align.settings import TrainDropout, evaluating
+from attento.config import check_counts, check_positive
 from attento.errors import UserError
 from attento.models.gpt import GPT, GPTConfig
 
@@ -98,6 +99,16 @@ def pairwise_accuracy(
 
 @dataclass
 class RewardSettings(TrainDropout):
+    """The knobs of `attento reward`.
+
+    steps: optimiser steps
+    batch_size: preference pairs per step
+    learning_rate: AdamW's learning rate
+    weight_decay: AdamW's decoupled weight decay
+    val_fraction: share of the pairs held out to measure accuracy
+    seed: random seed
+    """
+
     steps: int = 300
     batch_size: int = 32
     learning_rate: float = 3e-4
@@ -105,8 +116,9 @@ class RewardSettings(TrainDropout):
     val_fraction: float = 0.1
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        check_settings(self, ("steps", "batch_size"), ("learning_rate",))
+    def check(self) -> None:
+        check_counts(self, "steps", "batch_size")
+        check_positive(self, "learning_rate")
 
 
 @dataclass

@@ -1,41 +1,26 @@
-"""What the settings dataclasses of SFT, the reward model, PPO and DPO share.
+"""What the settings dataclasses of the reward model, PPO and DPO share.
 
-`check_settings`, run in `__post_init__`, turns a zero batch or a negative learning rate into
-one clear `UserError` when the settings are made, instead of an IndexError or a torch
-ValueError deep inside training (or, for zero steps, a silent run that learns nothing).
-
-`TrainDropout` is the one dropout setting of the reward model, PPO and DPO, and `evaluating`
-is how every forward pass that must not see dropout gets its way.
+Like every config they are `attento.config.Config`s, whose `check()` turns a zero batch or a
+negative learning rate into one clear `UserError` when the settings are made. `TrainDropout`
+is the one dropout setting of the reward model, PPO and DPO, and `evaluating` is how every
+forward pass that must not see dropout gets its way.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from attento.errors import UserError
+from attento.config import Config
 
 if TYPE_CHECKING:
     from torch import nn
 
 
-def check_settings(settings: object, counts: Iterable[str], positive: Iterable[str] = ()) -> None:
-    """`counts` must be integers >= 1 and `positive` finite numbers > 0."""
-    for name in counts:
-        value = getattr(settings, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UserError(f"{name} must be a positive integer, got {value!r}")
-    for name in positive:
-        value = getattr(settings, name)
-        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-            raise UserError(f"{name} must be a positive number, got {value!r}")
-
-
 @dataclass
-class TrainDropout:
+class TrainDropout(Config):
     """Whether the model being trained keeps its dropout in its own training forward passes.
 
     Off by default, as in TRL (`disable_dropout=True` in its DPO and reward configs; its PPO
@@ -44,7 +29,11 @@ class TrainDropout:
     differ where they must agree (at the first step PPO's ratio π/π_old is 1 and the KL to
     the reference 0, DPO's implicit rewards are 0). Whatever this says, sampling, PPO's old
     log-probabilities and values, the reference and every evaluation run without dropout.
-    Keyword-only, so that it follows each command's own fields."""
+    Keyword-only, so that it follows each command's own fields.
+
+    train_dropout: keep the model's dropout in the forward passes that train it; sampling,
+        the reference and evaluations never use it (TRL's default is off)
+    """
 
     train_dropout: bool = field(default=False, kw_only=True)
 

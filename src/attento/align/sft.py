@@ -28,7 +28,7 @@ import torch
 from attento.align.chat import IGNORE, ChatFormat, Message, add_chat_tokens
 from attento.align.data import load_conversations, pad_rows
 from attento.align.lora import LoRAGPT, merge_lora
-from attento.align.settings import check_settings
+from attento.config import Config, check_counts, check_positive
 from attento.errors import UserError
 from attento.models.folder import load_model, save_model
 from attento.models.gpt import GPT
@@ -117,22 +117,34 @@ def make_sft_batches(
 
 
 @dataclass
-class SFTSettings:
-    """The knobs of `attento sft` (the rest of the TrainConfig keeps its defaults)."""
+class SFTSettings(Config):
+    """The knobs of `attento sft` (the rest of the TrainConfig keeps its defaults).
+
+    max_steps: optimiser steps
+    batch_size: examples per step
+    learning_rate: peak learning rate
+    warmup_steps: steps of linear warm-up
+    eval_interval: steps between checkpoints, each with a validation loss, which --resume
+        continues from (and always one at the end)
+    eval_batches: batches per validation loss
+    lora_r: LoRA rank: only rank-R adapters train (None: the whole model)
+    lora_alpha: LoRA's scale alpha (the adapters are scaled by alpha / r)
+    seed: random seed
+    """
 
     max_steps: int = 200
     batch_size: int = 16
     learning_rate: float = 3e-4
     warmup_steps: int = 10
-    eval_interval: int = 50  # also the checkpoint interval: a killed run resumes from there
+    eval_interval: int = 50
     eval_batches: int = 8
     lora_r: int | None = None
     lora_alpha: float = 16.0
     seed: int = 1337
 
-    def __post_init__(self) -> None:
-        counts = ("max_steps", "batch_size", "eval_interval", "eval_batches")
-        check_settings(self, counts, ("learning_rate",))
+    def check(self) -> None:
+        check_counts(self, "max_steps", "batch_size", "eval_interval", "eval_batches")
+        check_positive(self, "learning_rate")
 
 
 def prepare(model, tokenizer, lora_r: int | None, lora_alpha: float, seed: int = 0):

@@ -22,6 +22,9 @@ from attento.align.chat import ChatFormat, Message
 from attento.generate.loop import Decoder, StopRule, check_max_new_tokens
 from attento.generate.sampling import SamplingConfig, make_generators, pick
 
+# a chat samples a little cooler than the sampler's own default: fewer odd turns
+CHAT_SAMPLING_DEFAULTS = SamplingConfig(temperature=0.8)
+
 
 @torch.inference_mode()  # on the generator itself: active while it runs, not while it waits
 def stream_reply(

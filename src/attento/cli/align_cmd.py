@@ -9,17 +9,54 @@ from dataclasses import asdict
 from pathlib import Path
 
 from attento.cli.common import (
+    add_config_flags,
     add_json_flag,
     add_model_flags,
     check_new_model_folder,
     check_out_folder,
+    config_from_args,
     print_json,
 )
 from attento.errors import UserError
 from attento.files import atomic_folder, check_replaceable
 
+# the flags of each command, by field of its settings dataclass
+SFT_FLAGS = {
+    "max_steps": "--steps",
+    "batch_size": "--batch-size",
+    "learning_rate": "--lr",
+    "lora_r": "--lora",
+    "lora_alpha": "--lora-alpha",
+    "seed": "--seed",
+}
+REWARD_FLAGS = {
+    "steps": "--steps",
+    "batch_size": "--batch-size",
+    "learning_rate": "--lr",
+    "seed": "--seed",
+    "train_dropout": "--train-dropout",
+}
+PPO_FLAGS = {
+    "steps": "--steps",
+    "batch_size": "--batch-size",
+    "kl_coef": "--kl-coef",
+    "learning_rate": "--lr",
+    "max_new_tokens": "--max-new-tokens",
+    "seed": "--seed",
+    "train_dropout": "--train-dropout",
+}
+DPO_FLAGS = {"beta": "--beta"} | REWARD_FLAGS
+CHAT_SAMPLING = ("temperature", "top_k", "top_p", "greedy", "seed")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.align.dpo import DPOSettings
+    from attento.align.ppo import PPOSettings
+    from attento.align.reward import RewardSettings
+    from attento.align.sft import SFTSettings
+    from attento.align.talk import CHAT_SAMPLING_DEFAULTS
+    from attento.generate.sampling import SamplingConfig
+
     s = sub.add_parser(
         "sft",
         help="instruction-tune a model on Alpaca or chat-messages data",
@@ -30,18 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--model", required=True, help="model folder to start from")
     s.add_argument("--data", required=True, help=".json/.jsonl(.gz): alpaca or messages")
     s.add_argument("--out", required=True, help="folder for the fine-tuned model")
-    s.add_argument("--lora", type=int, default=None, metavar="R", help="LoRA rank (default: off)")
-    s.add_argument("--lora-alpha", type=float, default=16.0, help="default: %(default)s")
-    s.add_argument("--steps", type=int, default=200, help="default: %(default)s")
-    s.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
-    s.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
-    s.add_argument("--seed", type=int, default=1337)
-    s.add_argument(
-        "--checkpoint-interval",
-        type=int,
-        metavar="N",
-        help="steps between checkpoints (each with a validation loss), which --resume "
-        "continues from (default: 50, and always one at the end)",
+    add_config_flags(s, SFTSettings, SFT_FLAGS, flags=SFT_FLAGS)
+    add_config_flags(
+        s, SFTSettings, ["eval_interval"], flags={"eval_interval": "--checkpoint-interval"}
     )
     s.add_argument("--resume", action="store_true", help="continue the run in OUT")
     add_json_flag(s)
@@ -55,11 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_flags(c, default=None)
     c.add_argument("--system", default=None, help="a system message to start with")
     c.add_argument("--max-new-tokens", type=int, default=200, help="default: %(default)s")
-    c.add_argument("--temperature", type=float, default=0.8, help="default: %(default)s")
-    c.add_argument("--top-k", type=int, default=None)
-    c.add_argument("--top-p", type=float, default=None)
-    c.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    c.add_argument("--seed", type=int, default=None)
+    add_config_flags(c, SamplingConfig, CHAT_SAMPLING, defaults=CHAT_SAMPLING_DEFAULTS)
     c.set_defaults(func=run_chat)
 
     r = sub.add_parser(
@@ -71,12 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--model", required=True, help="chat model folder to start from")
     r.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
     r.add_argument("--out", required=True, help="folder for the reward model")
-    r.add_argument("--steps", type=int, default=300, help="default: %(default)s")
-    r.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
-    r.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
-    r.add_argument("--seed", type=int, default=0)
+    add_config_flags(r, RewardSettings, REWARD_FLAGS, flags=REWARD_FLAGS)
     add_force_flag(r)
-    _add_train_dropout(r)
     add_json_flag(r)
     r.set_defaults(func=run_reward)
 
@@ -90,14 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reward", required=True, help="reward model folder (attento reward)")
     p.add_argument("--data", required=True, help="prompts: instruction or preference data")
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=100, help="default: %(default)s")
-    p.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
-    p.add_argument("--kl-coef", type=float, default=0.05, help="β (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=5e-5, help="default: %(default)s")
-    p.add_argument("--max-new-tokens", type=int, default=32, help="default: %(default)s")
-    p.add_argument("--seed", type=int, default=0)
+    add_config_flags(p, PPOSettings, PPO_FLAGS, flags=PPO_FLAGS)
     add_force_flag(p)
-    _add_train_dropout(p)
     add_json_flag(p)
     p.set_defaults(func=run_ppo)
 
@@ -110,13 +124,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--model", required=True, help="chat model folder")
     d.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
     d.add_argument("--out", required=True)
-    d.add_argument("--beta", type=float, default=0.1, help="default: %(default)s")
-    d.add_argument("--steps", type=int, default=200, help="default: %(default)s")
-    d.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
-    d.add_argument("--lr", type=float, default=1e-4, help="default: %(default)s")
-    d.add_argument("--seed", type=int, default=0)
+    add_config_flags(d, DPOSettings, DPO_FLAGS, flags=DPO_FLAGS)
     add_force_flag(d)
-    _add_train_dropout(d)
     add_json_flag(d)
     d.set_defaults(func=run_dpo)
 
@@ -148,22 +157,6 @@ def _check_model_out(args: argparse.Namespace, *sources: str) -> Path:
     return Path(args.out)
 
 
-def _add_train_dropout(parser: argparse.ArgumentParser) -> None:
-    """--[no-]train-dropout; unset, the settings dataclass decides (TrainDropout)."""
-    parser.add_argument(
-        "--train-dropout",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep the model's dropout in the forward passes that train it; sampling, the "
-        "reference and evaluations never use it (default: off, as in TRL)",
-    )
-
-
-def _dropout(args: argparse.Namespace) -> dict[str, bool]:
-    """The train_dropout keyword for a settings dataclass, only when the flag was given."""
-    return {} if args.train_dropout is None else {"train_dropout": args.train_dropout}
-
-
 def _quiet(json_output: bool) -> contextlib.AbstractContextManager:
     """With --json, stdout carries only the JSON: progress lines go to stderr."""
     return contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
@@ -186,17 +179,9 @@ def run_sft(args: argparse.Namespace) -> int:
     from attento.align.sft import SFTSettings, sft
 
     check_out_folder(args.out)
-    interval = args.checkpoint_interval
-    settings = SFTSettings(
-        max_steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        warmup_steps=min(10, args.steps // 4),
-        eval_interval=SFTSettings.eval_interval if interval is None else interval,
-        lora_r=args.lora,
-        lora_alpha=args.lora_alpha,
-        seed=args.seed,
-    )
+    warmup = min(SFTSettings.warmup_steps, args.max_steps // 4)
+    names = [*SFT_FLAGS, "eval_interval"]
+    settings = config_from_args(SFTSettings, args, names, warmup_steps=warmup)
     with _quiet(args.json):
         result = sft(args.model, args.data, args.out, settings, not args.json, args.resume)
     if args.json:
@@ -210,7 +195,7 @@ def run_chat(args: argparse.Namespace) -> int:
     from attento.align.talk import chat_loop
     from attento.generate.sampling import SamplingConfig
 
-    sampling = SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
+    sampling = config_from_args(SamplingConfig, args, CHAT_SAMPLING)
     if args.model is None:
         raise UserError(
             "give --model: a chat model (attento sft's output, or a Hugging Face "
@@ -227,9 +212,7 @@ def run_reward(args: argparse.Namespace) -> int:
     from attento.models.folder import save_model
 
     out = _check_model_out(args, args.model)
-    settings = RewardSettings(
-        args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
-    )
+    settings = config_from_args(RewardSettings, args, REWARD_FLAGS)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
@@ -251,16 +234,8 @@ def run_ppo(args: argparse.Namespace) -> int:
     from attento.models.folder import load_model, write_model_files
 
     out = _check_model_out(args, args.model, args.reward)
-    settings = PPOSettings(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        mini_batch_size=max(1, args.batch_size // 2),
-        max_new_tokens=args.max_new_tokens,
-        learning_rate=args.lr,
-        kl_coef=args.kl_coef,
-        seed=args.seed,
-        **_dropout(args),
-    )
+    mini = max(1, args.batch_size // 2)
+    settings = config_from_args(PPOSettings, args, PPO_FLAGS, mini_batch_size=mini)
     prompts = load_prompts(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     rm, _ = load_model(args.reward)
@@ -288,9 +263,7 @@ def run_dpo(args: argparse.Namespace) -> int:
     from attento.models.folder import save_model
 
     out = _check_model_out(args, args.model)
-    settings = DPOSettings(
-        args.beta, args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
-    )
+    settings = config_from_args(DPOSettings, args, DPO_FLAGS)
     prefs = load_preferences(args.data)
     model, tokenizer, chat = _chat_model(args.model)
     policy, report = dpo(model, chat, prefs, settings, progress=not args.json)

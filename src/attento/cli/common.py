@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import os
 import sys
 import tempfile
+import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from attento.config import field_help, optional_inner, parse_value, type_hints
 from attento.errors import UserError
+
+_UNSET = object()
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +39,86 @@ def add_model_flags(parser: argparse.ArgumentParser, default: str | None = "dant
         default=None,
         help="the weights' number type (default: float32; bfloat16 halves the memory)",
     )
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    names: Iterable[str],
+    *,
+    flags: dict[str, str] | None = None,
+    helps: dict[str, str] | None = None,
+    choices: dict[str, Iterable[str]] | None = None,
+    defaults: Any = _UNSET,
+    default_text: str = "",
+) -> None:
+    """One flag per field of the dataclass `cls` in `names` (--block-size for block_size,
+    or the name `flags` gives), with dest the field's name: the value is parsed as the
+    field's type (one of `choices`, if given), the help is the docstring table's (or
+    `helps`'), and the default is
+    the dataclass's, so it is written in one place. `defaults=None` leaves every default
+    None instead, read as `default_text` ("the preset's") by a command that fills them in."""
+    hints, table = type_hints(cls), field_help(cls) | (helps or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in names:
+        flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
+        if defaults is None:
+            default = None
+        elif defaults is _UNSET:
+            f = fields[name]
+            default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+        else:
+            default = getattr(defaults, name)
+        shown = default_text if defaults is None else _shown(default)
+        text = table.get(name, name.replace("_", " ")) + (f" (default: {shown})" if shown else "")
+        if hints[name] is bool:
+            parser.add_argument(
+                flag,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=text,
+            )
+            continue
+        parser.add_argument(
+            flag,
+            dest=name,
+            type=_parser(hints[name], flag),
+            default=default,
+            choices=(choices or {}).get(name),
+            metavar=None if name in (choices or {}) else _metavar(hints[name]),
+            help=text.replace("%", "%%"),
+        )
+
+
+def config_from_args(cls: type, args: argparse.Namespace, names: Iterable[str], **more: Any):
+    """`cls` made from the parsed flags of `names` (see add_config_flags) and `more`."""
+    return cls(**{name: getattr(args, name) for name in names}, **more)
+
+
+def _parser(hint: Any, flag: str):
+    def parse(text: str) -> Any:
+        try:
+            return parse_value(hint, text, flag)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag}: ")) from None
+
+    return parse
+
+
+def _metavar(hint: Any) -> str:
+    inner = optional_inner(hint)
+    if typing.get_origin(inner) is tuple:
+        return _metavar(typing.get_args(inner)[0]) + ",..."
+    return {int: "N", float: "X"}.get(inner, "TEXT")
+
+
+def _shown(default: Any) -> str:
+    if default is None:
+        return ""
+    if isinstance(default, tuple):
+        return ",".join(str(v) for v in default)
+    return str(default)
 
 
 def print_json(data: Any) -> None:

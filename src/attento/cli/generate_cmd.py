@@ -6,8 +6,17 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from attento.cli.common import add_json_flag, add_model_flags, print_json, read_text_arg, use_color
+from attento.cli.common import (
+    add_config_flags,
+    add_json_flag,
+    add_model_flags,
+    config_from_args,
+    print_json,
+    read_text_arg,
+    use_color,
+)
 from attento.errors import UserError
+from attento.generate.sampling import SamplingConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -34,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="default: as many as the model's context holds after the prompt, at most "
         f"{MAX_DEFAULT_NEW_TOKENS}",
     )
-    g.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    add_config_flags(g, SamplingConfig, ("greedy",))
     g.add_argument(
         "--stop",
         action="append",
@@ -82,10 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     add_model_flags(p)
     p.add_argument("--prompt", required=True, help="the text to continue, or - for stdin")
-    p.add_argument("--temperature", type=float, default=1.0, help="default: %(default)s")
-    p.add_argument("--top-k", type=int, default=None, help="keep only the K most likely tokens")
-    p.add_argument("--top-p", type=float, default=None, help="keep the smallest set reaching P")
-    p.add_argument("--seed", type=int, default=None, help="seed of the die (same seed, same text)")
+    add_config_flags(p, SamplingConfig, ("temperature", "top_k", "top_p", "seed"))
 
 
 def _load(name: str, dtype: str | None = None):
@@ -103,11 +109,11 @@ def _load(name: str, dtype: str | None = None):
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from attento.generate import SamplingConfig, stream
+    from attento.generate import stream
     from attento.generate.sampling import draw_seed
 
     prompt = read_text_arg(args.prompt)
-    SamplingConfig(args.temperature, args.top_k, args.top_p, args.greedy, args.seed)
+    config_from_args(SamplingConfig, args, ("temperature", "top_k", "top_p", "greedy", "seed"))
     model, tokenizer = _load(args.model, args.dtype)
     seed = draw_seed() if args.seed is None else args.seed
     max_new_tokens = args.max_new_tokens

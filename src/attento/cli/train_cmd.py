@@ -11,79 +11,77 @@ import math
 import os
 from pathlib import Path
 
-from attento.cli.common import add_json_flag, check_out_folder, print_json
+from attento.cli.common import add_config_flags, add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
+
+# TrainConfig fields with a flag of their own; --set reaches every field
+FLAGS = (
+    "corpus",
+    "tokenizer",
+    "objective",
+    "arch",
+    "init_from",
+    "max_steps",
+    "time_budget_min",
+    "keep_checkpoints",
+    "seed",
+)
+FLAGS_AFTER = ("device", "compile", "grad_checkpoint")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from attento.train.config import PRESETS
+    from attento.train.config import PRESETS, TrainConfig
 
     p = sub.add_parser(
         "train",
         help="train a language model on a corpus",
-        description="Train a model from a preset, writing checkpoints, log.csv and loss.png "
-        "into --out. Without --max-steps or --time-budget the preset's length is used.",
+        description="Train a model from a preset or a config file, writing checkpoints, "
+        "log.csv and loss.png into --out. Without --max-steps or --time-budget the preset's "
+        "length is used. Settings apply in order: the preset (or --config), the flags, then "
+        "each --set.",
     )
-    p.add_argument(
-        "--corpus", help="tinyshakespeare, divina_commedia or a text file (default: the preset's)"
+    fields = dict(
+        flags={"time_budget_min": "--time-budget"},
+        helps={
+            "objective": "clm: next-token prediction (GPT); mlm: masked language modelling, "
+            "which trains a BERT (default preset bert-cpu)",
+            "arch": "gpt, mlp, rnn, lstm, gru or cnn; another arch than the preset's takes "
+            "its own default shape at the preset's context length",
+            "init_from": "continue training this model (bundled name, model folder, Hugging "
+            "Face folder or Hub id) with its own tokenizer and shape; the preset gives the "
+            "training settings",
+            "keep_checkpoints": "keep N snapshots of the weights along the run, step 0 and the "
+            "last included, in OUT/snapshots/ (needs --max-steps; the explainer's history "
+            "scrubs them)",
+            "grad_checkpoint": "recompute each block's activations in the backward pass: less "
+            "memory for long contexts, ~1/3 more time per step, the same gradients",
+        },
+        defaults=None,
+        default_text="the preset's",
     )
-    p.add_argument(
-        "--tokenizer",
-        help="char, bpe:N (train N tokens on the corpus) or a saved "
-        "tokenizer (default: the preset's)",
-    )
-    p.add_argument(
-        "--objective",
-        choices=["clm", "mlm"],
-        help="clm: next-token prediction (GPT); mlm: masked language modelling, which trains "
-        "a BERT (default preset bert-cpu)",
-    )
-    p.add_argument(
-        "--arch",
-        help="gpt (default), mlp, rnn, lstm, gru or cnn; another arch than the preset's takes "
-        "its own default shape at the preset's context length",
-    )
+    add_config_flags(p, TrainConfig, FLAGS, choices={"objective": ("clm", "mlm")}, **fields)
     p.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         help="model and training settings (default: cpu; on --resume, the checkpoint's)",
     )
     p.add_argument(
-        "--init-from",
-        metavar="MODEL",
-        help="continue training this model (bundled name, model folder, Hugging Face folder or "
-        "Hub id) with its own tokenizer and shape; the preset gives the training settings",
+        "--config",
+        metavar="FILE",
+        help="training settings from a file instead of a preset: a run's train_config.json "
+        "or a TOML file of the same keys (those left out keep TrainConfig's defaults)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help="change any training setting, e.g. --set learning_rate=3e-4 --set "
+        "model.n_layer=6 (repeatable; 'none' clears an optional one)",
     )
     p.add_argument("--out", required=True, help="run folder: checkpoint, best/, log.csv, loss.png")
-    p.add_argument("--max-steps", type=int, metavar="N", help="optimiser steps to train")
-    p.add_argument(
-        "--time-budget",
-        type=float,
-        metavar="MIN",
-        help="wall-clock minutes to train (evaluations included)",
-    )
-    p.add_argument(
-        "--keep-checkpoints",
-        type=int,
-        metavar="N",
-        help="keep N snapshots of the weights along the run, step 0 and the last included, in "
-        "OUT/snapshots/ (needs --max-steps; the explainer's history scrubs them)",
-    )
-    p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
-    p.add_argument("--device", help="cpu, cuda or auto (default: auto)")
-    p.add_argument(
-        "--compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="torch.compile the model (default: the preset's)",
-    )
-    p.add_argument(
-        "--grad-checkpoint",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="recompute each block's activations in the backward pass: less memory for "
-        "long contexts, ~1/3 more time per step, the same gradients (default: off)",
-    )
+    add_config_flags(p, TrainConfig, FLAGS_AFTER, **fields)
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     add_json_flag(p)
     p.set_defaults(func=run_train)
@@ -92,8 +90,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace):
     """The TrainConfig the flags describe (None: resume the checkpoint unchanged)."""
     from attento.train import checkpoint
-    from attento.train.config import preset
+    from attento.train.config import TrainConfig, preset, with_overrides
 
+    if args.config is not None and (args.preset is not None or args.resume):
+        raise UserError(
+            "--config replaces the preset"
+            + (" and --resume continues the checkpoint's settings" if args.resume else "")
+            + ": give one of them (and change settings with --set)"
+        )
     if args.resume:
         if not checkpoint.has_checkpoint(Path(args.out)):
             return None  # train() explains that there is nothing to resume
@@ -102,29 +106,23 @@ def build_config(args: argparse.Namespace):
             cfg = preset(args.preset).replace(
                 corpus=cfg.corpus, tokenizer=cfg.tokenizer, seed=cfg.seed
             )
+    elif args.config is not None:
+        cfg = TrainConfig.read(args.config)
     else:
         cfg = preset(args.preset or ("bert-cpu" if args.objective == "mlm" else "cpu"))
-    changes = {
-        "corpus": args.corpus,
-        "tokenizer": args.tokenizer,
-        "objective": args.objective,
-        "seed": args.seed,
-        "device": args.device,
-        "compile": args.compile,
-        "keep_checkpoints": args.keep_checkpoints,
-        "grad_checkpoint": args.grad_checkpoint,
-    }
-    changes = {k: v for k, v in changes.items() if v is not None}
+    names = ("corpus", "tokenizer", "objective", "seed", "device", "compile")
+    names += ("keep_checkpoints", "grad_checkpoint")
+    changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.init_from is not None:
         check_init_from(args)
         changes["init_from"] = args.init_from
     if args.arch is not None and args.arch != cfg.arch:
         check_default_shape(args.arch)
         changes.update(arch=args.arch, model={"block_size": cfg.model["block_size"]})
-    if args.max_steps is not None or args.time_budget is not None:
+    if args.max_steps is not None or args.time_budget_min is not None:
         # either limit replaces the preset's way of stopping; with both, the first reached wins
-        changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget)
-    return cfg.replace(**changes)
+        changes.update(max_steps=args.max_steps, time_budget_min=args.time_budget_min)
+    return with_overrides(cfg.replace(**changes), args.settings)
 
 
 def check_init_from(args: argparse.Namespace) -> None:
@@ -155,7 +153,7 @@ def check_default_shape(arch: str) -> None:
         and f.name not in ("vocab_size", "block_size")
     ]
     if needs:
-        presets = [name for name, make in PRESETS.items() if make().arch == arch]
+        presets = [name for name, cfg in PRESETS.items() if cfg.arch == arch]
         if not presets:  # seq2seq, the reward model, LoRA: made by their own commands
             raise UserError(
                 f"attento train does not train --arch {arch}: choose gpt, mlp, rnn, lstm, "

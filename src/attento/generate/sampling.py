@@ -31,13 +31,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from attento.config import Config
 from attento.errors import UserError
 from attento.seeds import SEED_LIMIT, check_seed
 
 
 @dataclass(frozen=True)
-class SamplingConfig:
-    """How to choose the next token; checked on creation so mistakes surface before any work."""
+class SamplingConfig(Config):
+    """How to choose the next token; checked on creation so mistakes surface before any work.
+
+    temperature: divide the logits by T: below 1 sharpens, above 1 flattens
+    top_k: keep only the K most likely tokens
+    top_p: keep the smallest set of most likely tokens reaching P
+    greedy: always take the most likely token
+    seed: seed of the die (same seed, same text)
+    """
 
     temperature: float = 1.0
     top_k: int | None = None
@@ -45,7 +53,7 @@ class SamplingConfig:
     greedy: bool = False
     seed: int | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         check_sampling(self.temperature, self.top_k, self.top_p)
         check_seed(self.seed)
 

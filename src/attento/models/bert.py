@@ -37,13 +37,13 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.config import JSONConfig
+from attento.models.config import ModelConfig
 from attento.models.layers import ACTIVATIONS, Block, Embeddings, Norm
 from attento.models.trace import Traced, name_modules
 
 
 @dataclass
-class BertConfig(JSONConfig):
+class BertConfig(ModelConfig):
     """The shape of a BERT; saved as the "model" entry of config.json."""
 
     vocab_size: int
@@ -58,7 +58,7 @@ class BertConfig(JSONConfig):
     norm_eps: float = 1e-12
     mlm_head: bool = True  # False for encoders shipped without it (sentence-transformers)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "type_vocab_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

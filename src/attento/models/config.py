@@ -1,4 +1,4 @@
-"""JSON for the models' dataclass configs, shared by every architecture, and the dtypes a
+"""The base of the models' dataclass configs, shared by every architecture, and the dtypes a
 model loads in.
 
 A checkpoint's `config.json` is read back with `from_dict`, so a file from another tool or an
@@ -8,13 +8,13 @@ older version fails with one clear line (unknown or missing settings) instead of
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
 
+from attento.config import Config
 from attento.errors import UserError
 from attento.memory import check_fits
 
@@ -35,27 +35,12 @@ def check_dtype(dtype: torch.dtype) -> None:
         raise UserError(f"models load as {', '.join(DTYPES)}, not {dtype}")
 
 
-C = TypeVar("C", bound="JSONConfig")
+class ModelConfig(Config):
+    """What every architecture's `@dataclass` config is: a `Config` named "model" in messages.
 
+    A checkpoint's `config.json` is read back with `from_dict`."""
 
-class JSONConfig:
-    """Mixin for a `@dataclass` model config: `to_dict()` and a checked `from_dict()`."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls: type[C], d: dict[str, Any]) -> C:
-        if not isinstance(d, dict):
-            raise UserError("a model config must be a JSON object")
-        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-        unknown = sorted(set(d) - {f.name for f in fields})
-        if unknown:
-            raise UserError(f"unknown model setting(s): {', '.join(unknown)}")
-        missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in d]
-        if missing:
-            raise UserError(f"model config lacks: {', '.join(missing)}")
-        return cls(**d)
+    what = "model"
 
 
 def model_bytes(cls: type[nn.Module], config: Any) -> tuple[int, int]:

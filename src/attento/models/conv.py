@@ -45,8 +45,8 @@ class ConvConfig(LMConfig):
     dropout: float = 0.0
     POSITIVE: ClassVar[tuple[str, ...]] = ("n_layer", "n_embd", "kernel_size")
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def check(self) -> None:
+        super().check()
         if self.kernel_size < 2:
             raise UserError("kernel_size must be at least 2: a 1-wide filter never looks back")
 

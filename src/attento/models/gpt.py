@@ -31,7 +31,7 @@ from torch.utils.checkpoint import checkpoint
 
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.config import JSONConfig
+from attento.models.config import ModelConfig
 from attento.models.layers import (
     ACTIVATIONS,
     NORMS,
@@ -47,7 +47,7 @@ from attento.models.trace import Traced, name_modules
 
 
 @dataclass
-class GPTConfig(JSONConfig):
+class GPTConfig(ModelConfig):
     """Every choice that defines a GPT's shape; saved as the "model" entry of config.json."""
 
     vocab_size: int
@@ -75,7 +75,7 @@ class GPTConfig(JSONConfig):
     # the KV cache keeps only those. None: every earlier key
     sliding_window: int | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         optional = ("ffn_hidden", "n_kv_head", "head_size", "sliding_window")
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", *optional):
             value = getattr(self, name)

@@ -28,16 +28,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from attento.errors import UserError
-from attento.models.config import JSONConfig
+from attento.models.config import ModelConfig
 
 
 @dataclass
-class LMConfig(JSONConfig):
+class LMConfig(ModelConfig):
     """Base of the attention-free model configs: `to_dict`/`from_dict` and checks."""
 
     POSITIVE: ClassVar[tuple[str, ...]] = ()  # integer settings that must be >= 1
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         for name in ("vocab_size", "block_size", *self.POSITIVE):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

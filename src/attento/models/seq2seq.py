@@ -36,13 +36,13 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.models import trace
-from attento.models.config import JSONConfig
+from attento.models.config import ModelConfig
 from attento.models.layers import ACTIVATIONS, NORMS, Block, Embeddings, KVCache, LayerCache, Norm
 from attento.models.trace import Traced, name_modules
 
 
 @dataclass
-class Seq2SeqConfig(JSONConfig):
+class Seq2SeqConfig(ModelConfig):
     """The shape of an encoder–decoder; saved as the "model" entry of config.json."""
 
     vocab_size: int  # shared by source and target
@@ -60,7 +60,7 @@ class Seq2SeqConfig(JSONConfig):
     bos_id: int = 1
     eos_id: int = 2
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

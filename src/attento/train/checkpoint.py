@@ -27,8 +27,6 @@ import math
 import os
 import random
 import shutil
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from attento.config import short_json
 from attento.errors import UserError
 from attento.files import LOCK_FILE, atomic_folder, recover
 from attento.train import distributed
@@ -211,45 +210,7 @@ def read_train_config(out: Path) -> TrainConfig:
     recover(out)
     path = out / CONFIG_FILE
     data = _read_json(path)
-    if not isinstance(data, dict):
-        raise UserError(f"{path} should hold a JSON object of training settings")
-    hints = typing.get_type_hints(TrainConfig)
-    for key, value in data.items():
-        if key in hints and not _is_a(value, hints[key]):
-            raise UserError(
-                f"{path}: {key} should be {_type_name(hints[key])}, got {_short(value)}"
-            )
-    try:
-        return TrainConfig.from_dict(data)
-    except UserError as e:
-        raise UserError(f"{path}: {e}") from None
-
-
-def _is_a(value: Any, hint: Any) -> bool:
-    """Whether a JSON value fits a field's type (int | None, float, dict[str, Any], ...)."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return any(_is_a(value, h) for h in typing.get_args(hint))
-    hint = typing.get_origin(hint) or hint
-    if hint is type(None):
-        return value is None
-    if isinstance(value, bool):
-        return hint is bool
-    if hint is float:
-        return isinstance(value, int | float)
-    return isinstance(value, hint)
-
-
-def _type_name(hint: Any) -> str:
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return " or ".join(_type_name(h) for h in typing.get_args(hint))
-    hint = typing.get_origin(hint) or hint
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-    return names.get(hint, "null" if hint is type(None) else f"a JSON {hint.__name__}")
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return TrainConfig.from_json_object(data, path)
 
 
 @dataclass
@@ -302,10 +263,10 @@ def load_checkpoint(out: Path) -> Checkpoint:
 def _read_state(raw: dict[str, Any], path: Path) -> TrainState:
     step, best, elapsed = (raw.get(k) for k in ("step", "best_val_loss", "elapsed_s"))
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise UserError(f"{path}: step should be a whole number >= 0, got {_short(step)}")
+        raise UserError(f"{path}: step should be a whole number >= 0, got {short_json(step)}")
     for key, value in (("best_val_loss", best), ("elapsed_s", elapsed)):
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            raise UserError(f"{path}: {key} should be a number, got {_short(value)}")
+            raise UserError(f"{path}: {key} should be a number, got {short_json(value)}")
     return TrainState(step, float(best), float(elapsed))
 
 
@@ -314,7 +275,7 @@ def check_rng_states(scalars: Any, tensors: Any, out: Path) -> None:
     wrong type or shape is named with its file and key here, not a TypeError on resuming."""
     state_json, state_pt = out / STATE_JSON, out / STATE_TENSORS
     if not isinstance(scalars, dict):
-        raise UserError(f"{state_json}: rng should be a JSON object, got {_short(scalars)}")
+        raise UserError(f"{state_json}: rng should be a JSON object, got {short_json(scalars)}")
     if not isinstance(tensors, dict):
         raise UserError(f"{state_pt}: rng should be a table of tensors")
     keys = tensors.get("numpy_keys")

@@ -9,59 +9,91 @@ was made and `--resume` can check it continues the same run.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from attento.config import Config, check_counts, type_hints, with_settings
 from attento.errors import UserError
 
-OBJECTIVES = ("clm", "mlm", "sft")  # sft: instruction tuning, batches from attento.align.sft
-OPTIMIZERS = ("adamw", "muon")  # muon: Muon on the blocks' matrices, AdamW on the rest
-# mlm: masked language modelling (BERT), batches from attento.data.masking
+OBJECTIVES = ("clm", "mlm", "sft")  # mlm: batches from data.masking; sft: from align.sft
+OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass
-class TrainConfig:
-    """All settings of a training run. Steps are optimiser steps (after accumulation)."""
+class TrainConfig(Config):
+    """All settings of a training run. Steps are optimiser steps (after accumulation).
 
+    A step learns from batch_size * grad_accum sequences, shared out by torchrun's processes;
+    each forward pass takes at most batch_size of them (accumulate to fit a bigger batch).
+
+    corpus: tinyshakespeare, divina_commedia or a text file
+    tokenizer: char, bpe:N (train N tokens on the corpus) or a saved tokenizer
+    objective: what a batch asks the model to predict: clm (next token), mlm (masked tokens,
+        trains a BERT) or sft (instruction tuning)
+    arch: gpt, bert, mlp, rnn, lstm, gru or cnn
+    model: the architecture's config, minus vocab_size (filled in from the tokenizer)
+    init_from: a model to continue training (bundled name, attento or Hugging Face folder,
+        Hub id): its weights, tokenizer and shape replace tokenizer, arch and model
+    batch_size: sequences per forward pass
+    grad_accum: forward passes per optimiser step
+    max_steps: optimiser steps to train (None: until the time budget)
+    time_budget_min: wall-clock minutes to train; the lr schedule follows time then
+    optimizer: adamw, or muon (Muon on the blocks' matrices, AdamW on the rest)
+    learning_rate: AdamW's peak; the schedule scales muon_lr alike
+    min_lr: the cosine decays to this
+    muon_lr: peak learning rate of the Muon matrices (optimizer muon)
+    warmup_steps: steps of linear warm-up
+    weight_decay: on matrices only
+    beta1: AdamW's first-moment decay
+    beta2: AdamW's second-moment decay
+    grad_clip: max global gradient norm; 0 disables clipping
+    eval_interval: steps between evals (and checkpoints)
+    eval_batches: batches per eval; None: the whole validation split
+    log_interval: steps between log.csv rows
+    seed: random seed
+    compile: torch.compile the model
+    grad_checkpoint: recompute each block's activations in the backward pass (less memory,
+        one more forward per step; the same gradients, bit for bit)
+    bf16: bfloat16 autocast on GPUs (ignored on CPUs, where it is emulated)
+    device: cpu, cuda or auto (cuda when available)
+    save_best: also keep the best-validation model in OUT/best/
+    keep_checkpoints: weight snapshots kept along the run, step 0 and the last included
+        (train/snapshots.py; the explainer's history page scrubs them)
+    """
+
+    what = "training"
     corpus: str = "tinyshakespeare"
-    tokenizer: str = "char"  # "char", "bpe:N" (train N tokens on the corpus) or a saved tokenizer
-    objective: str = "clm"  # what a batch asks the model to predict; "clm" = next token
+    tokenizer: str = "char"
+    objective: str = "clm"
     arch: str = "gpt"
-    model: dict[str, Any] = field(default_factory=dict)  # the architecture's config, minus vocab
-    # A model to continue training (bundled name, attento or Hugging Face folder, Hub id):
-    # its weights, tokenizer and shape replace `tokenizer`, `arch` and `model` (train/loop.py).
+    model: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
-    # A step learns from batch_size * grad_accum sequences, shared out by torchrun's processes;
-    # each forward pass takes at most batch_size of them (accumulate to fit a bigger batch).
     batch_size: int = 12
     grad_accum: int = 1
     max_steps: int | None = 2000
-    time_budget_min: float | None = None  # wall-clock budget; the lr schedule follows time then
+    time_budget_min: float | None = None
     optimizer: str = "adamw"
-    learning_rate: float = 1e-3  # AdamW's peak; the schedule scales muon_lr alike
-    min_lr: float = 1e-4  # the cosine decays to this
-    muon_lr: float = 0.02  # peak learning rate of the Muon matrices (optimizer="muon")
+    learning_rate: float = 1e-3
+    min_lr: float = 1e-4
+    muon_lr: float = 0.02
     warmup_steps: int = 100
-    weight_decay: float = 0.1  # on matrices only
+    weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
-    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
-    eval_interval: int = 250  # steps between evals (and checkpoints)
-    eval_batches: int | None = None  # batches per eval; None: the whole validation split
-    log_interval: int = 10  # steps between log.csv rows
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_batches: int | None = None
+    log_interval: int = 10
     seed: int = 1337
-    compile: bool = False  # torch.compile the model
-    # gradient checkpointing: recompute each block's activations in the backward pass (less
-    # memory, one more forward per step; the same gradients, bit for bit)
+    compile: bool = False
     grad_checkpoint: bool = False
-    bf16: bool = False  # bfloat16 autocast on GPUs (ignored on CPUs, where it is emulated)
-    device: str = "auto"  # "auto" picks cuda when available
-    save_best: bool = True  # also keep the best-validation model in OUT/best/
-    keep_checkpoints: int = 0  # weight snapshots kept along the run (train/snapshots.py)
+    bf16: bool = False
+    device: str = "auto"
+    save_best: bool = True
+    keep_checkpoints: int = 0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.objective not in OBJECTIVES:
             raise UserError(
                 f"unknown objective {self.objective!r} (known: {', '.join(OBJECTIVES)})"
@@ -71,12 +103,8 @@ class TrainConfig:
                 "objective mlm and arch bert go together: masked language modelling trains "
                 "an encoder (BERT), e.g. --preset bert-cpu"
             )
-        for name in ("batch_size", "grad_accum", "eval_interval", "eval_batches", "log_interval"):
-            value = getattr(self, name)
-            if name == "eval_batches" and value is None:
-                continue  # the whole validation split
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"{name} must be a positive integer, got {value!r}")
+        names = ("batch_size", "grad_accum", "eval_interval", "eval_batches", "log_interval")
+        check_counts(self, *names)
         if self.max_steps is not None and self.max_steps < 1:
             raise UserError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.time_budget_min is not None and not (
@@ -110,24 +138,42 @@ class TrainConfig:
         if self.warmup_steps < 0 or self.grad_clip < 0 or self.weight_decay < 0:
             raise UserError("warmup_steps, grad_clip and weight_decay cannot be negative")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"unknown training setting(s): {', '.join(unknown)}")
-        return cls(**d)
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
+    """`cfg` with `key=value` settings applied (`attento train --set`); `model.KEY` sets a
+    key of the model shape, typed and checked by the architecture's config class."""
+    return with_settings(cfg, assignments, nested=_model_hints)
 
 
-def tiny() -> TrainConfig:
-    """Trains in a couple of seconds on a CPU: for tests and for trying the pipeline."""
+def _model_hints(cfg: TrainConfig, name: str) -> dict[str, Any]:
+    from attento.registry import arch_class
+
+    hints = type_hints(arch_class(cfg.arch, "--set arch").config_class)
+    return {k: v for k, v in hints.items() if k != "vocab_size"}  # from the tokenizer
+
+
+def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
+    """The one recipe both bundled models were trained with; only the text and tokens differ."""
     return TrainConfig(
+        corpus=corpus,
+        tokenizer=tokenizer,
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
+        batch_size=16,
+        max_steps=2000,
+        learning_rate=2e-3,
+        min_lr=2e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_batches=20,
+        log_interval=25,
+    )
+
+
+# The named presets: each a TrainConfig, what `--config FILE` would hold (`preset(name)
+# .to_json()` writes it), listed here and nowhere else.
+PRESETS: dict[str, TrainConfig] = {
+    # trains in a couple of seconds on a CPU: for tests and for trying the pipeline
+    "tiny": TrainConfig(
         model=dict(block_size=32, n_layer=2, n_head=2, n_embd=32),
         batch_size=8,
         max_steps=40,
@@ -137,13 +183,10 @@ def tiny() -> TrainConfig:
         eval_interval=20,
         eval_batches=4,
         log_interval=5,
-    )
-
-
-def cpu() -> TrainConfig:
-    """The best character model we found for 10 minutes on 2 CPU cores (tinyshakespeare);
-    the trials behind each choice are in bench/RESULTS.md, "## cpu preset trials"."""
-    return TrainConfig(
+    ),
+    # the best character model we found for 10 minutes on 2 CPU cores (tinyshakespeare);
+    # the trials behind each choice are in bench/RESULTS.md, "## cpu preset trials"
+    "cpu": TrainConfig(
         model=dict(
             block_size=512,
             n_layer=4,
@@ -164,12 +207,9 @@ def cpu() -> TrainConfig:
         weight_decay=0.1,
         eval_interval=2000,
         log_interval=50,
-    )
-
-
-def small() -> TrainConfig:
-    """nanoGPT's Shakespeare-character model (6 layers x 384, 256-token context), for a GPU."""
-    return TrainConfig(
+    ),
+    # nanoGPT's Shakespeare-character model (6 layers x 384, 256-token context), for a GPU
+    "small": TrainConfig(
         model=dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
         batch_size=64,
         max_steps=5000,
@@ -180,12 +220,9 @@ def small() -> TrainConfig:
         eval_batches=200,
         log_interval=10,
         compile=True,
-    )
-
-
-def gpt2_small() -> TrainConfig:
-    """GPT-2 small's shape (12 layers x 768, 1024 tokens, 124M parameters with 50k tokens)."""
-    return TrainConfig(
+    ),
+    # GPT-2 small's shape (12 layers x 768, 1024 tokens, 124M parameters with 50k tokens)
+    "gpt2-small": TrainConfig(
         tokenizer="bpe:8192",
         model=dict(block_size=1024, n_layer=12, n_head=12, n_embd=768, activation="gelu_tanh"),
         batch_size=16,
@@ -199,20 +236,15 @@ def gpt2_small() -> TrainConfig:
         eval_batches=50,
         compile=True,
         bf16=True,
-    )
-
-
-def bert_cpu() -> TrainConfig:
-    """A small BERT pre-trained by masked language modelling on a CPU in half an hour: BPE
-    tokens (with [MASK] added), 64-token windows of Dante, 4 post-norm layers x 128.
-
-    Masked LMs learn slowly at first: only 15% of the positions are asked, and for the first
-    ~3,000 steps the model mostly learns which tokens are frequent (validation loss stuck
-    near 5.9 nats). Then attention starts to use the neighbours and the loss
-    drops fast (measured on 2 cores: 5.77 at step 2,500, 4.65 at step 4,000, 3.47 after
-    9,227 steps in 30 minutes; see bench/fill_mask.py). Batches of 32 windows,
-    lr 1e-3 after 300 warm-up steps: post-norm blocks need the gentle start."""
-    return TrainConfig(
+    ),
+    # A small BERT pre-trained by masked language modelling on a CPU in half an hour: BPE
+    # tokens (with [MASK] added), 64-token windows of Dante, 4 post-norm layers x 128.
+    # Masked LMs learn slowly at first: only 15% of the positions are asked, and for the
+    # first ~3,000 steps the model mostly learns which tokens are frequent (validation loss
+    # stuck near 5.9 nats); then attention starts to use the neighbours and the loss drops
+    # fast (see bench/fill_mask.py). Batches of 32 windows, lr 1e-3 after 300 warm-up
+    # steps: post-norm blocks need the gentle start.
+    "bert-cpu": TrainConfig(
         corpus="divina_commedia",
         tokenizer="bpe:2000",
         objective="mlm",
@@ -227,89 +259,46 @@ def bert_cpu() -> TrainConfig:
         eval_interval=500,
         eval_batches=10,
         log_interval=25,
-    )
-
-
-def dante_bert() -> TrainConfig:
-    """The bundled `dante-bert`: a BERT small enough to ship (550k parameters, 2.2 MB) and to
-    train in a quarter of an hour on a CPU, so that fill-mask and the explainer's GPT-vs-BERT
-    page work on a fresh clone. Two post-norm layers x 128 over 32-token windows, dante's
-    1,024 BPE tokens (+ [MASK]). A quarter of an hour is short for a masked LM (bert_cpu:
-    the loss leaves its plateau after ~3,000 steps): on the shared 2-core machine the shipped
-    model got 913 steps, enough to use its neighbours a little (bench/RESULTS.md)."""
-    return bert_cpu().replace(
-        tokenizer="bpe:1024",
-        model=dict(block_size=32, n_layer=2, n_head=4, n_embd=128),
-        time_budget_min=15.0,
-        learning_rate=1.5e-3,
-        min_lr=1.5e-4,
-        warmup_steps=200,
-    )
-
-
-def dante_history() -> TrainConfig:
-    """The bundled `dante-history`: a tiny character model of Dante (2 layers x 32) that keeps
-    7 snapshots of its 600 steps, from random weights to its last step, so that the
-    explainer's history page (watching a model learn) works on a fresh clone; all of it
-    stays under 1 MB."""
-    return tiny().replace(
-        corpus="divina_commedia",
-        max_steps=600,
-        keep_checkpoints=7,
-        warmup_steps=20,
-        eval_interval=100,
-        log_interval=10,
-    )
-
-
-def _bundled(corpus: str, tokenizer: str) -> TrainConfig:
-    """The one recipe both bundled models were trained with; only the text and tokens differ."""
-    return TrainConfig(
-        corpus=corpus,
-        tokenizer=tokenizer,
-        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
-        batch_size=16,
-        max_steps=2000,
-        learning_rate=2e-3,
-        min_lr=2e-4,
-        warmup_steps=100,
-        eval_interval=250,
-        eval_batches=20,
-        log_interval=25,
-    )
-
-
-def dante() -> TrainConfig:
-    """The bundled `dante` model: Italian verse from the Divina Commedia, sub-word tokens.
-
-    Built to be watched in the explainer as much as to write: BPE tokens trained by attento
-    (so "cammin" is a piece, as the course describes), GPT-2's layout (learned positions,
-    LayerNorm, GELU), 4 blocks of 4 heads: small enough to trace a prompt in milliseconds.
-    """
-    return _bundled("divina_commedia", "bpe:1024")
-
-
-def shakespeare() -> TrainConfig:
-    """The bundled `shakespeare` model: English plays, one token per character, GPT-2 layout
-    (learned positions, LayerNorm, GELU), so the explainer shows a character-level model too."""
-    return _bundled("tinyshakespeare", "char")
-
-
-PRESETS = {
-    "tiny": tiny,
-    "cpu": cpu,
-    "small": small,
-    "gpt2-small": gpt2_small,
-    "bert-cpu": bert_cpu,
-    "dante-bert": dante_bert,
-    "dante-history": dante_history,
-    "dante": dante,
-    "shakespeare": shakespeare,
+    ),
+    # The bundled `dante` model: Italian verse from the Divina Commedia, sub-word tokens.
+    # Built to be watched in the explainer as much as to write: BPE tokens trained by
+    # attento (so "cammin" is a piece, as the course describes), GPT-2's layout (learned
+    # positions, LayerNorm, GELU), 4 blocks of 4 heads: small enough to trace a prompt in
+    # milliseconds.
+    "dante": _bundled("divina_commedia", "bpe:1024"),
+    # The bundled `shakespeare` model: English plays, one token per character, GPT-2
+    # layout, so the explainer shows a character-level model too.
+    "shakespeare": _bundled("tinyshakespeare", "char"),
 }
+# The bundled `dante-bert`: a BERT small enough to ship (550k parameters, 2.2 MB) and to
+# train in a quarter of an hour on a CPU, so that fill-mask and the explainer's GPT-vs-BERT
+# page work on a fresh clone. Two post-norm layers x 128 over 32-token windows, dante's
+# 1,024 BPE tokens (+ [MASK]). A quarter of an hour is short for a masked LM (bert-cpu: the
+# loss leaves its plateau after ~3,000 steps): the shipped model got 913 steps on the shared
+# 2-core machine, enough to use its neighbours a little (bench/RESULTS.md).
+PRESETS["dante-bert"] = PRESETS["bert-cpu"].replace(
+    tokenizer="bpe:1024",
+    model=dict(block_size=32, n_layer=2, n_head=4, n_embd=128),
+    time_budget_min=15.0,
+    learning_rate=1.5e-3,
+    min_lr=1.5e-4,
+    warmup_steps=200,
+)
+# The bundled `dante-history`: a tiny character model of Dante (2 layers x 32) that keeps 7
+# snapshots of its 600 steps, from random weights to its last step, so that the explainer's
+# history page (watching a model learn) works on a fresh clone; all of it stays under 1 MB.
+PRESETS["dante-history"] = PRESETS["tiny"].replace(
+    corpus="divina_commedia",
+    max_steps=600,
+    keep_checkpoints=7,
+    warmup_steps=20,
+    eval_interval=100,
+    log_interval=10,
+)
 
 
 def preset(name: str) -> TrainConfig:
-    """A fresh `TrainConfig` for a preset name."""
+    """A fresh copy of a preset's `TrainConfig`."""
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
-    return PRESETS[name]()
+    return TrainConfig.from_dict(PRESETS[name].to_dict())
