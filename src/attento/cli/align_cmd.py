@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train on the answers only (prompt tokens are not targets), with the shared loop. "
         "With --lora R only rank-R adapters train; OUT/merged holds them folded in.",
     )
-    s.add_argument("--model", required=True, help="model folder to start from")
+    s.add_argument(
+        "--model", required=True, help="model folder, Hugging Face folder or Hub id to start from"
+    )
     s.add_argument("--data", required=True, help=".json/.jsonl(.gz): alpaca or messages")
     s.add_argument("--out", required=True, help="folder for the fine-tuned model")
     s.add_argument("--lora", type=int, default=None, metavar="R", help="LoRA rank (default: off)")
@@ -68,7 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a reward model (the chat model with a scalar head) on prompt/chosen/"
         "rejected or hh-rlhf pairs; report held-out pairwise accuracy.",
     )
-    r.add_argument("--model", required=True, help="chat model folder to start from")
+    r.add_argument(
+        "--model", required=True, help="chat model to start from: folder, HF folder or Hub id"
+    )
     r.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
     r.add_argument("--out", required=True, help="folder for the reward model")
     r.add_argument("--steps", type=int, default=300, help="default: %(default)s")
@@ -86,7 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="PPO with a per-token KL penalty to the starting model, GAE and clipped "
         "losses. Writes the policy, ppo_log.csv and ppo.png (reward, KL, entropy) to OUT.",
     )
-    p.add_argument("--model", required=True, help="chat model folder (the policy and reference)")
+    p.add_argument(
+        "--model", required=True, help="chat model (folder, HF folder or Hub id): policy, reference"
+    )
     p.add_argument("--reward", required=True, help="reward model folder (attento reward)")
     p.add_argument("--data", required=True, help="prompts: instruction or preference data")
     p.add_argument("--out", required=True)
@@ -107,7 +113,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Direct preference optimisation against the frozen starting model; "
         "reports held-out implicit reward accuracy.",
     )
-    d.add_argument("--model", required=True, help="chat model folder")
+    d.add_argument("--model", required=True, help="chat model: folder, HF folder or Hub id")
     d.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
     d.add_argument("--out", required=True)
     d.add_argument("--beta", type=float, default=0.1, help="default: %(default)s")
@@ -231,7 +237,7 @@ def run_reward(args: argparse.Namespace) -> int:
         args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
     )
     prefs = load_preferences(args.data)
-    model, tokenizer, chat = _chat_model(args.model)
+    model, tokenizer, chat = _chat_model(args.model, own_template=True)
     rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
     save_model(rm, tokenizer, out, replace=args.force)
     if args.json:
@@ -262,7 +268,7 @@ def run_ppo(args: argparse.Namespace) -> int:
         **_dropout(args),
     )
     prompts = load_prompts(args.data)
-    model, tokenizer, chat = _chat_model(args.model)
+    model, tokenizer, chat = _chat_model(args.model, own_template=True)
     rm, _ = load_model(args.reward)
     if not isinstance(rm, RewardModel):
         raise UserError(f"{args.reward} is not a reward model (train one with `attento reward`)")
@@ -292,7 +298,7 @@ def run_dpo(args: argparse.Namespace) -> int:
         args.beta, args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
     )
     prefs = load_preferences(args.data)
-    model, tokenizer, chat = _chat_model(args.model)
+    model, tokenizer, chat = _chat_model(args.model, own_template=True)
     policy, report = dpo(model, chat, prefs, settings, progress=not args.json)
     save_model(policy, tokenizer, out, replace=args.force)
     if args.json:
