@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from attento.data.masking import IGNORE, MLMWindows, add_mask_token
+from attento.data.masking import IGNORE
 from attento.errors import UserError
 from attento.files import lock_folder
 from attento.memory import check_fits
-from attento.train import checkpoint, distributed, optim
+from attento.train import checkpoint, distributed, optim, setup
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, TrainLog
 from attento.train.malloc import keep_freed_memory
@@ -50,61 +48,6 @@ class TrainResult:
     elapsed_s: float
     tokens_per_s: float
     params: int
-
-
-def make_tokenizer(spec: str, text: str, progress: bool = False) -> Any:
-    """ "char", "bpe:N" (trained on `text`) or a saved tokenizer's name/path."""
-    from attento.tokenize import CharTokenizer, load_tokenizer
-
-    if spec == "char":
-        return CharTokenizer.from_text(text)
-    if spec.startswith("bpe:"):
-        from attento.tokenize.bpe import train_bpe
-
-        try:
-            size = int(spec[4:])
-        except ValueError:
-            raise UserError(
-                f"--tokenizer {spec!r}: write bpe:N with N the vocabulary size"
-            ) from None
-        return train_bpe(text, size, progress=progress)
-    return load_tokenizer(spec)
-
-
-def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.Module:
-    """A freshly initialised model of architecture `arch` sized for the tokenizer."""
-    from attento.models.config import check_model_fits
-    from attento.registry import arch_class, arch_names
-
-    if arch not in arch_names():
-        raise UserError(f"unknown architecture {arch!r} (known: {', '.join(arch_names())})")
-    cls = arch_class(arch)
-    if model.get("vocab_size", vocab_size) != vocab_size:
-        raise UserError(
-            f"the tokenizer has {vocab_size} tokens but the model config asks for "
-            f"{model['vocab_size']}: leave vocab_size out, it comes from the tokenizer"
-        )
-    config = cls.config_class.from_dict({**model, "vocab_size": vocab_size})
-    check_model_fits(cls, config, copies=4, action="training")
-    return cls(config)
-
-
-def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int, tokenizer: Any) -> Any:
-    """The batch source for `cfg.objective`."""
-    from attento.data.windows import CLMWindows
-
-    if cfg.objective == "mlm":
-        return MLMWindows.for_tokenizer(tokens, block_size, tokenizer, seed=cfg.seed)
-    if cfg.objective != "clm":
-        raise UserError(f"objective {cfg.objective!r} needs its own batch source (`batches=`)")
-
-    return CLMWindows(tokens, block_size, seed=cfg.seed)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 # keys that may change when a run is resumed: when to stop, how often to report, where to run
@@ -179,14 +122,14 @@ def _train(
         raise UserError("give a training config (or resume a checkpoint)")
     else:
         checkpoint.check_fresh_out(out)
-    seed_everything(cfg.seed + world.rank)
+    setup.seed_everything(cfg.seed + world.rank)
     if batches is None:
         text = load_corpus(cfg.corpus) if text is None else text
 
     if ckpt is not None:
         tokenizer, model = ckpt.tokenizer, ckpt.model
         if batches is None and not cfg.tokenizer.startswith("bpe:") and cfg.tokenizer != "char":
-            given = make_tokenizer(cfg.tokenizer, text)
+            given = setup.make_tokenizer(cfg.tokenizer, text)
             if given.vocab_size != tokenizer.vocab_size:
                 raise UserError(
                     f"tokenizer {cfg.tokenizer} has {given.vocab_size} tokens but the "
@@ -195,13 +138,10 @@ def _train(
     elif init is not None:
         model, tokenizer = init
     else:
-        tokenizer = make_tokenizer(cfg.tokenizer, text, progress and world.is_main)
-        if cfg.objective == "mlm":
-            add_mask_token(tokenizer)  # a BPE tokenizer gets [MASK] as a special token
-        model = build_model(cfg.arch, cfg.model, tokenizer.vocab_size)
+        model, tokenizer = setup.fresh_start(cfg, text, progress and world.is_main)
     block_size = model.config.block_size
     if batches is None:
-        batches = make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
+        batches = setup.make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
     model.to(world.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     check_fits(  # on top of the weights, already allocated: a gradient and two moments each
