@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     r.add_argument("--lr", type=float, default=3e-4, help="default: %(default)s")
     r.add_argument("--seed", type=int, default=0)
+    add_run_flags(r, 100)
     add_force_flag(r)
     _add_train_dropout(r)
     add_json_flag(r)
@@ -121,6 +122,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     d.add_argument("--lr", type=float, default=1e-4, help="default: %(default)s")
     d.add_argument("--seed", type=int, default=0)
+    add_run_flags(d, 100)
     add_force_flag(d)
     _add_train_dropout(d)
     add_json_flag(d)
@@ -138,6 +140,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     add_json_flag(a)
     a.set_defaults(func=run_demo)
+
+
+def add_run_flags(parser: argparse.ArgumentParser, interval: int) -> None:
+    """--checkpoint-interval and --resume of a command trained with the shared loop."""
+    parser.add_argument(
+        "--checkpoint-interval",
+        type=int,
+        default=interval,
+        metavar="N",
+        help="steps between checkpoints (each with a held-out loss), which --resume "
+        "continues from (default: %(default)s, and always one at the end)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in OUT")
+
+
+@contextlib.contextmanager
+def _run_out(args: argparse.Namespace, *sources: str):
+    """The folder a loop-trained command runs in: OUT itself (new, or resumed), or, with
+    --force over a used OUT, a new folder that replaces it whole when the run is done."""
+    out = Path(args.out)
+    if args.resume:
+        yield out
+        return
+    check_new_model_folder(args.out, *sources)
+    if not (out.is_dir() and any(out.iterdir())):
+        yield out
+        return
+    check_replaceable(out, args.force)
+    with atomic_folder(out, replace=True) as tmp:
+        yield tmp
 
 
 def add_force_flag(parser: argparse.ArgumentParser) -> None:
@@ -230,16 +262,22 @@ def run_chat(args: argparse.Namespace) -> int:
 def run_reward(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.reward import RewardSettings, train_reward_model
-    from attento.models.folder import save_model
 
-    out = _check_model_out(args, args.model)
     settings = RewardSettings(
-        args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
+        args.steps,
+        args.batch_size,
+        args.lr,
+        seed=args.seed,
+        eval_interval=args.checkpoint_interval,
+        **_dropout(args),
     )
-    prefs = load_preferences(args.data)
-    model, tokenizer, chat = _chat_model(args.model, own_template=True)
-    rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
-    save_model(rm, tokenizer, out, replace=args.force)
+    with _run_out(args, args.model) as out:
+        prefs = load_preferences(args.data)
+        model, _, chat = _chat_model(args.model, own_template=True)
+        with _quiet(args.json):
+            _, report = train_reward_model(
+                model, chat, prefs, settings, not args.json, out, args.resume
+            )
     if args.json:
         print_json({k: v for k, v in asdict(report).items() if k != "losses"})
     else:
@@ -291,16 +329,21 @@ def run_ppo(args: argparse.Namespace) -> int:
 def run_dpo(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.dpo import DPOSettings, dpo
-    from attento.models.folder import save_model
 
-    out = _check_model_out(args, args.model)
     settings = DPOSettings(
-        args.beta, args.steps, args.batch_size, args.lr, seed=args.seed, **_dropout(args)
+        args.beta,
+        args.steps,
+        args.batch_size,
+        args.lr,
+        seed=args.seed,
+        eval_interval=args.checkpoint_interval,
+        **_dropout(args),
     )
-    prefs = load_preferences(args.data)
-    model, tokenizer, chat = _chat_model(args.model, own_template=True)
-    policy, report = dpo(model, chat, prefs, settings, progress=not args.json)
-    save_model(policy, tokenizer, out, replace=args.force)
+    with _run_out(args, args.model) as out:
+        prefs = load_preferences(args.data)
+        model, _, chat = _chat_model(args.model, own_template=True)
+        with _quiet(args.json):
+            _, report = dpo(model, chat, prefs, settings, not args.json, out, args.resume)
     if args.json:
         print_json({k: v for k, v in asdict(report).items() if k not in ("losses", "accuracies")})
     else:

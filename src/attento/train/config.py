@@ -16,7 +16,9 @@ from typing import Any
 
 from attento.errors import UserError
 
-OBJECTIVES = ("clm", "mlm", "sft")  # sft: instruction tuning, batches from attento.align.sft
+# sft: instruction tuning, reward: a reward model, dpo and ppo: alignment, each with its batch
+# source (and loss) from attento.align
+OBJECTIVES = ("clm", "mlm", "sft", "reward", "dpo", "ppo")
 OPTIMIZERS = ("adamw", "muon")  # muon: Muon on the blocks' matrices, AdamW on the rest
 # mlm: masked language modelling (BERT), batches from attento.data.masking
 

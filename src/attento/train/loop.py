@@ -9,9 +9,12 @@ One optimiser step:
 4. set the learning rate from the schedule and let AdamW update the weights.
 Every `eval_interval` steps the loss on held-out text is measured and a checkpoint written.
 
-The loop knows nothing about the architecture or the objective: it needs a model whose
-forward returns `(logits, loss)`, a batch source (`train_batches`, `eval_batches`,
-`state_dict`) chosen by `objective`, and an optimiser (the model's `configure_optimizer`).
+The loop knows nothing about the architecture or the objective: it needs a model, a batch
+source (`train_batches`, `eval_batches`, `state_dict`/`load_state_dict` of tensors) chosen by
+`objective`, and an optimiser (optim.py). A batch source may bring its own `loss(model, batch)`
+and `evaluate(model)` (the reward model, DPO, PPO, whose batches are not (x, y) pairs); without
+them a batch is (x, y) and the loss the model's own, `model(x, y) -> (logits, loss)`. A source
+whose `train_dropout` is False trains with the model in eval mode (no dropout).
 """
 
 from __future__ import annotations
@@ -177,6 +180,28 @@ def _train(
     return runner.run(raw_model, tokenizer, out, state, log, progress)
 
 
+def lm_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The loss of a model whose forward takes the targets (CLM, MLM, SFT)."""
+    x, y = batch
+    return model(x, y)[1]
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """A batch (a tensor, or a tuple, list or dict of them) on `device`."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return type(batch)(to_device(v, device) for v in batch)
+
+
+def batch_rows(batch: Any) -> int:
+    """How many examples a batch holds: the length of its first tensor."""
+    while not isinstance(batch, torch.Tensor):
+        batch = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
+    return len(batch)
+
+
 class _Runner:
     """The loop itself, with the pieces it needs at hand."""
 
@@ -185,6 +210,8 @@ class _Runner:
         self.optimizer, self.batches, self.block_size = optimizer, batches, block_size
         self.tokens_per_step = cfg.batch_size * cfg.grad_accum * block_size
         self.saved_step: int | None = None
+        self.loss = getattr(batches, "loss", lm_loss)
+        self.dropout = getattr(batches, "train_dropout", True)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bfloat16 matmuls on GPUs. CPUs without bf16 units emulate it: 10x slower (measured
@@ -200,18 +227,18 @@ class _Runner:
         micro = self.batches.train_batches(
             self.cfg.batch_size, self.cfg.grad_accum, self.world.rank, self.world.size
         )
-        rows = sum(len(x) for x, _ in micro)
+        rows = sum(batch_rows(batch) for batch in micro)
         loss_sum = torch.zeros((), device=self.world.device)
-        for i, (x, y) in enumerate(micro):
-            x, y = x.to(self.world.device), y.to(self.world.device)
+        for i, batch in enumerate(micro):
+            batch = to_device(batch, self.world.device)
             sync = contextlib.nullcontext()
             if self.world.distributed and i < len(micro) - 1:
                 sync = self.step_model.no_sync()  # average gradients once, after the last
             with sync:
                 with self.autocast():
-                    _, loss = self.step_model(x, y)
+                    loss = self.loss(self.step_model, batch)
                 # weighted by size: the gradients add up to those of the mean over all rows
-                loss = loss * (len(x) / rows)
+                loss = loss * (batch_rows(batch) / rows)
                 loss.backward()
             loss_sum += loss.detach()
         loss = distributed.mean(self.world, loss_sum).item()
@@ -226,8 +253,14 @@ class _Runner:
     @torch.no_grad()
     def evaluate(self) -> float:
         """Mean loss per scored target over the validation batches (a fixed sample, or the
-        whole split when eval_batches is None), shared out across processes."""
+        whole split when eval_batches is None), shared out across processes; or what the
+        batch source's own `evaluate` says."""
         self.model.eval()
+        if hasattr(self.batches, "evaluate"):
+            with self.autocast():
+                value = self.batches.evaluate(self.model)
+            self.model.train(self.dropout)
+            return value
         loss_sum = torch.zeros((), device=self.world.device, dtype=torch.float64)
         count = torch.zeros((), device=self.world.device, dtype=torch.float64)
         for x, y in self.batches.eval_batches(
@@ -240,7 +273,7 @@ class _Runner:
                 _, loss = self.model(x.to(self.world.device), y.to(self.world.device))
             loss_sum += loss.double() * scored
             count += scored
-        self.model.train()
+        self.model.train(self.dropout)
         total = distributed.total(self.world, torch.stack([loss_sum, count]))
         return float(total[0] / total[1])
 
@@ -265,7 +298,7 @@ class _Runner:
             unit="step",
             dynamic_ncols=True,
         )
-        self.model.train()
+        self.model.train(self.dropout)
         while True:
             elapsed = distributed.from_main(world, time.perf_counter() - start)
             if self._done(state.step, elapsed, eval_cost, window_time / max(window_steps, 1)):
