@@ -28,6 +28,7 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import dpo_loss, token_logprobs
+from attento.align.runs import align_config, run_folder
 from attento.align.settings import TrainDropout, check_settings, evaluating
 from attento.errors import UserError
 from attento.models.gpt import GPT
@@ -180,7 +181,6 @@ def dpo(
     """Train a copy of `policy` with DPO against the frozen original, with the shared loop
     (its run, checkpoints and log.csv, in `out`; a temporary folder if None); report
     held-out implicit reward accuracy."""
-    from attento.align.reward import align_config, run_folder
     from attento.models.folder import load_model
     from attento.train import train
     from attento.train.log import TrainLog

@@ -14,10 +14,8 @@ The model saves and loads as a model folder with {"arch": "gpt-reward"}.
 
 from __future__ import annotations
 
-import contextlib
 import random
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +25,10 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import bradley_terry_loss
+from attento.align.runs import align_config, run_folder
 from attento.align.settings import TrainDropout, check_settings, evaluating
 from attento.errors import UserError
 from attento.models.gpt import GPT, GPTConfig
-from attento.train.config import TrainConfig
 
 
 class RewardModel(nn.Module):
@@ -173,24 +171,6 @@ class RewardBatches:
         set_random_state(self.rng, state["rng"])
 
 
-def align_config(objective: str, model: nn.Module, data: str, **fields) -> TrainConfig:
-    """The TrainConfig of an alignment run: a constant learning rate (no warm-up, no decay
-    of the rate), gradients clipped to norm 1, a log row every step, no best/ copy."""
-    lr = fields["learning_rate"]
-    return TrainConfig(
-        corpus=data,
-        objective=objective,
-        arch=model.arch,
-        model=model.config.to_dict(),
-        min_lr=lr,
-        warmup_steps=0,
-        grad_clip=1.0,
-        log_interval=1,
-        save_best=False,
-        **{"weight_decay": 0.0, "eval_batches": 1, **fields},
-    )
-
-
 def train_reward_model(
     lm: GPT,
     chat: ChatFormat,
@@ -249,13 +229,3 @@ def train_reward_model(
         losses=losses,
     )
     return rm, report
-
-
-@contextlib.contextmanager
-def run_folder(out: str | Path | None) -> Iterator[Path]:
-    """`out`, or a temporary folder for a run whose files nobody asked for."""
-    if out is not None:
-        yield Path(out)
-        return
-    with tempfile.TemporaryDirectory(prefix="attento-") as tmp:
-        yield Path(tmp) / "run"
