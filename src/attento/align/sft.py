@@ -33,7 +33,7 @@ from attento.align.chat import (
     add_chat_tokens,
     chat_format,
 )
-from attento.align.data import load_conversations, pad_rows
+from attento.align.data import hold_out, load_conversations, pad_rows
 from attento.align.lora import LoRAGPT, merge_lora
 from attento.align.settings import check_settings
 from attento.errors import UserError
@@ -65,11 +65,8 @@ class SFTBatches:
             raise UserError(
                 f"no example has an answer within the model's context of {block_size} tokens"
             )
-        order = torch.randperm(len(kept), generator=torch.Generator().manual_seed(seed))
-        kept = [kept[i] for i in order]
-        n_val = max(1, int(len(kept) * VAL_FRACTION)) if len(kept) > 1 else 0
-        self.val = kept[:n_val] or kept
-        self.train = kept[n_val:]
+        # a single example is both trained on and measured
+        self.train, self.val = hold_out(kept, VAL_FRACTION, seed) if len(kept) > 1 else (kept, kept)
         self.pad_id = pad_id
         self.generator = torch.Generator().manual_seed(seed)
 
