@@ -31,7 +31,7 @@ import torch
 from attento.data import load_corpus
 from attento.tokenize import CharTokenizer
 from attento.train import TrainConfig, train
-from attento.train.loop import build_model
+from attento.train.setup import build_model
 from results import write_section
 
 VARIANTS = {

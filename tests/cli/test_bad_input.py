@@ -126,7 +126,7 @@ def test_a_model_config_too_big_for_memory_is_refused_before_allocating(gpt_dir,
 
 def test_training_a_model_too_big_is_refused_before_building_it(little_memory):
     from attento.errors import UserError
-    from attento.train.loop import build_model
+    from attento.train.setup import build_model
 
     shape = dict(block_size=64, n_layer=4, n_head=4, n_embd=1024)
     with pytest.raises(UserError, match=r"training a GPT with [\d,]+ parameters needs"):

@@ -7,10 +7,11 @@ The course's steps, one module each:
   rejected, Anthropic hh-rlhf dialogues) as people bring them;
 - `sft.py`: supervised fine-tuning (instruction tuning) through the shared training loop;
 - `lora.py`: LoRA adapters, low-rank updates of the attention and feed-forward matrices;
-- `reward.py`: the reward model, trained on ranked pairs with the Bradley–Terry loss;
+- `reward.py`: the reward model, trained on ranked pairs with the Bradley–Terry loss (shared loop);
+- `runs.py`: how the reward model and DPO run in the shared training loop (config, folder);
 - `rollout.py`: sampling answers from a policy and measuring reward and KL;
 - `ppo.py`: RLHF with PPO (KL penalty, GAE, clipped policy and value losses);
-- `dpo.py`: direct preference optimisation, no reward model needed;
+- `dpo.py`: direct preference optimisation, no reward model needed (shared loop);
 - `losses.py`: the formulas of all of the above, on plain tensors;
 - `talk.py`: streaming replies and a terminal chat;
 - `rankings.py`: people rank K answers; each ranking gives K(K-1)/2 preference pairs;

@@ -166,10 +166,57 @@ class TemplateChat:
     def markers(self) -> tuple[int, ...]:
         return self.stops
 
+    @property
+    def im_end(self) -> int:
+        """The token that closes a reply (also what batches are padded with)."""
+        eot = self.tokenizer.eot_id
+        return eot if eot in self.stops else self.stops[0]
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, allowed_special="all")
+
+    def _render(self, messages: Sequence[Message], add_generation_prompt: bool = False) -> str:
+        return self.template.render(list(messages), add_generation_prompt=add_generation_prompt)
+
     def encode_prompt(self, messages: Sequence[Message]) -> list[int]:
         """The conversation as the template writes it, ending with the assistant's header."""
-        text = self.template.render(list(check_messages(messages)), add_generation_prompt=True)
-        return self.tokenizer.encode(text, allowed_special="all")
+        return self._ids(self._render(check_messages(messages), add_generation_prompt=True))
+
+    def encode_example(
+        self, messages: Sequence[Message], train_on: str = "assistant"
+    ) -> tuple[list[int], list[int]]:
+        """ids and labels of a whole conversation, as ChatFormat.encode_example: the text the
+        template adds for a `train_on` turn after its header (the answer and what closes it)
+        is the target, everything else IGNORE. Each turn's text is the difference between
+        the renderings of the conversation up to it and up to the turn before."""
+        messages = list(check_messages(messages))
+        ids: list[int] = []
+        labels: list[int] = []
+        done = ""
+        for i, message in enumerate(messages):
+            full = self._render(messages[: i + 1])
+            trained = message["role"] == train_on
+            head = self._render(messages[:i], add_generation_prompt=True) if trained and i else ""
+            head = head or done
+            if not (full.startswith(head) and head.startswith(done)):
+                raise UserError(
+                    "this model's chat template rewrites earlier turns when a turn is added: "
+                    "its conversations cannot be split into prompt and answer"
+                )
+            head_ids, body_ids = self._ids(head[len(done) :]), self._ids(full[len(head) :])
+            ids += head_ids + body_ids
+            labels += [IGNORE] * len(head_ids) + (body_ids if trained else [IGNORE] * len(body_ids))
+            done = full
+        return ids, labels
+
+    def encode_reply(self, reply: str) -> list[int]:
+        """An assistant answer as the template writes it after the assistant's header."""
+        probe: list[Message] = [{"role": "user", "content": "?"}]
+        head = self._render(probe, add_generation_prompt=True)
+        full = self._render([*probe, {"role": "assistant", "content": reply}])
+        if not full.startswith(head):
+            raise UserError("this model's chat template writes answers apart from its prompts")
+        return self._ids(full[len(head) :])
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ids, stopping at the first end-of-turn token."""

@@ -19,9 +19,10 @@ Files are a JSON array (.json) or one JSON object per line (.jsonl), optionally 
 (.gz). Every problem (unreadable file, empty file, unknown format, a record missing a field)
 is a `UserError` that names the file and, where it helps, the record.
 
-Two helpers serve every stage that batches these examples: `hold_out` (the seeded
-train/validation split of the reward model and DPO) and `pad_rows` (token-id rows padded to
-one tensor, on the right for scoring, on the left for prompts to continue).
+Helpers serve every stage that batches these examples: `hold_out` (the seeded
+train/validation split of the reward model and DPO), `pad_rows` (token-id rows padded to
+one tensor, on the right for scoring, on the left for prompts to continue) and
+`random_state`/`set_random_state` (a batch source's sampler in a training checkpoint).
 """
 
 from __future__ import annotations
@@ -273,3 +274,14 @@ def pad_rows(
         ids[i, cols] = torch.tensor(r, dtype=torch.long)
         valid[i, cols] = True
     return ids, valid
+
+
+def random_state(rng: random.Random) -> torch.Tensor:
+    """A `random.Random`'s state as an int64 tensor, so a checkpoint loads with
+    `torch.load(weights_only=True)` (no pickled Python objects)."""
+    _, internal, _ = rng.getstate()
+    return torch.tensor(internal, dtype=torch.int64)
+
+
+def set_random_state(rng: random.Random, state: torch.Tensor) -> None:
+    rng.setstate((3, tuple(int(v) for v in state.tolist()), None))

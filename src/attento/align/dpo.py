@@ -20,13 +20,15 @@ import copy
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from attento.align.chat import ChatFormat
-from attento.align.data import Preference, hold_out, pad_rows
+from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import dpo_loss, token_logprobs
+from attento.align.runs import align_config, run_folder
 from attento.align.settings import TrainDropout, evaluating
 from attento.config import check_counts, check_positive
 from attento.errors import UserError
@@ -46,15 +48,25 @@ def encode_preference(chat: ChatFormat, pref: Preference, block_size: int) -> tu
     return rows[0], rows[1]
 
 
+def answer_mask(rows: Sequence[Row], width: int) -> torch.Tensor:
+    """(B, width − 1): 1 where position t scores an answer token (token t + 1)."""
+    mask = torch.zeros(len(rows), width - 1)
+    for i, (r, n_prompt) in enumerate(rows):
+        mask[i, n_prompt - 1 : len(r) - 1] = 1.0
+    return mask
+
+
+def padded_logprobs(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """log π(answer | prompt) of each padded row, (B,)."""
+    return (token_logprobs(model(ids[:, :-1]), ids[:, 1:]) * mask).sum(1)
+
+
 def sequence_logprobs(model: nn.Module, rows: Sequence[Row], pad_id: int) -> torch.Tensor:
     """log π(answer | prompt) of each row: the sum over its answer tokens, (B,)."""
     device = next(model.parameters()).device
-    ids = pad_rows([ids for ids, _ in rows], pad_id)[0].to(device)
-    mask = torch.zeros(ids.size(0), ids.size(1) - 1, device=device)
-    for i, (r, n_prompt) in enumerate(rows):
-        mask[i, n_prompt - 1 : len(r) - 1] = 1.0  # position t scores token t + 1
-    logits = model(ids[:, :-1])
-    return (token_logprobs(logits, ids[:, 1:]) * mask).sum(1)
+    ids = pad_rows([ids for ids, _ in rows], pad_id)[0]
+    mask = answer_mask(rows, ids.size(1))
+    return padded_logprobs(model, ids.to(device), mask.to(device))
 
 
 @dataclass
@@ -67,6 +79,7 @@ class DPOSettings(TrainDropout):
     learning_rate: AdamW's learning rate
     val_fraction: share of the pairs held out to measure accuracy
     seed: random seed
+    eval_interval: steps between checkpoints (each with the held-out loss)
     """
 
     beta: float = 0.1
@@ -75,9 +88,10 @@ class DPOSettings(TrainDropout):
     learning_rate: float = 1e-4
     val_fraction: float = 0.1
     seed: int = 0
+    eval_interval: int = 100
 
     def check(self) -> None:
-        check_counts(self, "steps", "batch_size")
+        check_counts(self, "steps", "batch_size", "eval_interval")
         check_positive(self, "beta", "learning_rate")
 
 
@@ -110,16 +124,78 @@ def _implicit_accuracy(policy, pairs, ref_logps, pad_id: int, beta: float) -> tu
     return (chosen > rejected).float().mean().item(), (chosen - rejected).mean().item()
 
 
+class DPOBatches:
+    """Preference pairs with their reference log-probabilities, for the shared training loop
+    (objective "dpo"): a batch is the padded chosen rows then the rejected ones, their answer
+    masks and the reference's (chosen, rejected) log-probabilities."""
+
+    objective = "dpo"
+
+    def __init__(self, train, val, ref_train, ref_val, pad_id, beta, seed, train_dropout):
+        self.train, self.val, self.ref_train, self.ref_val = train, val, ref_train, ref_val
+        self.pad_id, self.beta, self.train_dropout = pad_id, beta, train_dropout
+        self.rng = random.Random(seed)
+        self.accuracies: list[float] = []  # implicit reward accuracy of each training batch
+
+    def collate(self, picks: list[int], pairs, ref: torch.Tensor):
+        rows = [pairs[i][0] for i in picks] + [pairs[i][1] for i in picks]
+        ids = pad_rows([r for r, _ in rows], self.pad_id)[0]
+        return ids, answer_mask(rows, ids.size(1)), ref[picks]
+
+    def train_batches(self, batch_size: int, n_micro: int, rank: int = 0, world: int = 1):
+        picks = [self.rng.randrange(len(self.train)) for _ in range(batch_size * n_micro)]
+        share = len(picks) // world
+        mine = picks[rank * share : (rank + 1) * share]
+        chunks = [mine[j : j + batch_size] for j in range(0, len(mine), batch_size)]
+        return [self.collate(chunk, self.train, self.ref_train) for chunk in chunks]
+
+    def losses(self, model: nn.Module, batch):
+        ids, mask, ref = batch
+        logps = padded_logprobs(model, ids, mask).view(2, -1)
+        return dpo_loss(logps[0], logps[1], ref[:, 0], ref[:, 1], self.beta)
+
+    def loss(self, model: nn.Module, batch) -> torch.Tensor:
+        loss, chosen, rejected = self.losses(model, batch)
+        self.accuracies.append((chosen > rejected).float().mean().item())
+        return loss.mean()
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> float:
+        """The mean DPO loss of the held-out pairs."""
+        device = next(model.parameters()).device
+        total = 0.0
+        for i in range(0, len(self.val), 64):
+            picks = list(range(i, min(i + 64, len(self.val))))
+            batch = tuple(t.to(device) for t in self.collate(picks, self.val, self.ref_val))
+            total += float(self.losses(model, batch)[0].sum())
+        return total / len(self.val)
+
+    def eval_batches(self, *args, **kwargs):
+        return iter(())
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"rng": random_state(self.rng), "accuracies": torch.tensor(self.accuracies)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        set_random_state(self.rng, state["rng"])
+        self.accuracies = state["accuracies"].tolist()
+
+
 def dpo(
     policy: GPT,
     chat: ChatFormat,
     preferences: Sequence[Preference],
     settings: DPOSettings | None = None,
     progress: bool = False,
+    out: str | Path | None = None,
+    resume: bool = False,
 ) -> tuple[GPT, DPOReport]:
-    """Train a copy of `policy` with DPO against the frozen original; report held-out
-    implicit reward accuracy."""
-    from tqdm.auto import tqdm
+    """Train a copy of `policy` with DPO against the frozen original, with the shared loop
+    (its run, checkpoints and log.csv, in `out`; a temporary folder if None); report
+    held-out implicit reward accuracy."""
+    from attento.models.folder import load_model
+    from attento.train import train
+    from attento.train.log import TrainLog
 
     s = settings or DPOSettings()
     if len(preferences) < 2:
@@ -127,33 +203,44 @@ def dpo(
     torch.manual_seed(s.seed)
     block = policy.config.block_size
     pairs = [encode_preference(chat, p, block) for p in preferences]
-    train, val = hold_out(pairs, s.val_fraction, s.seed)
+    train_pairs, val = hold_out(pairs, s.val_fraction, s.seed)
     reference = copy.deepcopy(policy).eval().requires_grad_(False)
     pad = chat.im_end
     ref_train, ref_val = (
-        _reference_logps(reference, train, pad),
-        _reference_logps(reference, val, pad),
+        _reference_logps(reference, train_pairs, pad).cpu(),
+        _reference_logps(reference, val, pad).cpu(),
     )
-    model = copy.deepcopy(policy).train(s.train_dropout)
-    acc_before, _ = _implicit_accuracy(model, val, ref_val, pad, s.beta)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=s.learning_rate, weight_decay=0.0
+    model = copy.deepcopy(policy)
+    device = next(policy.parameters()).device
+    acc_before, _ = _implicit_accuracy(model, val, ref_val.to(device), pad, s.beta)
+    batches = DPOBatches(
+        train_pairs, val, ref_train, ref_val, pad, s.beta, s.seed + 1, s.train_dropout
     )
-    rng = random.Random(s.seed + 1)
-    losses, accuracies = [], []
-    for _ in tqdm(range(s.steps), disable=not progress, desc="DPO", unit="step"):
-        picks = [rng.randrange(len(train)) for _ in range(s.batch_size)]
-        rows = [train[i][0] for i in picks] + [train[i][1] for i in picks]
-        logps = sequence_logprobs(model, rows, pad).view(2, -1)
-        ref = ref_train[picks]
-        loss, chosen, rejected = dpo_loss(logps[0], logps[1], ref[:, 0], ref[:, 1], s.beta)
-        optimizer.zero_grad(set_to_none=True)
-        loss.mean().backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.mean().item())
-        accuracies.append((chosen > rejected).float().mean().item())
-    model.eval()
-    acc, margin = _implicit_accuracy(model, val, ref_val, pad, s.beta)
-    report = DPOReport(len(train), len(val), acc, acc_before, margin, losses, accuracies)
+    cfg = align_config(
+        "dpo",
+        model,
+        "preferences",
+        tokenizer="model",
+        batch_size=s.batch_size,
+        max_steps=s.steps,
+        learning_rate=s.learning_rate,
+        eval_interval=s.eval_interval,
+        seed=s.seed,
+    )
+    with run_folder(out) as folder:
+        train(
+            cfg,
+            folder,
+            resume=resume,
+            progress=progress,
+            init=(model, chat.tokenizer),
+            batches=batches,
+        )
+        model = load_model(folder)[0].to(device).eval()
+        rows = TrainLog.read(folder, s.steps).rows
+    losses = list({row["step"]: row["train_loss"] for row in rows}.values())
+    acc, margin = _implicit_accuracy(model, val, ref_val.to(device), pad, s.beta)
+    report = DPOReport(
+        len(train_pairs), len(val), acc, acc_before, margin, losses, batches.accuracies
+    )
     return model, report

@@ -17,13 +17,15 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from attento.align.chat import ChatFormat
-from attento.align.data import Preference, hold_out, pad_rows
+from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import bradley_terry_loss
+from attento.align.runs import align_config, run_folder
 from attento.align.settings import TrainDropout, evaluating
 from attento.config import check_counts, check_positive
 from attento.errors import UserError
@@ -107,6 +109,7 @@ class RewardSettings(TrainDropout):
     weight_decay: AdamW's decoupled weight decay
     val_fraction: share of the pairs held out to measure accuracy
     seed: random seed
+    eval_interval: steps between checkpoints (each with the held-out loss)
     """
 
     steps: int = 300
@@ -115,9 +118,10 @@ class RewardSettings(TrainDropout):
     weight_decay: float = 0.0
     val_fraction: float = 0.1
     seed: int = 0
+    eval_interval: int = 100
 
     def check(self) -> None:
-        check_counts(self, "steps", "batch_size")
+        check_counts(self, "steps", "batch_size", "eval_interval")
         check_positive(self, "learning_rate")
 
 
@@ -130,43 +134,111 @@ class RewardReport:
     losses: list[float] = field(default_factory=list)
 
 
+class RewardBatches:
+    """Preference pairs for the shared training loop (objective "reward"): each step draws
+    `batch_size` training pairs; a batch is the padded chosen rows, then the rejected ones."""
+
+    objective = "reward"
+
+    def __init__(self, train, val, pad_id: int, seed: int, train_dropout: bool) -> None:
+        self.train, self.val, self.pad_id = train, val, pad_id
+        self.train_dropout = train_dropout
+        self.rng = random.Random(seed)
+
+    def train_batches(self, batch_size: int, n_micro: int, rank: int = 0, world: int = 1):
+        picks = [self.rng.randrange(len(self.train)) for _ in range(batch_size * n_micro)]
+        share = len(picks) // world
+        mine = picks[rank * share : (rank + 1) * share]
+        return [
+            self.collate([self.train[i] for i in mine[j : j + batch_size]])
+            for j in range(0, len(mine), batch_size)
+        ]
+
+    def collate(self, pairs):
+        return pad_rows([c for c, _ in pairs] + [r for _, r in pairs], self.pad_id)
+
+    def loss(self, model: nn.Module, batch) -> torch.Tensor:
+        ids, valid = batch
+        scores = model(ids, valid)
+        n = len(scores) // 2
+        return bradley_terry_loss(scores[:n], scores[n:])
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> float:
+        """The mean Bradley–Terry loss of the held-out pairs."""
+        device = next(model.parameters()).device
+        total = 0.0
+        for i in range(0, len(self.val), 64):
+            chunk = self.val[i : i + 64]
+            ids, valid = self.collate(chunk)
+            total += float(self.loss(model, (ids.to(device), valid.to(device)))) * len(chunk)
+        return total / len(self.val)
+
+    def eval_batches(self, *args, **kwargs):
+        return iter(())
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"rng": random_state(self.rng)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        set_random_state(self.rng, state["rng"])
+
+
 def train_reward_model(
     lm: GPT,
     chat: ChatFormat,
     preferences: Sequence[Preference],
     settings: RewardSettings | None = None,
     progress: bool = False,
+    out: str | Path | None = None,
+    resume: bool = False,
 ) -> tuple[RewardModel, RewardReport]:
-    """Fit a reward model (initialised from `lm`) to preference pairs; report held-out
-    pairwise accuracy."""
-    from tqdm.auto import tqdm
+    """Fit a reward model (initialised from `lm`) to preference pairs with the shared loop,
+    writing its run (checkpoints, log.csv, loss.png) into `out` (a temporary folder if None);
+    report held-out pairwise accuracy."""
+    from attento.models.folder import load_model
+    from attento.train import train
+    from attento.train.log import TrainLog
 
     s = settings or RewardSettings()
     if len(preferences) < 2:
         raise UserError("a reward model needs at least two preference pairs (one held out)")
-    torch.manual_seed(s.seed)
     pairs = [encode_pair(chat, p, lm.config.block_size) for p in preferences]
-    train, val = hold_out(pairs, s.val_fraction, s.seed)
-    device = next(lm.parameters()).device
-    rm = RewardModel.from_lm(lm).to(device).train(s.train_dropout)
-    optimizer = torch.optim.AdamW(rm.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
-    rng = random.Random(s.seed + 1)
-    losses = []
-    for _ in tqdm(range(s.steps), disable=not progress, desc="reward model", unit="step"):
-        batch = [train[rng.randrange(len(train))] for _ in range(s.batch_size)]
-        chosen, rejected = score_pairs(rm, batch, chat.im_end)
-        loss = bradley_terry_loss(chosen, rejected)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-    rm.eval()
+    train_pairs, val = hold_out(pairs, s.val_fraction, s.seed)
+    torch.manual_seed(s.seed)
+    rm = RewardModel.from_lm(lm).to(next(lm.parameters()).device)
+    batches = RewardBatches(train_pairs, val, chat.im_end, s.seed + 1, s.train_dropout)
+    cfg = align_config(
+        "reward",
+        rm,
+        "preferences",
+        tokenizer="model",
+        batch_size=s.batch_size,
+        max_steps=s.steps,
+        learning_rate=s.learning_rate,
+        weight_decay=s.weight_decay,
+        eval_interval=s.eval_interval,
+        seed=s.seed,
+    )
+    with run_folder(out) as folder:
+        train(
+            cfg,
+            folder,
+            resume=resume,
+            progress=progress,
+            init=(rm, chat.tokenizer),
+            batches=batches,
+        )
+        rm = load_model(folder)[0].to(next(lm.parameters()).device).eval()
+        # one loss per step (the row of the final evaluation repeats the last step's)
+        losses = list(
+            {row["step"]: row["train_loss"] for row in TrainLog.read(folder, s.steps).rows}.values()
+        )
     report = RewardReport(
-        train_pairs=len(train),
+        train_pairs=len(train_pairs),
         val_pairs=len(val),
         val_accuracy=pairwise_accuracy(rm, val, chat.im_end),
-        train_accuracy=pairwise_accuracy(rm, train[:512], chat.im_end),
+        train_accuracy=pairwise_accuracy(rm, train_pairs[:512], chat.im_end),
         losses=losses,
     )
     return rm, report

@@ -25,8 +25,15 @@ from typing import Any
 
 import torch
 
-from attento.align.chat import IGNORE, ChatFormat, Message, add_chat_tokens
-from attento.align.data import load_conversations, pad_rows
+from attento.align.chat import (
+    IGNORE,
+    ChatFormat,
+    Message,
+    TemplateChat,
+    add_chat_tokens,
+    chat_format,
+)
+from attento.align.data import hold_out, load_conversations, pad_rows
 from attento.align.lora import LoRAGPT, merge_lora
 from attento.config import Config, check_counts, check_positive
 from attento.errors import UserError
@@ -58,11 +65,8 @@ class SFTBatches:
             raise UserError(
                 f"no example has an answer within the model's context of {block_size} tokens"
             )
-        order = torch.randperm(len(kept), generator=torch.Generator().manual_seed(seed))
-        kept = [kept[i] for i in order]
-        n_val = max(1, int(len(kept) * VAL_FRACTION)) if len(kept) > 1 else 0
-        self.val = kept[:n_val] or kept
-        self.train = kept[n_val:]
+        # a single example is both trained on and measured
+        self.train, self.val = hold_out(kept, VAL_FRACTION, seed) if len(kept) > 1 else (kept, kept)
         self.pad_id = pad_id
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -105,7 +109,10 @@ class SFTBatches:
 
 
 def make_sft_batches(
-    chat: ChatFormat, conversations: Sequence[Sequence[Message]], block_size: int, seed: int = 0
+    chat: ChatFormat | TemplateChat,
+    conversations: Sequence[Sequence[Message]],
+    block_size: int,
+    seed: int = 0,
 ) -> SFTBatches:
     examples = []
     for i, conversation in enumerate(conversations):
@@ -148,8 +155,11 @@ class SFTSettings(Config):
 
 
 def prepare(model, tokenizer, lora_r: int | None, lora_alpha: float, seed: int = 0):
-    """(model ready for SFT, tokenizer with chat tokens)."""
-    model, tokenizer, added = add_chat_tokens(model, tokenizer, seed=seed)
+    """(model ready for SFT, tokenizer with chat tokens). A model with its own chat template
+    (a Hugging Face chat model) keeps its tokenizer: it is tuned in its own format."""
+    added = False
+    if TemplateChat.find(tokenizer) is None:
+        model, tokenizer, added = add_chat_tokens(model, tokenizer, seed=seed)
     if lora_r is not None:
         model = LoRAGPT.from_gpt(model, lora_r, lora_alpha, train_embeddings=added)
     return model.train(), tokenizer
@@ -163,7 +173,8 @@ def sft(
     progress: bool = True,
     resume: bool = False,
 ) -> TrainResult:
-    """Fine-tune the model in `model_dir` on instruction data; write the result to `out`."""
+    """Fine-tune the model in `model_dir` (a model folder, a Hugging Face folder or Hub id)
+    on instruction data, in the model's own chat template if it has one; write it to `out`."""
     s = settings or SFTSettings()
     conversations = load_conversations(data)
     model, tokenizer = load_model(model_dir)
@@ -174,7 +185,7 @@ def sft(
         model, tokenizer = prepare(model, tokenizer, s.lora_r, s.lora_alpha, s.seed)
     try:
         batches = make_sft_batches(
-            ChatFormat.of(tokenizer), conversations, model.config.block_size, s.seed
+            chat_format(tokenizer), conversations, model.config.block_size, s.seed
         )
     except UserError as e:
         raise UserError(f"{data}, {e}") from None

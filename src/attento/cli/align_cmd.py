@@ -64,14 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train on the answers only (prompt tokens are not targets), with the shared loop. "
         "With --lora R only rank-R adapters train; OUT/merged holds them folded in.",
     )
-    s.add_argument("--model", required=True, help="model folder to start from")
+    s.add_argument(
+        "--model", required=True, help="model folder, Hugging Face folder or Hub id to start from"
+    )
     s.add_argument("--data", required=True, help=".json/.jsonl(.gz): alpaca or messages")
     s.add_argument("--out", required=True, help="folder for the fine-tuned model")
     add_config_flags(s, SFTSettings, SFT_FLAGS, flags=SFT_FLAGS)
-    add_config_flags(
-        s, SFTSettings, ["eval_interval"], flags={"eval_interval": "--checkpoint-interval"}
-    )
-    s.add_argument("--resume", action="store_true", help="continue the run in OUT")
+    add_run_flags(s, SFTSettings)
     add_json_flag(s)
     s.set_defaults(func=run_sft)
 
@@ -92,10 +91,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a reward model (the chat model with a scalar head) on prompt/chosen/"
         "rejected or hh-rlhf pairs; report held-out pairwise accuracy.",
     )
-    r.add_argument("--model", required=True, help="chat model folder to start from")
+    r.add_argument(
+        "--model", required=True, help="chat model to start from: folder, HF folder or Hub id"
+    )
     r.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
     r.add_argument("--out", required=True, help="folder for the reward model")
     add_config_flags(r, RewardSettings, REWARD_FLAGS, flags=REWARD_FLAGS)
+    add_run_flags(r, RewardSettings)
     add_force_flag(r)
     add_json_flag(r)
     r.set_defaults(func=run_reward)
@@ -106,7 +108,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="PPO with a per-token KL penalty to the starting model, GAE and clipped "
         "losses. Writes the policy, ppo_log.csv and ppo.png (reward, KL, entropy) to OUT.",
     )
-    p.add_argument("--model", required=True, help="chat model folder (the policy and reference)")
+    p.add_argument(
+        "--model", required=True, help="chat model (folder, HF folder or Hub id): policy, reference"
+    )
     p.add_argument("--reward", required=True, help="reward model folder (attento reward)")
     p.add_argument("--data", required=True, help="prompts: instruction or preference data")
     p.add_argument("--out", required=True)
@@ -121,10 +125,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Direct preference optimisation against the frozen starting model; "
         "reports held-out implicit reward accuracy.",
     )
-    d.add_argument("--model", required=True, help="chat model folder")
+    d.add_argument("--model", required=True, help="chat model: folder, HF folder or Hub id")
     d.add_argument("--data", required=True, help="preference pairs .json/.jsonl(.gz)")
     d.add_argument("--out", required=True)
     add_config_flags(d, DPOSettings, DPO_FLAGS, flags=DPO_FLAGS)
+    add_run_flags(d, DPOSettings)
     add_force_flag(d)
     add_json_flag(d)
     d.set_defaults(func=run_dpo)
@@ -141,6 +146,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     add_json_flag(a)
     a.set_defaults(func=run_demo)
+
+
+def add_run_flags(parser: argparse.ArgumentParser, settings: type) -> None:
+    """--checkpoint-interval (the settings' eval_interval) and --resume of a command trained
+    with the shared loop."""
+    add_config_flags(
+        parser, settings, ["eval_interval"], flags={"eval_interval": "--checkpoint-interval"}
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in OUT")
+
+
+@contextlib.contextmanager
+def _run_out(args: argparse.Namespace, *sources: str):
+    """The folder a loop-trained command runs in: OUT itself (new, or resumed), or, with
+    --force over a used OUT, a new folder that replaces it whole when the run is done."""
+    out = Path(args.out)
+    if args.resume:
+        yield out
+        return
+    check_new_model_folder(args.out, *sources)
+    if not (out.is_dir() and any(out.iterdir())):
+        yield out
+        return
+    check_replaceable(out, args.force)
+    with atomic_folder(out, replace=True) as tmp:
+        yield tmp
 
 
 def add_force_flag(parser: argparse.ArgumentParser) -> None:
@@ -209,14 +240,15 @@ def run_chat(args: argparse.Namespace) -> int:
 def run_reward(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.reward import RewardSettings, train_reward_model
-    from attento.models.folder import save_model
 
-    out = _check_model_out(args, args.model)
-    settings = config_from_args(RewardSettings, args, REWARD_FLAGS)
-    prefs = load_preferences(args.data)
-    model, tokenizer, chat = _chat_model(args.model)
-    rm, report = train_reward_model(model, chat, prefs, settings, progress=not args.json)
-    save_model(rm, tokenizer, out, replace=args.force)
+    settings = config_from_args(RewardSettings, args, [*REWARD_FLAGS, "eval_interval"])
+    with _run_out(args, args.model) as out:
+        prefs = load_preferences(args.data)
+        model, _, chat = _chat_model(args.model, own_template=True)
+        with _quiet(args.json):
+            _, report = train_reward_model(
+                model, chat, prefs, settings, not args.json, out, args.resume
+            )
     if args.json:
         print_json({k: v for k, v in asdict(report).items() if k != "losses"})
     else:
@@ -237,7 +269,7 @@ def run_ppo(args: argparse.Namespace) -> int:
     mini = max(1, args.batch_size // 2)
     settings = config_from_args(PPOSettings, args, PPO_FLAGS, mini_batch_size=mini)
     prompts = load_prompts(args.data)
-    model, tokenizer, chat = _chat_model(args.model)
+    model, tokenizer, chat = _chat_model(args.model, own_template=True)
     rm, _ = load_model(args.reward)
     if not isinstance(rm, RewardModel):
         raise UserError(f"{args.reward} is not a reward model (train one with `attento reward`)")
@@ -260,14 +292,13 @@ def run_ppo(args: argparse.Namespace) -> int:
 def run_dpo(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.dpo import DPOSettings, dpo
-    from attento.models.folder import save_model
 
-    out = _check_model_out(args, args.model)
-    settings = config_from_args(DPOSettings, args, DPO_FLAGS)
-    prefs = load_preferences(args.data)
-    model, tokenizer, chat = _chat_model(args.model)
-    policy, report = dpo(model, chat, prefs, settings, progress=not args.json)
-    save_model(policy, tokenizer, out, replace=args.force)
+    settings = config_from_args(DPOSettings, args, [*DPO_FLAGS, "eval_interval"])
+    with _run_out(args, args.model) as out:
+        prefs = load_preferences(args.data)
+        model, _, chat = _chat_model(args.model, own_template=True)
+        with _quiet(args.json):
+            _, report = dpo(model, chat, prefs, settings, not args.json, out, args.resume)
     if args.json:
         print_json({k: v for k, v in asdict(report).items() if k not in ("losses", "accuracies")})
     else:

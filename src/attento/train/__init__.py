@@ -1,6 +1,7 @@
 """Training: the one loop every model shares.
 
 - `config.py`: `TrainConfig` and the presets (tiny, cpu, small, gpt2-small, the bundled models);
+- `setup.py`: the tokenizer, a fresh model and the batch source of a run from a corpus;
 - `loop.py`: `train(config, out)` — batches, forward/backward, clipping, AdamW, eval;
 - `optim.py`: AdamW with decay on matrices only; warm-up + cosine learning-rate schedule;
 - `checkpoint.py`: atomic, resumable checkpoints (model folder + optimiser/RNG/data state);

@@ -16,8 +16,11 @@ from typing import Any
 from attento.config import Config, check_counts, type_hints, with_settings
 from attento.errors import UserError
 
-OBJECTIVES = ("clm", "mlm", "sft")  # mlm: batches from data.masking; sft: from align.sft
-OPTIMIZERS = ("adamw", "muon")
+# sft: instruction tuning, reward: a reward model, dpo and ppo: alignment, each with its batch
+# source (and loss) from attento.align
+OBJECTIVES = ("clm", "mlm", "sft", "reward", "dpo", "ppo")
+OPTIMIZERS = ("adamw", "muon")  # muon: Muon on the blocks' matrices, AdamW on the rest
+# mlm: masked language modelling (BERT), batches from attento.data.masking
 
 
 @dataclass

@@ -9,30 +9,31 @@ One optimiser step:
 4. set the learning rate from the schedule and let AdamW update the weights.
 Every `eval_interval` steps the loss on held-out text is measured and a checkpoint written.
 
-The loop knows nothing about the architecture or the objective: it needs a model whose
-forward returns `(logits, loss)`, a batch source (`train_batches`, `eval_batches`,
-`state_dict`) chosen by `objective`, and an optimiser (the model's `configure_optimizer`).
+The loop knows nothing about the architecture or the objective: it needs a model, a batch
+source (`train_batches`, `eval_batches`, `state_dict`/`load_state_dict` of tensors) chosen by
+`objective`, and an optimiser (optim.py). A batch source may bring its own `loss(model, batch)`
+and `evaluate(model)` (the reward model, DPO, PPO, whose batches are not (x, y) pairs); without
+them a batch is (x, y) and the loss the model's own, `model(x, y) -> (logits, loss)`. A source
+whose `train_dropout` is False trains with the model in eval mode (no dropout).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from attento.data.masking import IGNORE, MLMWindows, add_mask_token
+from attento.data.masking import IGNORE
 from attento.errors import UserError
 from attento.files import lock_folder
 from attento.memory import check_fits
-from attento.train import checkpoint, distributed, optim, snapshots
+from attento.train import checkpoint, distributed, optim, setup, snapshots
 from attento.train.config import TrainConfig
 from attento.train.log import LOG_FILE, TrainLog
 from attento.train.malloc import keep_freed_memory
@@ -52,43 +53,6 @@ class TrainResult:
     params: int
 
 
-def make_tokenizer(spec: str, text: str, progress: bool = False) -> Any:
-    """ "char", "bpe:N" (trained on `text`) or a saved tokenizer's name/path."""
-    from attento.tokenize import CharTokenizer, load_tokenizer
-
-    if spec == "char":
-        return CharTokenizer.from_text(text)
-    if spec.startswith("bpe:"):
-        from attento.tokenize.bpe import train_bpe
-
-        try:
-            size = int(spec[4:])
-        except ValueError:
-            raise UserError(
-                f"--tokenizer {spec!r}: write bpe:N with N the vocabulary size"
-            ) from None
-        return train_bpe(text, size, progress=progress)
-    return load_tokenizer(spec)
-
-
-def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.Module:
-    """A freshly initialised model of architecture `arch` sized for the tokenizer."""
-    from attento.models.config import check_model_fits
-    from attento.registry import arch_class, arch_names
-
-    if arch not in arch_names():
-        raise UserError(f"unknown architecture {arch!r} (known: {', '.join(arch_names())})")
-    cls = arch_class(arch)
-    if model.get("vocab_size", vocab_size) != vocab_size:
-        raise UserError(
-            f"the tokenizer has {vocab_size} tokens but the model config asks for "
-            f"{model['vocab_size']}: leave vocab_size out, it comes from the tokenizer"
-        )
-    config = cls.config_class.from_dict({**model, "vocab_size": vocab_size})
-    check_model_fits(cls, config, copies=4, action="training")
-    return cls(config)
-
-
 def load_init(cfg: TrainConfig) -> tuple[torch.nn.Module, Any, TrainConfig]:
     """The model `cfg.init_from` names, to train further, and the config that describes the
     run: its arch and shape, and its own tokenizer (the windows are its full context)."""
@@ -103,24 +67,6 @@ def load_init(cfg: TrainConfig) -> tuple[torch.nn.Module, Any, TrainConfig]:
         tokenizer,
         cfg.replace(arch=model.arch, model=shape, tokenizer=cfg.init_from),
     )
-
-
-def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int, tokenizer: Any) -> Any:
-    """The batch source for `cfg.objective`."""
-    from attento.data.windows import CLMWindows
-
-    if cfg.objective == "mlm":
-        return MLMWindows.for_tokenizer(tokens, block_size, tokenizer, seed=cfg.seed)
-    if cfg.objective != "clm":
-        raise UserError(f"objective {cfg.objective!r} needs its own batch source (`batches=`)")
-
-    return CLMWindows(tokens, block_size, seed=cfg.seed)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 # keys that may change when a run is resumed: when to stop, how often to report, where to run
@@ -203,7 +149,7 @@ def _train(
         raise UserError("give a training config (or resume a checkpoint)")
     else:
         checkpoint.check_fresh_out(out)
-    seed_everything(cfg.seed + world.rank)
+    setup.seed_everything(cfg.seed + world.rank)
     if batches is None:
         text = load_corpus(cfg.corpus) if text is None else text
 
@@ -211,7 +157,7 @@ def _train(
         tokenizer, model = ckpt.tokenizer, ckpt.model
         trained = cfg.tokenizer == "char" or cfg.tokenizer.startswith("bpe:")
         if batches is None and not trained and cfg.init_from is None:
-            given = make_tokenizer(cfg.tokenizer, text)
+            given = setup.make_tokenizer(cfg.tokenizer, text)
             if given.vocab_size != tokenizer.vocab_size:
                 raise UserError(
                     f"tokenizer {cfg.tokenizer} has {given.vocab_size} tokens but the "
@@ -222,17 +168,14 @@ def _train(
     elif cfg.init_from is not None:
         model, tokenizer, cfg = load_init(cfg)
     else:
-        tokenizer = make_tokenizer(cfg.tokenizer, text, progress and world.is_main)
-        if cfg.objective == "mlm":
-            add_mask_token(tokenizer)  # a BPE tokenizer gets [MASK] as a special token
-        model = build_model(cfg.arch, cfg.model, tokenizer.vocab_size)
+        model, tokenizer = setup.fresh_start(cfg, text, progress and world.is_main)
     if cfg.grad_checkpoint:
         if not hasattr(model, "checkpoint_blocks"):
             raise UserError(f"gradient checkpointing is for GPT blocks, not --arch {cfg.arch}")
         model.checkpoint_blocks = True
     block_size = model.config.block_size
     if batches is None:
-        batches = make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
+        batches = setup.make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
     model.to(world.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     check_fits(  # on top of the weights, already allocated: a gradient and two moments each
@@ -268,6 +211,28 @@ def _train(
     return runner.run(raw_model, tokenizer, out, state, log, progress)
 
 
+def lm_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The loss of a model whose forward takes the targets (CLM, MLM, SFT)."""
+    x, y = batch
+    return model(x, y)[1]
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """A batch (a tensor, or a tuple, list or dict of them) on `device`."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return type(batch)(to_device(v, device) for v in batch)
+
+
+def batch_rows(batch: Any) -> int:
+    """How many examples a batch holds: the length of its first tensor."""
+    while not isinstance(batch, torch.Tensor):
+        batch = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
+    return len(batch)
+
+
 class _Runner:
     """The loop itself, with the pieces it needs at hand."""
 
@@ -276,6 +241,8 @@ class _Runner:
         self.optimizer, self.batches, self.block_size = optimizer, batches, block_size
         self.tokens_per_step = cfg.batch_size * cfg.grad_accum * block_size
         self.saved_step: int | None = None
+        self.loss = getattr(batches, "loss", lm_loss)
+        self.dropout = getattr(batches, "train_dropout", True)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bfloat16 matmuls on GPUs. CPUs without bf16 units emulate it: 10x slower (measured
@@ -291,18 +258,18 @@ class _Runner:
         micro = self.batches.train_batches(
             self.cfg.batch_size, self.cfg.grad_accum, self.world.rank, self.world.size
         )
-        rows = sum(len(x) for x, _ in micro)
+        rows = sum(batch_rows(batch) for batch in micro)
         loss_sum = torch.zeros((), device=self.world.device)
-        for i, (x, y) in enumerate(micro):
-            x, y = x.to(self.world.device), y.to(self.world.device)
+        for i, batch in enumerate(micro):
+            batch = to_device(batch, self.world.device)
             sync = contextlib.nullcontext()
             if self.world.distributed and i < len(micro) - 1:
                 sync = self.step_model.no_sync()  # average gradients once, after the last
             with sync:
                 with self.autocast():
-                    _, loss = self.step_model(x, y)
+                    loss = self.loss(self.step_model, batch)
                 # weighted by size: the gradients add up to those of the mean over all rows
-                loss = loss * (len(x) / rows)
+                loss = loss * (batch_rows(batch) / rows)
                 loss.backward()
             loss_sum += loss.detach()
         loss = distributed.mean(self.world, loss_sum).item()
@@ -317,8 +284,14 @@ class _Runner:
     @torch.no_grad()
     def evaluate(self) -> float:
         """Mean loss per scored target over the validation batches (a fixed sample, or the
-        whole split when eval_batches is None), shared out across processes."""
+        whole split when eval_batches is None), shared out across processes; or what the
+        batch source's own `evaluate` says."""
         self.model.eval()
+        if hasattr(self.batches, "evaluate"):
+            with self.autocast():
+                value = self.batches.evaluate(self.model)
+            self.model.train(self.dropout)
+            return value
         loss_sum = torch.zeros((), device=self.world.device, dtype=torch.float64)
         count = torch.zeros((), device=self.world.device, dtype=torch.float64)
         for x, y in self.batches.eval_batches(
@@ -331,7 +304,7 @@ class _Runner:
                 _, loss = self.model(x.to(self.world.device), y.to(self.world.device))
             loss_sum += loss.double() * scored
             count += scored
-        self.model.train()
+        self.model.train(self.dropout)
         total = distributed.total(self.world, torch.stack([loss_sum, count]))
         return float(total[0] / total[1])
 
@@ -356,7 +329,7 @@ class _Runner:
             unit="step",
             dynamic_ncols=True,
         )
-        self.model.train()
+        self.model.train(self.dropout)
         self._snapshot(raw_model, out, state.step)  # step 0: the untrained model
         while True:
             elapsed = distributed.from_main(world, time.perf_counter() - start)
