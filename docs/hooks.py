@@ -20,13 +20,20 @@ def cli_reference() -> str:
     """One section per command, in `attento --help` order, each with its full help text."""
     from attento.cli import build_parser
 
+    columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal: keep the page stable
-    parser = build_parser()
-    parser.prog = "attento"
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    parts = ["```text", parser.format_help().rstrip(), "```"]
-    for name, command in sub.choices.items():
-        parts += [f"## `attento {name}`", "", "```text", command.format_help().rstrip(), "```", ""]
+    try:
+        parser = build_parser()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parts = ["```text", parser.format_help().rstrip(), "```"]
+        for name, command in sub.choices.items():
+            help_text = command.format_help().rstrip()
+            parts += [f"## `attento {name}`", "", "```text", help_text, "```", ""]
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
     return "\n".join(parts)
 
 
