@@ -35,6 +35,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nn.footer": "train accuracy; without an activation (linear) the boundary is a "
         "straight line",
         "saved": "saved {path}",
+        "tokenize.summary": "{chars} characters, {tokens} tokens ({tokenizer})",
+        "next.title": "prompt {prompt!r} ({tokens} tokens) -> next token, temperature {t}, "
+        "top-k {top_k}, top-p {top_p}, seed {seed}",
+        "next.final": "final probability",
+        "next.die": "die",
+        "next.summary": "{kept} of {vocab} tokens kept; the die (seed {seed}) picked "
+        "{picked!r}, greedy would pick {greedy!r}",
+        "next.bad_rows": "--rows must be at least 1, got {rows}",
+        "generate.draft_k": "--draft-k needs --draft MODEL",
+        "generate.draft_cache": "--draft checks drafted tokens against the KV cache: drop "
+        "--no-cache",
     },
     "it": {
         "neuron.products": "1. ogni ingresso per il suo peso (la sinapsi rafforza o smorza il "
@@ -58,14 +69,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nn.footer": "accuratezza di addestramento; senza attivazione (lineare) il confine è "
         "una retta",
         "saved": "salvato {path}",
+        "tokenize.summary": "{chars} caratteri, {tokens} token ({tokenizer})",
+        "next.title": "prompt {prompt!r} ({tokens} token) -> prossimo token, temperatura {t}, "
+        "top-k {top_k}, top-p {top_p}, seme {seed}",
+        "next.final": "probabilità finale",
+        "next.die": "dado",
+        "next.summary": "{kept} token su {vocab} tenuti; il dado (seme {seed}) ha scelto "
+        "{picked!r}, la scelta greedy sarebbe {greedy!r}",
+        "next.bad_rows": "--rows deve essere almeno 1, trovato {rows}",
+        "generate.draft_k": "--draft-k richiede --draft MODELLO",
+        "generate.draft_cache": "--draft verifica i token proposti con la cache KV: togli "
+        "--no-cache",
     },
 }
 
 
 def language(explicit: str | None = None) -> str:
-    """`explicit` when given (`--lang`), else Italian when the locale is Italian, else English."""
+    """`explicit` when given (`--lang`), else `ATTENTO_LANG` when set (the tests pin English
+    with it), else Italian when the locale is Italian, else English."""
     if explicit:
         return explicit
+    if os.environ.get("ATTENTO_LANG") in LANGUAGES:
+        return os.environ["ATTENTO_LANG"]
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name)
         if value:  # the first one set decides, as in POSIX

@@ -7,7 +7,7 @@ import pytest
 from attento.cli import main
 from attento.messages import MESSAGES, language
 
-LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")
+LOCALE_VARS = ("ATTENTO_LANG", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
 @pytest.fixture
@@ -38,6 +38,7 @@ def test_every_message_exists_in_every_language_with_the_same_fields() -> None:
         ({"LANG": "C.UTF-8"}, "en"),
         ({"LC_ALL": "it_CH.UTF-8", "LANG": "en_US.UTF-8"}, "it"),  # LC_ALL comes first
         ({"LC_MESSAGES": "en_GB.UTF-8", "LANG": "it_IT.UTF-8"}, "en"),
+        ({"ATTENTO_LANG": "en", "LC_ALL": "it_IT.UTF-8"}, "en"),
     ],
 )
 def test_language_follows_the_locale(locale, env: dict[str, str], expected: str) -> None:
@@ -67,3 +68,22 @@ def test_errors_follow_the_language_too(locale, capsys) -> None:
     assert "numeri separati da virgole" in capsys.readouterr().err
     assert main(["neuron", "--lang", "en", "--inputs", "1,x"]) == 2
     assert "comma-separated numbers" in capsys.readouterr().err
+
+
+def test_tokenize_and_next_token_speak_italian(locale, capsys) -> None:
+    locale.setenv("LANG", "it_IT.UTF-8")
+    assert main(["tokenize", "Il gatto", "--tokenizer", "dante"]) == 0
+    assert "8 caratteri" in capsys.readouterr().out
+    assert main(["next-token", "--prompt", "Nel mezzo", "-n", "2", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "prossimo token" in out and "probabilità finale" in out and "il dado" in out
+    assert main(["next-token", "--lang", "en", "--prompt", "Nel mezzo", "-n", "2"]) == 0
+    assert "final probability" in capsys.readouterr().out
+
+
+def test_generate_errors_follow_the_language(locale, capsys) -> None:
+    locale.setenv("LANG", "it_IT.UTF-8")
+    assert main(["generate", "--prompt", "x", "--draft-k", "3"]) == 2
+    assert "richiede --draft" in capsys.readouterr().err
+    assert main(["generate", "--lang", "en", "--prompt", "x", "--draft-k", "3"]) == 2
+    assert "needs --draft" in capsys.readouterr().err
