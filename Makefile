@@ -12,7 +12,7 @@ ifeq ($(origin ATTENTO_DATA), undefined)
   endif
 endif
 
-.PHONY: setup run test test-slow test-wheel test-all lint screenshots clean
+.PHONY: setup run test test-slow test-wheel test-all test-notebooks notebooks docs docs-build lint screenshots clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,docs]'
 	$(PY) -c "import torch, sys; v = torch.__version__; sys.exit(0 if v.startswith('2.13.0') else 'torch was replaced: ' + v)"
 	touch $(STAMP)
 
@@ -37,6 +37,21 @@ test-slow: setup
 test-wheel: setup
 	$(PY) -m pytest -q tests/cli/test_wheel.py
 
+# run every course notebook (notebooks/{en,it}) top to bottom with nbclient
+test-notebooks: setup
+	$(PY) -m pytest -q -m slow tests/notebooks
+
+# rebuild notebooks/{en,it}/*.ipynb (outputs stripped) from their sources in notebooks/src
+notebooks: setup
+	$(PY) notebooks/build.py
+
+# the docs site: `make docs` serves it on http://127.0.0.1:8001, `make docs-build` checks it
+docs: setup
+	$(PY) -m mkdocs serve -a 127.0.0.1:8001
+
+docs-build: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
 test-all: setup
 	$(PY) -m pytest -q
 
@@ -44,8 +59,8 @@ screenshots: setup
 	ATTENTO_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/explain/test_browser.py tests/explain/test_browser_encoder.py -k screenshots
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench examples
-	$(VENV)/bin/ruff format --check src tests bench examples
+	$(VENV)/bin/ruff check src tests bench examples notebooks/src notebooks/build.py docs/hooks.py
+	$(VENV)/bin/ruff format --check src tests bench examples notebooks/src notebooks/build.py docs/hooks.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site .cache

@@ -17,6 +17,8 @@ if "ATTENTO_DATA" not in os.environ and SHARED_DATA.is_dir():
 os.environ.setdefault("ATTENTO_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The CLI speaks the locale's language: tests read English unless they ask for Italian.
+os.environ.setdefault("ATTENTO_LANG", "en")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from attento.cli.common import (
 )
 from attento.errors import UserError
 from attento.generate.sampling import SamplingConfig
+from attento.messages import add_lang_flag, language, message
 
 if TYPE_CHECKING:
     from torch import nn
@@ -66,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="K",
         help="tokens the draft proposes per check (default: 4)",
     )
+    add_lang_flag(g)
     add_json_flag(g)
     g.set_defaults(func=run_generate)
 
@@ -84,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also the logit lens: the stream after each block read through the final norm and "
         "the vocabulary projection (top-5 next tokens, the picked token's probability)",
     )
+    add_lang_flag(n)
     add_json_flag(n)
     n.set_defaults(func=run_next_token)
 
@@ -129,7 +132,7 @@ def run_generate(args: argparse.Namespace) -> int:
     )
     stats = None
     if args.draft is None and args.draft_k is not None:
-        raise UserError("--draft-k needs --draft MODEL")
+        raise UserError(message("generate.draft_k", language(args.lang)))
     if args.draft is not None:
         from attento.generate.speculative import (
             DEFAULT_K,
@@ -139,7 +142,7 @@ def run_generate(args: argparse.Namespace) -> int:
         )
 
         if args.no_cache:
-            raise UserError("--draft checks drafted tokens against the KV cache: drop --no-cache")
+            raise UserError(message("generate.draft_cache", language(args.lang)))
         draft, draft_tokenizer = _load(args.draft, args.dtype)
         check_same_tokenizer(tokenizer, draft_tokenizer)
         stats = SpeculativeStats()
@@ -212,9 +215,10 @@ def bar(p: float, width: int = 20) -> str:
 def run_next_token(args: argparse.Namespace) -> int:
     from attento.generate import next_token_report
 
+    lang = language(args.lang)
     prompt = read_text_arg(args.prompt)
     if args.rows < 1:
-        raise UserError(f"--rows must be at least 1, got {args.rows}")
+        raise UserError(message("next.bad_rows", lang, rows=args.rows))
     model, tokenizer = _load(args.model, args.dtype)
     report = next_token_report(
         model,
@@ -232,19 +236,20 @@ def run_next_token(args: argparse.Namespace) -> int:
         print_json(report.to_dict() | ({"lens": lens} if lens else {}))
         return 0
     t = report.temperature
+    title = dict(prompt=report.prompt, tokens=len(report.prompt_ids), t=t, seed=report.seed)
     print(
-        f"prompt {report.prompt!r} ({len(report.prompt_ids)} tokens) -> next token, "
-        f"temperature {t}, top-k {report.top_k or '-'}, top-p {report.top_p or '-'}, "
-        f"seed {report.seed}"
+        message("next.title", lang, **title, top_k=report.top_k or "-", top_p=report.top_p or "-")
     )
     header = (
         f"{'#':>4}  {'token':<12} {'id':>6} {'logit':>8} {'logit/T':>8} {'prob':>7} "
-        f"{'cum.':>7} {'top-k':>5} {'top-p':>5} {'final':>7}  final probability"
+        f"{'cum.':>7} {'top-k':>5} {'top-p':>5} {'final':>7}  {message('next.final', lang)}"
     )
     print(header)
     print("─" * len(header))
     for c in report.candidates:
-        marks = (" ◀ die" if c.picked else "") + (" (greedy)" if c.greedy else "")
+        marks = (f" ◀ {message('next.die', lang)}" if c.picked else "") + (
+            " (greedy)" if c.greedy else ""
+        )
         top_k = _mark(c.kept_top_k, report.top_k is not None)
         top_p = _mark(c.kept_top_p, report.top_p is not None)
         line = (
@@ -253,10 +258,9 @@ def run_next_token(args: argparse.Namespace) -> int:
             f"{c.final_prob:>7.2%}  {bar(c.final_prob)}{marks}"
         )
         print(line.rstrip())
-    print(
-        f"{report.kept} of {report.vocab_size} tokens kept; the die (seed {report.seed}) picked "
-        f"{report.picked_text!r}, greedy would pick {report.greedy_text!r}"
-    )
+    summary = dict(kept=report.kept, vocab=report.vocab_size, seed=report.seed)
+    picks = dict(picked=report.picked_text, greedy=report.greedy_text)
+    print(message("next.summary", lang, **summary, **picks))
     if lens:
         _print_lens(lens)
     return 0

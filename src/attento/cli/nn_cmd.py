@@ -6,6 +6,7 @@ import argparse
 
 from attento.cli.common import add_json_flag, check_out_folder, print_json
 from attento.errors import UserError
+from attento.messages import add_lang_flag, language, message
 
 SMOOTH = ["sigmoid", "tanh", "relu", "gelu", "gelu_tanh"]
 
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threshold", type=float, default=0.0, help="the step fires when z > this (%(default)s)"
     )
     p.add_argument("--activation", choices=SMOOTH, default="sigmoid", help="smooth activation")
+    add_lang_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_neuron)
 
@@ -40,29 +42,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--points", type=int, default=200, help="points per spiral (default: %(default)s)"
     )
     d.add_argument("--seed", type=int, default=0, help="random seed for data and weights")
+    add_lang_flag(d)
     add_json_flag(d)
     d.set_defaults(func=run_nn_demo)
 
 
-def parse_numbers(text: str, what: str) -> list[float]:
+def parse_numbers(text: str, what: str, lang: str = "en") -> list[float]:
     """'1, 0.5,-2' -> [1.0, 0.5, -2.0], with one clear error for anything else."""
     values = []
     for piece in text.split(","):
         try:
             values.append(float(piece))
         except ValueError:
-            raise UserError(
-                f"{what} must be comma-separated numbers, got {piece.strip()!r}"
-            ) from None
+            raise UserError(message("numbers.bad", lang, what=what, piece=piece.strip())) from None
     return values
 
 
 def run_neuron(args: argparse.Namespace) -> int:
     from attento.nn.neuron import compute_neuron
 
+    lang = language(args.lang)
     trace = compute_neuron(
-        parse_numbers(args.inputs, "--inputs"),
-        parse_numbers(args.weights, "--weights"),
+        parse_numbers(args.inputs, "--inputs", lang),
+        parse_numbers(args.weights, "--weights", lang),
         bias=args.bias,
         activation=args.activation,
         threshold=args.threshold,
@@ -70,33 +72,31 @@ def run_neuron(args: argparse.Namespace) -> int:
     if args.json:
         print_json(trace.to_dict())
         return 0
-    print("1. each input times its weight (the synapse strengthens or damps the signal):")
+    print(message("neuron.products", lang))
     for i, (x, w, p) in enumerate(zip(trace.inputs, trace.weights, trace.products, strict=True), 1):
         print(f"   x{i} · w{i} = {x:g} × {w:g} = {p:.4g}")
     terms = f"{trace.products[0]:.4g}" + "".join(
         f" - {-p:.4g}" if p < 0 else f" + {p:.4g}" for p in trace.products[1:]
     )
-    print(f"2. weighted sum  Σ xᵢ·wᵢ = {terms} = {trace.weighted_sum:.4g}")
-    print(f"3. plus the bias z = {trace.weighted_sum:.4g} + {trace.bias:g} = {trace.z:.4g}")
-    verdict = "fires" if trace.fires else "stays silent"
+    total = f"{trace.weighted_sum:.4g}"
+    print(message("neuron.sum", lang, terms=terms, total=total))
+    print(message("neuron.bias", lang, total=total, bias=f"{trace.bias:g}", z=f"{trace.z:.4g}"))
+    verdict = message("neuron.fires" if trace.fires else "neuron.silent", lang)
     sign = ">" if trace.fires else "<="
-    print(
-        f"4. step (all or nothing): z = {trace.z:.4g} {sign} threshold {trace.threshold:g}"
-        f" -> {trace.fires} ({verdict})"
-    )
-    print(f"5. {trace.activation}(z) = {trace.output:.4g}  (graded, not all or nothing)")
-    print(
-        f"   its slope at z is {trace.derivative:.4g}; the step's slope is 0, so only a graded "
-        "activation tells training which way to move the weights"
-    )
+    step = dict(z=f"{trace.z:.4g}", sign=sign, threshold=f"{trace.threshold:g}")
+    print(message("neuron.step", lang, **step, fires=trace.fires, verdict=verdict))
+    smooth = dict(activation=trace.activation, output=f"{trace.output:.4g}")
+    print(message("neuron.smooth", lang, **smooth))
+    print(message("neuron.slope", lang, slope=f"{trace.derivative:.4g}"))
     return 0
 
 
 def run_nn_demo(args: argparse.Namespace) -> int:
     from attento.nn.demos import run_xor_spirals
 
+    lang = language(args.lang)
     if args.steps < 1 or args.points < 2:
-        raise UserError("--steps must be at least 1 and --points at least 2")
+        raise UserError(message("nn.bad_sizes", lang))
     check_out_folder(args.out)
     summary = run_xor_spirals(
         args.out, steps=args.steps, n_per_class=args.points, seed=args.seed, progress=True
@@ -104,13 +104,14 @@ def run_nn_demo(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
         return 0
-    print(f"{'activation':<12}{'XOR':>8}{'spirals':>10}{'seconds':>10}")
+    columns = {name: message(f"nn.{name}", lang) for name in ("activation", "spirals", "seconds")}
+    print(message("nn.header", lang, xor="XOR", **columns))
     for name in summary["spirals"]:
         print(
             f"{name:<12}{summary['xor'][name]:>8.0%}{summary['spirals'][name]:>10.1%}"
             f"{summary['seconds'][name]:>10.1f}"
         )
-    print("train accuracy; without an activation (linear) the boundary is a straight line")
+    print(message("nn.footer", lang))
     for png in summary["pngs"]:
-        print(f"saved {png}")
+        print(message("saved", lang, path=png))
     return 0

@@ -14,6 +14,7 @@ from attento.cli.common import (
 )
 from attento.errors import UserError
 from attento.files import atomic_folder, check_replaceable
+from attento.messages import add_lang_flag, language, message
 from attento.tokenize import PRETRAINED, Tokenizer, load_tokenizer
 
 # background colours cycled over tokens, as the OpenAI tokenizer page does
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cl100k_base, o200k_base, a bundled model's name (dante, shakespeare), or a saved "
         "tokenizer folder/file (default: %(default)s)",
     )
+    add_lang_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_tokenize)
 
@@ -86,7 +88,8 @@ def run_tokenize(args: argparse.Namespace) -> int:
         )
     print("".join(pieces))
     print(ids)
-    print(f"{len(text)} characters, {len(ids)} tokens ({args.tokenizer})")
+    summary = dict(chars=len(text), tokens=len(ids), tokenizer=args.tokenizer)
+    print(message("tokenize.summary", language(args.lang), **summary))
     return 0
 
 
