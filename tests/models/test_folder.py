@@ -163,3 +163,29 @@ def test_a_folder_left_between_the_two_renames_of_a_swap_opens(saved):
     assert path.is_dir() and not old_sibling(path).exists()
     x = torch.randint(0, model.config.vocab_size, (1, 5))
     assert torch.equal(loaded(x), model(x))
+
+
+def test_opening_a_gpt_does_not_import_the_compiler_stack():
+    """Sizing a GPT before building it is a closed form: the meta-device build it replaces
+    imported torch._dynamo (seconds of CPU in every `attento` command that opens a model)."""
+    code = (
+        "import sys\n"
+        "from attento.models.folder import load_model\n"
+        "load_model('dante')\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("change", [{}, {"n_kv_head": 1}, {"tie_weights": False}, {"bias": False}])
+def test_a_gpts_closed_form_size_is_the_meta_built_one(change):
+    from attento.models.config import model_bytes
+    from attento.models.gpt import GPT, GPTConfig
+
+    config = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=4, n_embd=32, **change)
+    with torch.device("meta"):
+        built = GPT(config)
+    params = sum(p.numel() for p in built.parameters())
+    nbytes = sum(t.numel() * t.element_size() for t in [*built.parameters(), *built.buffers()])
+    assert model_bytes(GPT, config) == (params, nbytes)
