@@ -14,7 +14,7 @@ from attento.data import load_corpus
 from attento.data.windows import CLMWindows
 from attento.models.folder import load_model
 from attento.train import preset
-from attento.train.loop import seed_everything
+from attento.train.setup import seed_everything
 
 
 def first_batch_loss(model_spec: str, corpus: Path) -> float:
