@@ -45,6 +45,7 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.generate.sampling import SamplingConfig, make_generators, pick
+from attento.generate.static import StaticDecoder, fits
 from attento.tokenize.base import Tokenizer
 
 
@@ -199,13 +200,17 @@ def _tokens(
     config: SamplingConfig,
     use_cache: bool,
     valid: torch.Tensor | None,
+    compile: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Yield the next token of every row, (B,), for up to max_new_tokens steps.
 
     Every model call runs without autograd: the decorator is on this generator itself, because
     one on a function that merely returns a generator has exited before the first token.
     """
-    decoder = Decoder(model, idx, max_new_tokens, valid=valid, use_cache=use_cache)
+    if compile and use_cache and valid is None and fits(model, idx.size(1), max_new_tokens):
+        decoder: Decoder | StaticDecoder = StaticDecoder(model, idx, max_new_tokens, compile)
+    else:
+        decoder = Decoder(model, idx, max_new_tokens, valid=valid, use_cache=use_cache)
     _, generators = make_generators(config.seed, idx.size(0))
     was_training = model.training
     if was_training:  # a model already in eval mode is never touched: threads may share it
@@ -237,11 +242,14 @@ def generate(
     eot_id: int | None = None,
     stop: Sequence[str] = (),
     pad_id: int | None = None,
+    compile: bool = False,
 ) -> torch.Tensor:
     """idx (B, T) -> (B, T + n) with up to max_new_tokens new tokens appended to each row.
 
     `eot_id` (default: `tokenizer.eot_id`) and `stop` strings (need `tokenizer`) end a row
-    early; `valid` (B, T) marks the real tokens of left-padded prompts.
+    early; `valid` (B, T) marks the real tokens of left-padded prompts. `compile` runs a GPT's
+    decode steps compiled on a fixed-shape cache (generate/static.py) when the run fits one
+    window without padding; the first call for a model pays the compile time.
     """
     check_max_new_tokens(max_new_tokens)
     config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
@@ -257,7 +265,7 @@ def generate(
     checking = eot_id is not None or bool(stop)
     new: list[torch.Tensor] = []
     finished = torch.zeros(B, dtype=torch.bool, device=idx.device)
-    steps = _tokens(model, idx, max_new_tokens, config, use_cache, valid)
+    steps = _tokens(model, idx, max_new_tokens, config, use_cache, valid, compile)
     for token in steps:
         if not checking:
             new.append(token)

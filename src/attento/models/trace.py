@@ -58,7 +58,12 @@ _current: ContextVar[Trace | None] = ContextVar("attento_trace", default=None)
 
 
 def active() -> Trace | None:
-    """The trace recording in this context, or None. Layers call this once per forward."""
+    """The trace recording in this context, or None. Layers call this once per forward.
+
+    A step compiled by `torch.compile` (generate/static.py) never records: the compiler cannot
+    read a context variable, and a compiled graph has no place for the copies."""
+    if torch.compiler.is_compiling():
+        return None
     return _current.get()
 
 
