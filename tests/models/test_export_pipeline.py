@@ -31,11 +31,11 @@ def attento_greedy(model: str, capsys) -> list[int]:
 
 def cpu_shaped(tmp_path: Path) -> Path:
     """A random model of the cpu preset's shape, peaked enough that greedy has no near-ties."""
-    from attento.train.config import cpu
+    from attento.train.config import preset
 
     _, tokenizer = load_model("dante")
     torch.manual_seed(3)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **cpu().model)).eval()
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **preset("cpu").model)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(8.0 if p.dim() > 1 else 1.0)

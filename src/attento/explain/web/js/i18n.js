@@ -197,6 +197,9 @@ export const STRINGS = {
     "error.bad_block": "Questo modello non ha il blocco {block} (ne ha {blocks}).",
     "error.bad_position": "La posizione {pos} è fuori dal prompt ({tokens} token).",
     "error.bad_cell": "Il server non trova questo numero nella traccia del modello.",
+    "error.encoder_model": "Questo è un encoder (BERT): non prevede la parola successiva. Aprilo nella pagina GPT · BERT.",
+    "error.no_history": "Questo modello non ha istantanee dell'addestramento (attento train --keep-checkpoints).",
+    "error.bad_step": "Non c'è un'istantanea a questo passo.",
   },
   en: {
     "app.title": "Inside a generative model, step by step",
@@ -389,6 +392,9 @@ export const STRINGS = {
     "error.bad_block": "This model has no block {block} (it has {blocks}).",
     "error.bad_position": "Position {pos} is outside the prompt ({tokens} tokens).",
     "error.bad_cell": "The server does not find this number in the model's trace.",
+    "error.encoder_model": "This is an encoder (BERT): it does not predict the next word. Open it in the GPT · BERT page.",
+    "error.no_history": "This model has no training snapshots (attento train --keep-checkpoints).",
+    "error.bad_step": "There is no snapshot at this step.",
   },
 };
 
