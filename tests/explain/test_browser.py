@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from playwright.sync_api import Error as PlaywrightError
 
 from attento.explain.catalog import BUNDLED_DIR, Catalog, Entry
 from attento.explain.server import create_app
@@ -233,6 +234,19 @@ def test_language_toggle_and_tour(page):
 
 
 @pytest.mark.skipif(not SHOTS_DIR.is_dir(), reason="dante is not bundled yet")
+def shoot(pg, selector: str, path: Path) -> None:
+    """Screenshot one view. Scrolling it into view may bring a lazy section (the heads grid)
+    on screen, whose arrival redraws the page around it: then wait and take it again."""
+    for attempt in range(3):
+        try:
+            pg.locator(selector).first.screenshot(path=str(path))
+            return
+        except PlaywrightError as e:
+            if "not attached" not in str(e) or attempt == 2:
+                raise
+            wait_idle(pg)
+
+
 def test_screenshots_of_each_view_with_dante(browser, server, tmp_path):
     url, _ = server
     img = IMG if os.environ.get("ATTENTO_WRITE_SCREENSHOTS") == "1" else tmp_path
@@ -270,7 +284,7 @@ def test_screenshots_of_each_view_with_dante(browser, server, tmp_path):
     }
     for view, selector in shots.items():
         path = img / f"explainer-{view}.png"
-        pg.locator(selector).first.screenshot(path=str(path))
+        shoot(pg, selector, path)
         assert path.stat().st_size < 300_000, (view, path.stat().st_size)
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="it-IT")
     mobile = phone.new_page()
