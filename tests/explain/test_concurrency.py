@@ -194,7 +194,7 @@ def test_a_model_asked_for_by_many_threads_at_once_is_loaded_once(tmp_path, make
 
 
 def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
-    """25 students open blocks, another token's stack and logit lens, the heads grid, exact
+    """25 students open blocks, another token's stack and logit lens, the heads grid, a cache layer, exact
     cells and vocabulary searches for prompts the server has not traced yet, all at once (so
     records are computed concurrently, and clients asking for the same prompt wait for one
     computation); every answer equals the same request answered alone, computed here in
@@ -217,6 +217,7 @@ def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
         requests.append(("/api/stack", {"model": MODEL, "ids": ids, "pos": k % len(ids)}))
         requests.append(("/api/lens", {"model": MODEL, "ids": ids, "pos": k % len(ids)}))
         requests.append(("/api/heads", {"model": MODEL, "ids": ids}))
+        requests.append(("/api/cache", {"model": MODEL, "ids": ids, "layer": k % 4}))
         cell = {"name": f"blocks.{k % 4}.attn.weights", "index": [k % 4, len(ids) - 1, 0]}
         requests.append(("/api/cell", {"model": MODEL, "ids": ids, **cell}))
         requests.append(("/api/vocab", {"model": MODEL, "query": prompt[k % 5 : k % 5 + 2]}))

@@ -25,7 +25,7 @@ from attento.explain.server import (
 
 ENDPOINTS = [("GET", "/"), ("GET", "/api/models"), ("POST", "/api/trace"), ("POST", "/api/step")]
 ENDPOINTS += [("POST", "/api/block"), ("POST", "/api/stack"), ("POST", "/api/cell")]
-ENDPOINTS += [("POST", "/api/lens"), ("POST", "/api/heads")]
+ENDPOINTS += [("POST", "/api/lens"), ("POST", "/api/heads"), ("POST", "/api/cache")]
 ENDPOINTS += [("POST", "/api/vocab"), ("GET", "/js/app.js"), ("GET", "/style.css")]
 ENDPOINTS += [("POST", "/api/attention"), ("POST", "/api/history"), ("POST", "/api/snapshot")]
 ENDPOINTS += [("GET", "/encoder.html"), ("GET", "/history.html"), ("GET", "/js/encoder.js")]
@@ -209,6 +209,8 @@ BAD_BODIES = [
     ("/api/lens", b'{"ids": [1, 2], "pos": 0, "target": -1}', "target"),
     ("/api/heads", b'{"ids": [1, 2], "pos": 0}', "pos"),
     ("/api/heads", b'{"ids": "1, 2"}', "ids"),
+    ("/api/cache", b'{"ids": [1, 2], "layer": NaN}', "layer"),
+    ("/api/cache", b'{"ids": [1, 2]}', "layer"),
     ("/api/cell", b'{"ids": [1, 2], "name": "\\ud800", "index": [0]}', "name"),
     (
         "/api/cell",
@@ -268,6 +270,7 @@ MARKER = "Q7w" + "".join(chr(ord("a") + i % 26) for i in range(300))
         ("/api/cell", {"ids": [1, 2], "name": MARKER, "index": [0]}),
         ("/api/lens", {"ids": [1, 2], "pos": 0, "model": MARKER}),
         ("/api/heads", {"ids": [1, 2], MARKER: 0}),
+        ("/api/cache", {"ids": [1, 2], "layer": MARKER}),
         ("/api/cell", {"ids": [1, 2], "name": "ZZ" + MARKER[:90], "index": [0]}),
         ("/api/vocab", {"query": MARKER}),
         ("/api/attention", {"model": MARKER, "prompt": "via"}),
@@ -394,11 +397,12 @@ def test_a_cell_outside_the_trace_is_a_bad_cell(client, name, index, field):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/block", "/api/stack", "/api/cell", "/api/lens", "/api/heads"]
+    "path", ["/api/block", "/api/stack", "/api/cell", "/api/lens", "/api/heads", "/api/cache"]
 )
 def test_detail_requests_take_the_same_limits_as_a_step(client, path, catalog):
     extra = {"/api/block": {"block": 0}, "/api/stack": {"pos": 0}, "/api/lens": {"pos": 0}}
     extra["/api/heads"] = {}
+    extra["/api/cache"] = {"layer": 0}
     extra["/api/cell"] = {"name": "embed.sum", "index": [0, 0]}
     vocab = catalog.load("tiny")[0].config.vocab_size
     cases = [
