@@ -195,9 +195,9 @@ def test_a_model_asked_for_by_many_threads_at_once_is_loaded_once(tmp_path, make
 
 def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
     """25 students open blocks, another token's stack and logit lens, the heads grid, a cache
-    layer, exact cells and vocabulary searches for prompts the server has not traced yet, all at once (so
-    records are computed concurrently, and clients asking for the same prompt wait for one
-    computation); every answer equals the same request answered alone, computed here in
+    layer, exact cells and vocabulary searches for prompts the server has not traced yet, all
+    at once (so records are computed concurrently, and clients asking for the same prompt wait
+    for one computation); every answer equals the same request answered alone, computed here in
     process without any kept records, byte for byte."""
     import torch
     from fastapi.testclient import TestClient
