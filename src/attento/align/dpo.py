@@ -28,7 +28,7 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import dpo_loss, token_logprobs
-from attento.align.runs import align_config, run_folder
+from attento.align.runs import align_config, train_run
 from attento.align.settings import TrainDropout, evaluating
 from attento.config import check_counts, check_positive
 from attento.errors import UserError
@@ -193,10 +193,6 @@ def dpo(
     """Train a copy of `policy` with DPO against the frozen original, with the shared loop
     (its run, checkpoints and log.csv, in `out`; a temporary folder if None); report
     held-out implicit reward accuracy."""
-    from attento.models.folder import load_model
-    from attento.train import train
-    from attento.train.log import TrainLog
-
     s = settings or DPOSettings()
     if len(preferences) < 2:
         raise UserError("DPO needs at least two preference pairs (one held out)")
@@ -227,18 +223,7 @@ def dpo(
         eval_interval=s.eval_interval,
         seed=s.seed,
     )
-    with run_folder(out) as folder:
-        train(
-            cfg,
-            folder,
-            resume=resume,
-            progress=progress,
-            init=(model, chat.tokenizer),
-            batches=batches,
-        )
-        model = load_model(folder)[0].to(device).eval()
-        rows = TrainLog.read(folder, s.steps).rows
-    losses = list({row["step"]: row["train_loss"] for row in rows}.values())
+    model, losses = train_run(cfg, model, chat.tokenizer, batches, out, resume, progress)
     acc, margin = _implicit_accuracy(model, val, ref_val.to(device), pad, s.beta)
     report = DPOReport(
         len(train_pairs), len(val), acc, acc_before, margin, losses, batches.accuracies

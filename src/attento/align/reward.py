@@ -25,7 +25,7 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import bradley_terry_loss
-from attento.align.runs import align_config, run_folder
+from attento.align.runs import align_config, train_run
 from attento.align.settings import TrainDropout, evaluating
 from attento.config import check_counts, check_positive
 from attento.errors import UserError
@@ -196,10 +196,6 @@ def train_reward_model(
     """Fit a reward model (initialised from `lm`) to preference pairs with the shared loop,
     writing its run (checkpoints, log.csv, loss.png) into `out` (a temporary folder if None);
     report held-out pairwise accuracy."""
-    from attento.models.folder import load_model
-    from attento.train import train
-    from attento.train.log import TrainLog
-
     s = settings or RewardSettings()
     if len(preferences) < 2:
         raise UserError("a reward model needs at least two preference pairs (one held out)")
@@ -220,20 +216,7 @@ def train_reward_model(
         eval_interval=s.eval_interval,
         seed=s.seed,
     )
-    with run_folder(out) as folder:
-        train(
-            cfg,
-            folder,
-            resume=resume,
-            progress=progress,
-            init=(rm, chat.tokenizer),
-            batches=batches,
-        )
-        rm = load_model(folder)[0].to(next(lm.parameters()).device).eval()
-        # one loss per step (the row of the final evaluation repeats the last step's)
-        losses = list(
-            {row["step"]: row["train_loss"] for row in TrainLog.read(folder, s.steps).rows}.values()
-        )
+    rm, losses = train_run(cfg, rm, chat.tokenizer, batches, out, resume, progress)
     report = RewardReport(
         train_pairs=len(train_pairs),
         val_pairs=len(val),

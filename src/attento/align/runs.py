@@ -1,5 +1,5 @@
 """How an alignment stage (the reward model, DPO) runs in the shared training loop: the
-TrainConfig it hands the loop, and the folder the run is written to."""
+TrainConfig it hands the loop, the folder the run is written to, and what it brings back."""
 
 from __future__ import annotations
 
@@ -31,8 +31,34 @@ def align_config(objective: str, model: nn.Module, data: str, **fields) -> Train
     )
 
 
+def train_run(
+    cfg: TrainConfig,
+    model: nn.Module,
+    tokenizer,
+    batches,
+    out: str | Path | None,
+    resume: bool,
+    progress: bool,
+) -> tuple[nn.Module, list[float]]:
+    """Train `model` in `out` (a temporary folder when None) -> (the trained model, on the
+    starting model's device, in eval mode; its training loss at each step)."""
+    from attento.models.folder import load_model
+    from attento.train import train
+    from attento.train.log import TrainLog
+
+    device = next(model.parameters()).device
+    with _run_folder(out) as folder:
+        train(
+            cfg, folder, resume=resume, progress=progress, init=(model, tokenizer), batches=batches
+        )
+        trained = load_model(folder)[0].to(device).eval()
+        rows = TrainLog.read(folder, cfg.max_steps).rows
+    # one loss per step (the row of the final evaluation repeats the last step's)
+    return trained, list({row["step"]: row["train_loss"] for row in rows}.values())
+
+
 @contextlib.contextmanager
-def run_folder(out: str | Path | None) -> Iterator[Path]:
+def _run_folder(out: str | Path | None) -> Iterator[Path]:
     """`out`, or a temporary folder for a run whose files nobody asked for."""
     if out is not None:
         yield Path(out)
