@@ -122,6 +122,12 @@ def test_a_port_outside_the_range_is_one_line_and_exit_2(capsys, port):
     assert f"port: {port} is not a port number (1-65535)" in err and err.count("\n") == 1
 
 
+def test_zero_threads_is_one_line_and_exit_2(capsys):
+    assert main(["explain", "--no-browser", "--threads", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "threads must be a positive integer, got 0" in err and err.count("\n") == 1
+
+
 def test_a_port_that_is_no_number_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["explain", "--no-browser", "--port", "http"])
