@@ -190,7 +190,7 @@ def human_bytes(n: float) -> str:
 class CacheQuery(Config):
     """What `attento kv-cache` sizes the caches for.
 
-    context: tokens in the cache (None: each model's full context)
+    context: tokens in the cache (default: each model's full context)
     dtype: the type of each number (float32, bfloat16, float16)
     batch: sequences cached side by side
     """

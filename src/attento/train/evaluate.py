@@ -49,13 +49,13 @@ EVAL_MASK_SEED = 1234  # the masking of a masked-LM evaluation, fixed so scores 
 
 @dataclass
 class EvalSettings(Config):
-    """How `attento eval` reads a model; the scoring functions' defaults are these.
+    """How `attento eval` reads a model; clm_score and mlm_score default to its batch_size.
 
     batch_size: windows (or pairs) per forward pass
-    stride: tokens between windows (None: the context, i.e. no overlap; smaller gives each
+    stride: tokens between windows (default: the context, i.e. no overlap; smaller gives each
         prediction more context and costs more)
     max_new_tokens: chat model: the tokens an answer may take to close with <|im_end|>
-        (None: half the model's context)
+        (default: half the model's context)
     """
 
     batch_size: int = 16
