@@ -25,8 +25,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="divina_commedia", help="corpus name or text file")
     parser.add_argument("--chars", type=int, default=200_000, help="train on the first N chars")
-    parser.add_argument("--context", type=int, default=2, help="1 = bigram, 2 = trigram, ...")
-    parser.add_argument("--steps", type=int, default=3000, help="gradient steps")
+    defaults = NgramConfig()
+    parser.add_argument(
+        "--context", type=int, default=defaults.context, help="1 = bigram, 2 = trigram, ..."
+    )
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="gradient steps")
     parser.add_argument("--out", default="out/nn", help="folder for the PNG (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

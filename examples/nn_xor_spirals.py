@@ -14,7 +14,7 @@ import sys
 import time
 
 from attento.errors import UserError
-from attento.nn.demos import run_xor_spirals
+from attento.nn.demos import XorSpiralsSettings, run_xor_spirals
 
 
 def main() -> None:
@@ -22,11 +22,15 @@ def main() -> None:
     parser.add_argument(
         "--out", default="out/nn", help="folder for the PNGs (default: %(default)s)"
     )
-    parser.add_argument("--steps", type=int, default=2000, help="gradient steps per model")
-    parser.add_argument("--points", type=int, default=200, help="points per spiral")
+    defaults = XorSpiralsSettings()
+    parser.add_argument(
+        "--steps", type=int, default=defaults.steps, help="gradient steps per model"
+    )
+    parser.add_argument("--points", type=int, default=defaults.points, help="points per spiral")
     args = parser.parse_args()
     start = time.perf_counter()
-    summary = run_xor_spirals(args.out, steps=args.steps, n_per_class=args.points, progress=True)
+    settings = XorSpiralsSettings(steps=args.steps, points=args.points)
+    summary = run_xor_spirals(args.out, settings, progress=True)
     print(f"{'activation':<12}{'XOR':>8}{'spirals':>10}")
     for name, acc in summary["spirals"].items():
         print(f"{name:<12}{summary['xor'][name]:>8.0%}{acc:>10.1%}")

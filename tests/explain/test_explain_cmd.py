@@ -115,13 +115,25 @@ def test_a_busy_port_is_one_line_and_exit_2(capsys, models_dir):
     assert "already in use" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("port", ["99999", "0", "http"])
-def test_a_port_outside_the_range_is_a_usage_error(capsys, port):
+@pytest.mark.parametrize("port", ["99999", "0"])
+def test_a_port_outside_the_range_is_one_line_and_exit_2(capsys, port):
+    assert main(["explain", "--no-browser", "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert f"port: {port} is not a port number (1-65535)" in err and err.count("\n") == 1
+
+
+def test_zero_threads_is_one_line_and_exit_2(capsys):
+    assert main(["explain", "--no-browser", "--threads", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "threads must be a positive integer, got 0" in err and err.count("\n") == 1
+
+
+def test_a_port_that_is_no_number_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["explain", "--no-browser", "--port", port])
+        main(["explain", "--no-browser", "--port", "http"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "is not a port number (1-65535)" in err and "Traceback" not in err
+    assert "--port: expected int, got 'http'" in err and "Traceback" not in err
 
 
 def test_labs_take_their_files_from_the_command_line(monkeypatch, capsys, models_dir, tmp_path):

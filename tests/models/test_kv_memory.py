@@ -112,7 +112,7 @@ def test_kv_cache_command(capsys, tmp_path):
     table = capsys.readouterr().out
     assert "Llama-3.2-1B" in table and "GQA 4:1" in table
     assert main(["kv-cache", "--context", "0"]) == 2
-    assert "--context must be >= 1" in capsys.readouterr().err
+    assert "context must be a positive integer, got 0" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(json.dumps({"arch": "cnn", "model": {"n_embd": 8}}))
     assert main(["kv-cache", "--model", str(tmp_path)]) == 2
     assert "no KV cache" in capsys.readouterr().err

@@ -78,3 +78,21 @@ def test_nn_demo_json_summary_and_pngs(tmp_path, capsys) -> None:
 def test_nn_demo_rejects_zero_steps(capsys) -> None:
     assert main(["nn-demo", "--steps", "0"]) == 2
     assert "--steps" in capsys.readouterr().err
+
+
+def test_nn_demo_bad_points_are_said_in_the_chosen_language(tmp_path, capsys) -> None:
+    out = tmp_path / "nn"
+    assert main(["nn-demo", "--points", "1", "--lang", "it", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--points almeno 2" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_neuron_defaults_are_its_settings(capsys) -> None:
+    from attento.nn.neuron import NeuronSettings
+
+    assert main(["neuron", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    s = NeuronSettings()
+    assert (tuple(out["inputs"]), tuple(out["weights"])) == (s.inputs, s.weights)
+    assert (out["bias"], out["threshold"], out["activation"]) == (s.bias, s.threshold, s.activation)

@@ -123,7 +123,7 @@ def test_eval_command_on_the_bundled_model(capsys, data_dir):
 
 def test_eval_command_mistakes(capsys, tmp_path):
     assert main(["eval", "--model", "dante", "--batch-size", "0"]) == 2
-    assert "--batch-size" in capsys.readouterr().err
+    assert "batch_size must be a positive integer, got 0" in capsys.readouterr().err
     assert main(["eval", "--model", "dante", "--file", str(tmp_path / "none.txt")]) == 2
     err = capsys.readouterr().err
     assert "none.txt" in err and "Traceback" not in err

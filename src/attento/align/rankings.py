@@ -28,11 +28,14 @@ import fcntl
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from attento.align.data import Preference, read_records
+from attento.config import Config, check_counts, check_positive
 from attento.errors import UserError
+from attento.seeds import check_seed
 
 FIELDS = ("prompt", "answers", "order")
 
@@ -164,20 +167,43 @@ def ranking_prompts(path: str | Path) -> list[list[dict[str, str]]]:
     return [[{"role": "user", "content": p}] for p in prompts]
 
 
+@dataclass
+class RankSettings(Config):
+    """How the answers to rank are sampled; checked when made.
+
+    k: answers per prompt, 2 to 9 (one digit each in the order typed)
+    max_new_tokens: the longest answer, in tokens
+    temperature: sampling temperature of the answers
+    seed: seed of the first prompt's answers (the next prompts take seed + 1, + 2, ...)
+    """
+
+    k: int = 3
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    seed: int = 0
+
+    def check(self) -> None:
+        k = self.k
+        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 9:
+            raise UserError(f"the number of answers must be between 2 and 9, got {k!r}")
+        check_counts(self, "max_new_tokens")
+        check_positive(self, "temperature")
+        check_seed(self.seed)
+
+
 def sample_answers(
     model: Any,
     chat: Any,
     prompt: str,
-    k: int = 3,
-    max_new_tokens: int = 64,
-    temperature: float = 1.0,
-    seed: int = 0,
+    k: int = RankSettings.k,
+    max_new_tokens: int = RankSettings.max_new_tokens,
+    temperature: float = RankSettings.temperature,
+    seed: int = RankSettings.seed,
 ) -> list[str]:
     """K answers of a chat model to one prompt, sampled together (one seed, K rows)."""
     from attento.align.rollout import sample
 
-    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 9:
-        raise UserError(f"the number of answers must be between 2 and 9, got {k!r}")
+    RankSettings(k, max_new_tokens, temperature, seed)
     if not prompt.strip():
         raise UserError("the prompt is empty")
     messages = [[{"role": "user", "content": prompt}]] * k

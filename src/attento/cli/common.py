@@ -51,26 +51,39 @@ def add_config_flags(
     choices: dict[str, Iterable[str]] | None = None,
     defaults: Any = _UNSET,
     default_text: str = "",
+    raw: Iterable[str] = (),
 ) -> None:
     """One flag per field of the dataclass `cls` in `names` (--block-size for block_size,
     or the name `flags` gives), with dest the field's name: the value is parsed as the
     field's type (one of `choices`, if given), the help is the docstring table's (or
     `helps`'), and the default is
     the dataclass's, so it is written in one place. `defaults=None` leaves every default
-    None instead, read as `default_text` ("the preset's") by a command that fills them in."""
+    None instead, read as `default_text` ("the preset's"; "{default}" in it is the
+    dataclass's) by a command that fills them in. A field in `raw` keeps its text, the
+    default's text too, for a command that parses it itself (to say what is wrong in the
+    student's language)."""
     hints, table = type_hints(cls), field_help(cls) | (helps or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name in names:
         flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
+        f = fields[name]
+        own = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
         if defaults is None:
             default = None
         elif defaults is _UNSET:
-            f = fields[name]
-            default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+            default = own
         else:
             default = getattr(defaults, name)
-        shown = default_text if defaults is None else _shown(default)
+        if defaults is None:
+            shown = default_text.replace("{default}", _shown(own))
+        else:
+            shown = _shown(default)
         text = table.get(name, name.replace("_", " ")) + (f" (default: {shown})" if shown else "")
+        if name in raw:
+            parser.add_argument(
+                flag, dest=name, default=_shown(default), help=text.replace("%", "%%")
+            )
+            continue
         if hints[name] is bool:
             parser.add_argument(
                 flag,
@@ -89,6 +102,18 @@ def add_config_flags(
             metavar=None if name in (choices or {}) else _metavar(hints[name]),
             help=text.replace("%", "%%"),
         )
+
+
+def add_set_flag(parser: argparse.ArgumentParser, example: str) -> None:
+    """--set KEY=VALUE (repeatable, into `settings`): any field, flag or not (see with_settings)."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help=f"change any setting, e.g. --set {example} (repeatable; applied after the flags)",
+    )
 
 
 def config_from_args(cls: type, args: argparse.Namespace, names: Iterable[str], **more: Any):

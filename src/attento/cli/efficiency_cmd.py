@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from attento.cli.common import add_json_flag, print_json
-from attento.errors import UserError
+from attento.cli.common import add_config_flags, add_json_flag, config_from_args, print_json
+
+QUERY_FLAGS = ("context", "dtype", "batch")  # the fields of CacheQuery
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from attento.models.kv_memory import DTYPE_BYTES
+    from attento.models.kv_memory import DTYPE_BYTES, CacheQuery
 
     p = sub.add_parser(
         "kv-cache",
@@ -24,34 +25,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         help="bundled name, model folder (attento or Hugging Face), or Hub id owner/name",
     )
-    p.add_argument(
-        "--context", type=int, help="tokens in the cache (default: each model's full context)"
-    )
-    p.add_argument(
-        "--dtype", choices=tuple(DTYPE_BYTES), default="float32", help="type of each number"
-    )
-    p.add_argument("--batch", type=int, default=1, help="sequences cached side by side")
+    add_config_flags(p, CacheQuery, QUERY_FLAGS, choices={"dtype": tuple(DTYPE_BYTES)})
     add_json_flag(p)
     p.set_defaults(func=run_kv_cache)
 
 
 def run_kv_cache(args: argparse.Namespace) -> int:
     from attento.models.folder import BUNDLED
-    from attento.models.kv_memory import DTYPE_BYTES, PUBLIC, human_bytes, shape_of
+    from attento.models.kv_memory import DTYPE_BYTES, PUBLIC, CacheQuery, human_bytes, shape_of
 
-    for flag in ("context", "batch"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UserError(f"--{flag} must be >= 1, got {value}")
+    q = config_from_args(CacheQuery, args, QUERY_FLAGS)
     if args.model:
         shapes = [shape_of(args.model)]
     else:
         bundled = sorted(p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file())
         shapes = [shape_of(name) for name in bundled] + list(PUBLIC.values())
-    size = DTYPE_BYTES[args.dtype]
+    size = DTYPE_BYTES[q.dtype]
     rows = []
     for s in shapes:
-        tokens = args.context or s.context
+        tokens = q.context or s.context
         rows.append(
             {
                 "model": s.name,
@@ -61,17 +53,17 @@ def run_kv_cache(args: argparse.Namespace) -> int:
                 "n_kv_head": s.n_kv_head,
                 "head_dim": s.head_dim,
                 "tokens": tokens,
-                "bytes_per_token": s.bytes_per_token(size, args.batch),
-                "bytes": s.bytes_at(tokens, size, args.batch),
-                "mha_bytes": s.mha_bytes_per_token(size, args.batch) * tokens,
+                "bytes_per_token": s.bytes_per_token(size, q.batch),
+                "bytes": s.bytes_at(tokens, size, q.batch),
+                "mha_bytes": s.mha_bytes_per_token(size, q.batch) * tokens,
                 "saving": s.saving,
             }
         )
     if args.json:
-        print_json({"dtype": args.dtype, "batch": args.batch, "models": rows})
+        print_json({"dtype": q.dtype, "batch": q.batch, "models": rows})
         return 0
     print(
-        f"KV cache in {args.dtype}, batch {args.batch}: 2 x layers x kv heads x head dim x "
+        f"KV cache in {q.dtype}, batch {q.batch}: 2 x layers x kv heads x head dim x "
         f"{size} bytes per token"
     )
     print(

@@ -15,6 +15,9 @@ MODEL_HELP = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.embeddings.similarity import ANALOGY_K, NEIGHBOURS_K
+    from attento.generate.fill_mask import FILL_MASK_K
+
     p = sub.add_parser(
         "fill-mask",
         help="let a BERT guess the words hidden by [MASK]",
@@ -27,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a BERT folder: trained with --objective mlm, or Hugging Face's (default: the "
         "bundled dante-bert)",
     )
-    p.add_argument("--k", type=int, default=5, help="guesses per mask (default: 5)")
+    p.add_argument(
+        "--k", type=int, default=FILL_MASK_K, help=f"guesses per mask (default: {FILL_MASK_K})"
+    )
     add_json_flag(p)
     p.set_defaults(func=run_fill_mask)
 
@@ -46,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="The candidate words whose embeddings are most similar (cosine) to WORD's.",
     )
     p.add_argument("word", metavar="WORD", help="a word or a text")
-    p.add_argument("--k", type=int, default=10, help="how many (default: 10)")
+    p.add_argument(
+        "--k", type=int, default=NEIGHBOURS_K, help=f"how many (default: {NEIGHBOURS_K})"
+    )
     _candidates(p)
     _model_and_json(p)
     p.set_defaults(func=run_neighbours)
@@ -59,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     for name in ("a", "b", "c"):
         p.add_argument(name, metavar=name.upper())
-    p.add_argument("--k", type=int, default=5, help="how many answers (default: 5)")
+    p.add_argument(
+        "--k", type=int, default=ANALOGY_K, help=f"how many answers (default: {ANALOGY_K})"
+    )
     _candidates(p)
     _model_and_json(p)
     p.set_defaults(func=run_analogy)

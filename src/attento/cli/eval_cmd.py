@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from attento.cli.common import add_json_flag, print_json
+from attento.cli.common import add_config_flags, add_json_flag, config_from_args, print_json
 from attento.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.train.evaluate import EvalSettings
+
     p = sub.add_parser(
         "eval",
         help="score a model on the whole held-out text: loss, perplexity, bits per byte",
@@ -28,13 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "model was trained on, from its train_config.json or its bundled recipe)",
     )
     p.add_argument("--file", help="score this whole text file instead of a corpus's split")
-    p.add_argument(
-        "--stride",
-        type=int,
-        help="tokens between windows (default: the context, i.e. no overlap; smaller gives "
-        "each prediction more context and costs more)",
-    )
-    p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    add_config_flags(p, EvalSettings, ("stride", "batch_size"))
     p.add_argument(
         "--pairs",
         help="encoder-decoder: held-out pairs, one a line, source TAB target; the share "
@@ -45,12 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="chat model: held-out conversations (.json/.jsonl, as attento sft reads) whose "
         "first prompts are answered (default: those its SFT run held out)",
     )
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        help="chat model: the tokens an answer may take to close with <|im_end|> "
-        "(default: half the model's context)",
-    )
+    add_config_flags(p, EvalSettings, ("max_new_tokens",))
     add_json_flag(p)
     p.set_defaults(func=run_eval)
 
@@ -83,10 +74,10 @@ def training_corpus(model: str) -> str | None:
 def run_eval(args: argparse.Namespace) -> int:
     from attento.data.corpus import load_corpus, read_text_file
     from attento.models.folder import load_model
-    from attento.train.evaluate import clm_score, mlm_score, validation_split
+    from attento.train.evaluate import EvalSettings, clm_score, mlm_score, validation_split
 
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    # checked before anything loads; the scoring functions below take the values one by one
+    config_from_args(EvalSettings, args, ("batch_size", "stride", "max_new_tokens"))
     if args.file and args.corpus:
         raise UserError("give --corpus or --file, not both")
     model, tokenizer = load_model(args.model)

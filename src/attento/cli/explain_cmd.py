@@ -14,10 +14,13 @@ import threading
 import webbrowser
 from pathlib import Path
 
+from attento.cli.common import add_config_flags, config_from_args
 from attento.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.explain.settings import ServeSettings
+
     p = sub.add_parser(
         "explain",
         help="watch a model compute, step by step, in the browser",
@@ -31,13 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "such as gpt2 (from the Hugging Face cache) (default: dante)",
     )
     p.add_argument("--models-dir", default=None, help="also list the checkpoints in this folder")
-    p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to bind (default: %(default)s, this machine only; 0.0.0.0 serves the "
-        "network, e.g. a classroom, and answers any IP address in the URL)",
-    )
-    p.add_argument("--port", type=port_number, default=8000, help="port (default: %(default)s)")
+    add_config_flags(p, ServeSettings, ("host", "port"))
     p.add_argument(
         "--allow-host",
         action="append",
@@ -45,18 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="also answer requests addressed to this host name (e.g. aula3.local); repeatable",
     )
-    p.add_argument(
-        "--api-docs",
-        action="store_true",
-        help="serve the API description at /openapi.json and /docs (off by default)",
-    )
-    p.add_argument(
-        "--threads",
-        type=positive_int,
-        default=1,
-        help="CPU threads each request computes on (default: %(default)s; requests run in "
-        "parallel, so more threads per request only pay off for one user on a big model)",
-    )
+    add_config_flags(p, ServeSettings, ("api_docs", "threads"))
     labs = p.add_argument_group("labs (page /labs.html)")
     labs.add_argument("--chat-model", help="chat model folder whose answers you rank (attento sft)")
     labs.add_argument("--after-model", help="the same model after training (attento dpo/ppo)")
@@ -65,27 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     labs.add_argument("--refusal", help="a folder written by attento refusal-demo")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.set_defaults(func=run_explain)
-
-
-def port_number(text: str) -> int:
-    """A TCP port, 1-65535 (argparse turns the error into one line)."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
-    return port
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
 
 
 def check_port(host: str, port: int) -> None:
@@ -131,7 +96,14 @@ def run_explain(args: argparse.Namespace) -> int:
     from attento.explain.catalog import Catalog
     from attento.explain.labs import Labs
     from attento.explain.server import WILDCARD_BINDS, create_app
+    from attento.explain.settings import ServeSettings
 
+    serve = config_from_args(
+        ServeSettings,
+        args,
+        ("host", "port", "api_docs", "threads"),
+        allow_hosts=tuple(args.allow_host),
+    )
     catalog = Catalog.discover(args.model, args.models_dir)
     labs = Labs(
         *(
@@ -145,23 +117,23 @@ def run_explain(args: argparse.Namespace) -> int:
             )
         )
     )
-    check_port(args.host, args.port)
+    check_port(serve.host, serve.port)
     # Requests are computed in parallel on the server's thread pool: with several torch
     # threads each, a class of clients oversubscribes the cores (bench/RESULTS.md, explain.py)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(serve.threads)
     app = create_app(
-        catalog, host=args.host, allow_hosts=args.allow_host, api_docs=args.api_docs, labs=labs
+        catalog, host=serve.host, allow_hosts=serve.allow_hosts, api_docs=serve.api_docs, labs=labs
     )
-    wildcard = args.host in WILDCARD_BINDS
-    local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
-    url = f"http://{bracket(local)}:{args.port}/"
+    wildcard = serve.host in WILDCARD_BINDS
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(serve.host, serve.host)
+    url = f"http://{bracket(local)}:{serve.port}/"
     print(f"attento explainer: {url} (model {catalog.default}; Ctrl+C to stop)", flush=True)
     print(f"labs (embeddings, RLHF, refusal): {url}labs.html", flush=True)
     if wildcard:
         address = network_address()
-        where = f"http://{bracket(address)}:{args.port}/" if address else "this machine's address"
+        where = f"http://{bracket(address)}:{serve.port}/" if address else "this machine's address"
         print(f"on the network (trusted networks only): {where}", flush=True)
     if not args.no_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=serve.host, port=serve.port, log_level="warning")
     return 0

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import argparse
 
-from attento.cli.common import add_json_flag, check_out_folder, print_json
+from attento.cli.common import (
+    add_config_flags,
+    add_json_flag,
+    check_out_folder,
+    config_from_args,
+    print_json,
+)
 from attento.errors import UserError
 from attento.messages import add_lang_flag, language, message
 
 SMOOTH = ["sigmoid", "tanh", "relu", "gelu", "gelu_tanh"]
+# the flags, by field of NeuronSettings and XorSpiralsSettings; NUMBERS are parsed here, so
+# that a typo is explained in the student's language
+NUMBERS = ("inputs", "weights")
+NEURON_FLAGS = ("bias", "threshold", "activation")
+DEMO_FLAGS = ("steps", "points", "seed")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.nn.demos import XorSpiralsSettings
+    from attento.nn.neuron import NeuronSettings
+
     p = sub.add_parser(
         "neuron",
         help="compute one artificial neuron step by step",
@@ -19,13 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(the brain analogy) and a smooth activation. Negative first values need '=': "
         "--inputs=-1,2.",
     )
-    p.add_argument("--inputs", default="1,0.5,-0.2", help="comma-separated inputs (%(default)s)")
-    p.add_argument("--weights", default="0.8,-0.4,0.3", help="one weight per input (%(default)s)")
-    p.add_argument("--bias", type=float, default=0.1, help="bias b (default: %(default)s)")
-    p.add_argument(
-        "--threshold", type=float, default=0.0, help="the step fires when z > this (%(default)s)"
+    add_config_flags(
+        p,
+        NeuronSettings,
+        NUMBERS + NEURON_FLAGS,
+        helps={"inputs": "comma-separated inputs", "weights": "one weight per input, likewise"},
+        choices={"activation": SMOOTH},
+        raw=NUMBERS,
     )
-    p.add_argument("--activation", choices=SMOOTH, default="sigmoid", help="smooth activation")
     add_lang_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_neuron)
@@ -37,38 +52,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train accuracy, and save activations.png and spirals_boundary.png.",
     )
     d.add_argument("--out", default="out/nn", help="folder for the PNGs (default: %(default)s)")
-    d.add_argument("--steps", type=int, default=2000, help="gradient steps per model")
-    d.add_argument(
-        "--points", type=int, default=200, help="points per spiral (default: %(default)s)"
-    )
-    d.add_argument("--seed", type=int, default=0, help="random seed for data and weights")
+    add_config_flags(d, XorSpiralsSettings, DEMO_FLAGS)
     add_lang_flag(d)
     add_json_flag(d)
     d.set_defaults(func=run_nn_demo)
 
 
-def parse_numbers(text: str, what: str, lang: str = "en") -> list[float]:
-    """'1, 0.5,-2' -> [1.0, 0.5, -2.0], with one clear error for anything else."""
+def parse_numbers(text: str, what: str, lang: str = "en") -> tuple[float, ...]:
+    """'1, 0.5,-2' -> (1.0, 0.5, -2.0), with one clear error for anything else."""
     values = []
     for piece in text.split(","):
         try:
             values.append(float(piece))
         except ValueError:
             raise UserError(message("numbers.bad", lang, what=what, piece=piece.strip())) from None
-    return values
+    return tuple(values)
+
+
+def neuron_settings(args: argparse.Namespace, lang: str = "en"):
+    """The NeuronSettings the flags describe."""
+    from attento.nn.neuron import NeuronSettings
+
+    numbers = {name: parse_numbers(getattr(args, name), f"--{name}", lang) for name in NUMBERS}
+    return config_from_args(NeuronSettings, args, NEURON_FLAGS, **numbers)
 
 
 def run_neuron(args: argparse.Namespace) -> int:
     from attento.nn.neuron import compute_neuron
 
     lang = language(args.lang)
-    trace = compute_neuron(
-        parse_numbers(args.inputs, "--inputs", lang),
-        parse_numbers(args.weights, "--weights", lang),
-        bias=args.bias,
-        activation=args.activation,
-        threshold=args.threshold,
-    )
+    trace = compute_neuron(neuron_settings(args, lang))
     if args.json:
         print_json(trace.to_dict())
         return 0
@@ -92,15 +105,15 @@ def run_neuron(args: argparse.Namespace) -> int:
 
 
 def run_nn_demo(args: argparse.Namespace) -> int:
-    from attento.nn.demos import run_xor_spirals
+    from attento.nn.demos import XorSpiralsSettings, run_xor_spirals
 
     lang = language(args.lang)
-    if args.steps < 1 or args.points < 2:
-        raise UserError(message("nn.bad_sizes", lang))
+    try:
+        settings = config_from_args(XorSpiralsSettings, args, DEMO_FLAGS)
+    except UserError:  # steps or points (main checked the seed): say it in the student's language
+        raise UserError(message("nn.bad_sizes", lang)) from None
     check_out_folder(args.out)
-    summary = run_xor_spirals(
-        args.out, steps=args.steps, n_per_class=args.points, seed=args.seed, progress=True
-    )
+    summary = run_xor_spirals(args.out, settings, progress=True)
     if args.json:
         print_json(summary)
         return 0

@@ -6,10 +6,15 @@ import argparse
 import getpass
 import sys
 
+from attento.cli.common import add_config_flags, config_from_args
 from attento.errors import UserError
+
+RANK_FLAGS = ("k", "max_new_tokens", "temperature", "seed")  # the fields of RankSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.align.rankings import RankSettings
+
     r = sub.add_parser(
         "rank",
         help="order K answers of a chat model from best to worst; append the ranking",
@@ -20,11 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--model", required=True, help="chat model folder (attento sft)")
     r.add_argument("--out", required=True, help="rankings .jsonl file (appended to)")
     r.add_argument("--prompt", action="append", default=None, help="repeatable; default: ask")
-    r.add_argument("--k", type=int, default=3, help="answers per prompt (default: %(default)s)")
     r.add_argument("--who", default=None, help="your name in the record (default: login name)")
-    r.add_argument("--max-new-tokens", type=int, default=64, help="default: %(default)s")
-    r.add_argument("--temperature", type=float, default=1.0, help="default: %(default)s")
-    r.add_argument("--seed", type=int, default=0)
+    add_config_flags(r, RankSettings, RANK_FLAGS)
     r.set_defaults(func=run_rank)
 
 
@@ -38,12 +40,19 @@ def _ask(text: str) -> str | None:
 def run_rank(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from attento.align.rankings import append_ranking, make_record, parse_order, sample_answers
+    from attento.align.rankings import (
+        RankSettings,
+        append_ranking,
+        make_record,
+        parse_order,
+        sample_answers,
+    )
     from attento.cli.align_cmd import _chat_model
 
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise UserError(f"--out {args.out}: give a .jsonl file in an existing folder")
+    settings = config_from_args(RankSettings, args, RANK_FLAGS)
     who = args.who if args.who is not None else getpass.getuser()
     model, _, chat = _chat_model(args.model)
     prompts = list(args.prompt or [])
@@ -58,14 +67,22 @@ def run_rank(args: argparse.Namespace) -> int:
             if not prompt:
                 break
         answers = sample_answers(
-            model, chat, prompt, args.k, args.max_new_tokens, args.temperature, args.seed + turn
+            model,
+            chat,
+            prompt,
+            settings.k,
+            settings.max_new_tokens,
+            settings.temperature,
+            settings.seed + turn,
         )
         turn += 1
         print(f"\n{prompt}")
         for i, a in enumerate(answers, 1):
             print(f"  [{i}] {a.strip() or '(empty answer)'}")
         while True:
-            typed = _ask(f"order, best first (e.g. {' '.join(map(str, range(args.k, 0, -1)))}): ")
+            typed = _ask(
+                f"order, best first (e.g. {' '.join(map(str, range(settings.k, 0, -1)))}): "
+            )
             if typed is None:
                 print(f"\n{done} ranking(s) saved to {out}")
                 return 0

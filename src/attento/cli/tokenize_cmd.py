@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 from attento.cli.common import (
+    add_config_flags,
     add_json_flag,
     check_out_folder,
+    config_from_args,
     print_json,
     read_text_arg,
     use_color,
@@ -29,6 +31,8 @@ _BACKGROUNDS = [
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.tokenize.bpe import PATTERNS, TRAINERS, BPESettings
+
     p = sub.add_parser(
         "tokenize",
         help="split text into tokens and show their ids",
@@ -53,14 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "--corpus", required=True, help="tinyshakespeare, divina_commedia or a text file"
     )
-    t.add_argument("--vocab-size", type=int, required=True, help="final vocabulary size (>= 256)")
+    t.add_argument("--vocab-size", type=int, required=True, help="final vocabulary size (>= 257)")
     t.add_argument("--out", required=True, help="folder to write the tokenizer into")
-    t.add_argument("--pattern", choices=["gpt2", "gpt4"], default="gpt4", help="pre-split regex")
-    t.add_argument(
-        "--trainer",
-        choices=["python", "rust"],
-        default="python",
-        help="python: attento's own trainer; rust: rustbpe when installed",
+    add_config_flags(
+        t,
+        BPESettings,
+        ("pattern", "trainer"),
+        choices={"pattern": tuple(PATTERNS), "trainer": TRAINERS},
     )
     t.add_argument(
         "--force", action="store_true", help="replace what --out holds (by default refused)"
@@ -127,13 +130,12 @@ def check_tokenizer_out(out: str, force: bool) -> Path:
 
 def run_train_tokenizer(args: argparse.Namespace) -> int:
     from attento.data import load_corpus
-    from attento.tokenize.bpe import train_bpe
+    from attento.tokenize.bpe import BPESettings, train_bpe
 
+    settings = config_from_args(BPESettings, args, ("vocab_size", "pattern", "trainer"))
     out = check_tokenizer_out(args.out, args.force)
     text = load_corpus(args.corpus)
-    tok = train_bpe(
-        text, args.vocab_size, pattern=args.pattern, trainer=args.trainer, progress=True
-    )
+    tok = train_bpe(text, **settings.to_dict(), progress=True)
     with atomic_folder(out, replace=args.force) as tmp:
         tok.save(tmp)
     ids = tok.encode(text)

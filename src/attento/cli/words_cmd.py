@@ -6,14 +6,33 @@ from __future__ import annotations
 import argparse
 import sys
 
-from attento.cli.common import add_json_flag, check_out_folder, print_json
+from attento.cli.common import (
+    add_config_flags,
+    add_json_flag,
+    add_set_flag,
+    check_out_folder,
+    print_json,
+)
+from attento.config import with_settings
 from attento.errors import UserError
+
+# the flags of train-words, by field of Word2VecSettings; each given one changes the recipe
+WORD2VEC_FLAGS = {
+    "dim": "--dim",
+    "window": "--window",
+    "negatives": "--negatives",
+    "min_count": "--min-count",
+    "epochs": "--epochs",
+    "max_words": "--max-words",
+    "seed": "--seed",
+    "sample": "--sample",
+    "learning_rate": "--lr",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from attento.embeddings.word2vec import PRESETS, Word2VecSettings
 
-    defaults = Word2VecSettings()
     t = sub.add_parser(
         "train-words",
         help="learn word vectors from a corpus (word2vec: skip-gram, negative sampling)",
@@ -25,12 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--corpus", default=None, help="corpus name (divina_commedia) or text file")
     t.add_argument("--preset", choices=sorted(PRESETS), default=None, help="a bundled recipe")
     t.add_argument("--out", required=True, help="a new folder for the vectors")
-    for name in ("dim", "window", "negatives", "min_count", "epochs", "max_words", "seed"):
-        t.add_argument(
-            f"--{name.replace('_', '-')}", type=int, default=None, help=_d(defaults, name)
-        )
-    t.add_argument("--sample", type=float, default=None, help=_d(defaults, "sample"))
-    t.add_argument("--lr", type=float, default=None, help=_d(defaults, "learning_rate"))
+    add_config_flags(
+        t,
+        Word2VecSettings,
+        WORD2VEC_FLAGS,
+        flags=WORD2VEC_FLAGS,
+        defaults=None,
+        default_text="--preset's, else {default}",
+    )
+    add_set_flag(t, "batch_size=512")
     add_json_flag(t)
     t.set_defaults(func=run_train_words)
 
@@ -62,41 +84,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=run_bias_probe)
 
 
-def _d(defaults, name: str) -> str:
-    return f"default: {getattr(defaults, name)}"
+def word2vec_recipe(args: argparse.Namespace):
+    """(corpus, Word2VecSettings): the preset's (or the defaults), then the flags, then --set."""
+    from attento.embeddings.word2vec import PRESETS, Word2VecSettings
 
-
-def run_train_words(args: argparse.Namespace) -> int:
-    from attento.data.corpus import load_corpus
-    from attento.embeddings.word2vec import (
-        PRESETS,
-        Word2VecSettings,
-        save_vectors,
-        train_word2vec,
-        verses,
-    )
-
-    out = check_out_folder(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"--out {args.out} is not empty: give a new folder")
     corpus, settings = PRESETS[args.preset] if args.preset else (None, Word2VecSettings())
     corpus = args.corpus or corpus
     if corpus is None:
         raise UserError("give --corpus (e.g. divina_commedia) or --preset dante-words")
-    changes = {
-        "dim": args.dim,
-        "window": args.window,
-        "negatives": args.negatives,
-        "min_count": args.min_count,
-        "epochs": args.epochs,
-        "max_words": args.max_words,
-        "seed": args.seed,
-        "sample": args.sample,
-        "learning_rate": args.lr,
-    }
-    settings = Word2VecSettings.from_dict(
-        {**settings.__dict__, **{k: v for k, v in changes.items() if v is not None}}
-    )
+    changes = {k: getattr(args, k) for k in WORD2VEC_FLAGS if getattr(args, k) is not None}
+    return corpus, with_settings(settings.replace(**changes), args.settings)
+
+
+def run_train_words(args: argparse.Namespace) -> int:
+    from attento.data.corpus import load_corpus
+    from attento.embeddings.word2vec import save_vectors, train_word2vec, verses
+
+    out = check_out_folder(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"--out {args.out} is not empty: give a new folder")
+    corpus, settings = word2vec_recipe(args)
     text = verses(load_corpus(corpus))
     say = (lambda m: print(m, file=sys.stderr)) if args.json else print
     result = train_word2vec(text, settings, progress=say)

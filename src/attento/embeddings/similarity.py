@@ -88,9 +88,12 @@ def _search(
     return found[:k]
 
 
+NEIGHBOURS_K, ANALOGY_K = 10, 5  # the words neighbours() and analogy() give unless told
+
+
 def neighbours(
     word_or_text: str,
-    k: int = 10,
+    k: int = NEIGHBOURS_K,
     embedder: Embedder | None = None,
     candidates: Sequence[str] | None = None,
 ) -> list[tuple[str, float]]:
@@ -104,7 +107,7 @@ def analogy(
     a: str,
     b: str,
     c: str,
-    k: int = 5,
+    k: int = ANALOGY_K,
     embedder: Embedder | None = None,
     candidates: Sequence[str] | None = None,
 ) -> list[tuple[str, float]]:

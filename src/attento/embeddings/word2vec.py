@@ -46,14 +46,16 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from attento.config import Config, check_counts, check_positive
 from attento.embeddings.embedder import VectorEmbedder
 from attento.errors import UserError
+from attento.seeds import check_seed
 
 APOSTROPHES = "'’‘`"
 DIAERESIS = "\u0308"  # Dante's metrical mark: "bëatrice" is "beatrice"
@@ -81,8 +83,23 @@ def words(text: str) -> list[str]:
 
 
 @dataclass
-class Word2VecSettings:
-    """The recipe of a word2vec run; the bundled vectors record theirs in vocab.json."""
+class Word2VecSettings(Config):
+    """The recipe of a word2vec run; the bundled vectors record theirs in vocab.json.
+
+    dim: numbers in each word's vector
+    window: the farthest context word, in words on either side of the centre
+    negatives: noise words contrasted with each true (centre, context) pair
+    min_count: a word seen fewer times than this gets no vector
+    sample: subsampling threshold t: an occurrence of a word of frequency f is dropped
+        with probability 1 - sqrt(t / f)
+    epochs: passes over the corpus
+    batch_size: (centre, context) pairs applied together in one step
+    learning_rate: the starting SGD step, decaying linearly to zero
+    max_words: keep only the most frequent words, at most this many
+    seed: seed of every random draw (same corpus and settings, same vectors)
+    """
+
+    what = "word2vec"
 
     dim: int = 50
     window: int = 10
@@ -95,18 +112,13 @@ class Word2VecSettings:
     max_words: int = 8000
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        for name in ("dim", "window", "negatives", "min_count", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"{name} must be a positive integer, got {value!r}")
-        if not (self.learning_rate > 0 and self.sample > 0 and self.max_words >= 2):
-            raise UserError("learning_rate and sample must be > 0, max_words at least 2")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Word2VecSettings:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def check(self) -> None:
+        names = ("dim", "window", "negatives", "min_count", "epochs", "batch_size", "max_words")
+        check_counts(self, *names)
+        check_positive(self, "learning_rate", "sample")
+        if self.max_words < 2:
+            raise UserError(f"max_words must be at least 2, got {self.max_words}")
+        check_seed(self.seed)
 
 
 PRESETS = {"dante-words": ("divina_commedia", Word2VecSettings())}

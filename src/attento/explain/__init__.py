@@ -14,6 +14,7 @@ re-computed here: what the page draws is what the model computed.
   first, then each block, a token's stack, an exact value, as the page asks);
 - `step_view.py`: one sampling step with attento.generate, and the KV cache it used;
 - `server.py`: the FastAPI app (JSON endpoints + the static page in `web/`);
+- `settings.py`: where and how `attento explain` serves (host, port, threads);
 - `labs.py`: the labs' endpoints (embeddings, ranking answers for RLHF, the refusal demo),
   mounted on that app, for the page `web/labs.html`.
 """

@@ -86,6 +86,7 @@ from attento.explain.encoder_view import decoder_attention, encoder_ids, encoder
 from attento.explain.heads import heads_view
 from attento.explain.history_view import Snapshots, check_step, history_view, snapshot_view
 from attento.explain.lens import lens_view
+from attento.explain.settings import ServeSettings
 from attento.explain.step_view import Runs, layer_kv, step_view
 from attento.explain.tensors import dumps
 from attento.explain.trace_view import (
@@ -277,7 +278,7 @@ class HostRule:
     than localhost (e.g. a machine's `aula3.local`) must be allowed one by one with --allow-host.
     """
 
-    def __init__(self, bind: str = "127.0.0.1", allow: Iterable[str] = ()) -> None:
+    def __init__(self, bind: str = ServeSettings.host, allow: Iterable[str] = ()) -> None:
         bind = bind.strip("[]").lower()
         self.names = {*LOOPBACK_HOSTS, *(a.strip("[]").lower() for a in allow)}
         self.any_ip = bind in WILDCARD_BINDS
@@ -387,9 +388,9 @@ class Guard:
 
 def create_app(
     catalog: Catalog,
-    host: str = "127.0.0.1",
-    allow_hosts: Iterable[str] = (),
-    api_docs: bool = False,
+    host: str = ServeSettings.host,
+    allow_hosts: Iterable[str] = ServeSettings.allow_hosts,
+    api_docs: bool = ServeSettings.api_docs,
     runs: Runs | None = None,
     traces: Traces | None = None,
     labs: Any = None,

@@ -18,9 +18,13 @@ from attento.models.bert import Bert
 from attento.models.folder import load_model, read_json
 from attento.tokenize import load_tokenizer
 
+FILL_MASK_K = 5  # guesses per [MASK] unless told
+
 
 @torch.no_grad()
-def fill_mask(model: Bert, tokenizer: Any, text: str, k: int = 5) -> list[list[dict[str, Any]]]:
+def fill_mask(
+    model: Bert, tokenizer: Any, text: str, k: int = FILL_MASK_K
+) -> list[list[dict[str, Any]]]:
     """The model's top-k guesses for each [MASK] of `text`: one list per mask, each guess
     {"token", "id", "prob"}. WordPiece models get BERT's [CLS] ... [SEP] around the text."""
     if k < 1:

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from attento.config import Config, check_counts
 from attento.errors import UserError
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -183,3 +184,22 @@ def human_bytes(n: float) -> str:
         if n < 1024 or unit == "GiB":
             break
     return f"{n:.1f} {unit}"
+
+
+@dataclass
+class CacheQuery(Config):
+    """What `attento kv-cache` sizes the caches for.
+
+    context: tokens in the cache (default: each model's full context)
+    dtype: the type of each number (float32, bfloat16, float16)
+    batch: sequences cached side by side
+    """
+
+    context: int | None = None
+    dtype: str = "float32"
+    batch: int = 1
+
+    def check(self) -> None:
+        check_counts(self, "context", "batch")
+        if self.dtype not in DTYPE_BYTES:
+            raise UserError(f"unknown dtype {self.dtype!r} (known: {', '.join(DTYPE_BYTES)})")

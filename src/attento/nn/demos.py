@@ -22,22 +22,73 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from attento.config import Config, check_counts, check_positive
+from attento.errors import UserError
 from attento.memory import check_fits
 from attento.nn.activations import ACTIVATIONS, get_activation
 from attento.nn.autograd import Tensor, one_blas_thread
 from attento.nn.layers import MLP
 from attento.nn.losses import cross_entropy
 from attento.nn.optim import SGD
+from attento.seeds import check_seed
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
+    """One classifier's shape and full-batch training.
+
+    hidden: units of each hidden layer
+    activation: the function between the layers ("linear": none)
+    steps: gradient steps
+    lr: learning rate of SGD
+    momentum: SGD momentum, in [0, 1)
+    seed: seed of the weights
+    """
+
     hidden: tuple[int, ...] = (32, 32)
     activation: str = "tanh"
     steps: int = 2000
     lr: float = 0.1
     momentum: float = 0.9
     seed: int = 0
+
+    def check(self) -> None:
+        if not self.hidden or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in self.hidden
+        ):
+            raise UserError(f"hidden must be one or more layer sizes >= 1, got {self.hidden!r}")
+        get_activation(self.activation)
+        check_counts(self, "steps")
+        check_positive(self, "lr")
+        if not 0 <= self.momentum < 1:
+            raise UserError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        check_seed(self.seed)
+
+
+@dataclass
+class XorSpiralsSettings(Config):
+    """The XOR and spirals lesson: which activations, how long, how many points.
+
+    steps: gradient steps per spirals model (XOR takes at most 500)
+    points: points per spiral
+    seed: random seed for data and weights
+    activations: one model per activation, "linear" (none) first; GELU in its tanh form,
+        as exact GELU needs erf, which NumPy lacks (math.erf element by element trains
+        several times slower)
+    """
+
+    steps: int = 2000
+    points: int = 200
+    seed: int = 0
+    activations: tuple[str, ...] = ("linear", "step", "sigmoid", "tanh", "relu", "gelu_tanh")
+
+    def check(self) -> None:
+        check_counts(self, "steps", "points")
+        if self.points < 2:
+            raise UserError(f"points must be at least 2, got {self.points}")
+        check_seed(self.seed)
+        for name in self.activations:
+            get_activation(name)
 
 
 @dataclass
@@ -152,34 +203,29 @@ def plot_decision_boundaries(
 
 
 def run_xor_spirals(
-    out_dir: str | Path = "out/nn",
-    activations: Sequence[str] = ("linear", "step", "sigmoid", "tanh", "relu", "gelu_tanh"),
-    steps: int = 2000,
-    n_per_class: int = 200,
-    seed: int = 0,
+    out_dir: str | Path,
+    settings: XorSpiralsSettings | None = None,
     progress: bool = False,
 ) -> dict:
     """Train one MLP per activation on XOR and on the spirals; save the figures.
 
     Returns a summary: train accuracy per activation for both problems and the PNG paths.
-    The default list trains GELU in its tanh form: exact GELU needs erf, which NumPy lacks,
-    and the element-by-element math.erf makes it several times slower to train.
     """
-    for name in activations:
-        get_activation(name)
+    s = settings or XorSpiralsSettings()
     check_fits(
-        spirals_training_bytes(2 * n_per_class, TrainConfig().hidden),
-        f"training on {2 * n_per_class:,} spiral points",
+        spirals_training_bytes(2 * s.points, TrainConfig().hidden),
+        f"training on {2 * s.points:,} spiral points",
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     xor_x, xor_y = xor_data()
-    sp_x, sp_y = spirals_data(n_per_class, seed=seed)
+    sp_x, sp_y = spirals_data(s.points, seed=s.seed)
     summary: dict = {"xor": {}, "spirals": {}, "seconds": {}}
     spiral_results = {}
-    for name in tqdm(activations, desc="activations", disable=not progress):
-        xor = train_classifier(xor_x, xor_y, TrainConfig((8,), name, steps=min(steps, 500)))
-        spirals = train_classifier(sp_x, sp_y, TrainConfig(activation=name, steps=steps, seed=seed))
+    for name in tqdm(s.activations, desc="activations", disable=not progress):
+        xor = train_classifier(xor_x, xor_y, TrainConfig((8,), name, steps=min(s.steps, 500)))
+        spirals_config = TrainConfig(activation=name, steps=s.steps, seed=s.seed)
+        spirals = train_classifier(sp_x, sp_y, spirals_config)
         summary["xor"][name] = xor.accuracy
         summary["spirals"][name] = spirals.accuracy
         summary["seconds"][name] = round(xor.seconds + spirals.seconds, 2)

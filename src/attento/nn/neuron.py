@@ -13,11 +13,11 @@ nudging a weight a little almost never changes its output, so gradient descent c
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from attento.config import Config
 from attento.errors import UserError
 from attento.nn.activations import get_activation
 
@@ -42,36 +42,52 @@ class NeuronTrace:
         return asdict(self)
 
 
-def compute_neuron(
-    inputs: Sequence[float],
-    weights: Sequence[float],
-    bias: float = 0.0,
-    activation: str = "sigmoid",
-    threshold: float = 0.0,
-) -> NeuronTrace:
-    """Run one neuron on `inputs` and record the products, the sum and both activations."""
-    if not inputs:
-        raise UserError("a neuron needs at least one input")
-    if len(inputs) != len(weights):
-        raise UserError(
-            f"{len(inputs)} inputs but {len(weights)} weights: a neuron needs one weight per input"
-        )
-    values = [*inputs, *weights, bias, threshold]
-    if not all(math.isfinite(v) for v in values):
-        raise UserError("inputs, weights, bias and threshold must be finite numbers")
-    act = get_activation(activation)
-    products = [x * w for x, w in zip(inputs, weights, strict=True)]
+@dataclass
+class NeuronSettings(Config):
+    """One neuron and what it receives; checked when made.
+
+    inputs: the signals x₁, x₂, ... arriving at the neuron
+    weights: one weight per input (the synapses)
+    bias: the bias b, added to the weighted sum
+    threshold: the step fires (1) when z is above this
+    activation: the smooth activation shown next to the step
+    """
+
+    inputs: tuple[float, ...] = (1.0, 0.5, -0.2)
+    weights: tuple[float, ...] = (0.8, -0.4, 0.3)
+    bias: float = 0.1
+    threshold: float = 0.0
+    activation: str = "sigmoid"
+
+    def check(self) -> None:
+        if not self.inputs:
+            raise UserError("a neuron needs at least one input")
+        if len(self.inputs) != len(self.weights):
+            raise UserError(
+                f"{len(self.inputs)} inputs but {len(self.weights)} weights: a neuron needs one "
+                "weight per input"
+            )
+        values = [*self.inputs, *self.weights, self.bias, self.threshold]
+        if not all(math.isfinite(v) for v in values):
+            raise UserError("inputs, weights, bias and threshold must be finite numbers")
+        get_activation(self.activation)
+
+
+def compute_neuron(s: NeuronSettings) -> NeuronTrace:
+    """Run one neuron on its inputs and record the products, the sum and both activations."""
+    act = get_activation(s.activation)
+    products = [x * w for x, w in zip(s.inputs, s.weights, strict=True)]
     weighted_sum = math.fsum(products)
-    z = weighted_sum + bias
+    z = weighted_sum + s.bias
     return NeuronTrace(
-        inputs=list(inputs),
-        weights=list(weights),
+        inputs=list(s.inputs),
+        weights=list(s.weights),
         products=products,
         weighted_sum=weighted_sum,
-        bias=bias,
+        bias=s.bias,
         z=z,
-        threshold=threshold,
-        fires=int(z > threshold),
+        threshold=s.threshold,
+        fires=int(z > s.threshold),
         activation=act.name,
         output=float(act.f(np.array(z))),
         derivative=float(act.df(np.array(z))),

@@ -23,17 +23,31 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from attento.config import Config, check_counts, check_positive
 from attento.errors import UserError
 from attento.nn.autograd import Tensor, one_blas_thread
 from attento.nn.layers import MLP, Embedding, Module
 from attento.nn.losses import cross_entropy
 from attento.nn.optim import SGD
+from attento.seeds import check_seed
 from attento.tokenize.char import CharTokenizer
 
 
 @dataclass
-class NgramConfig:
-    context: int = 2  # characters the model sees: 1 = bigram, 2 = trigram
+class NgramConfig(Config):
+    """The character LM's shape and training.
+
+    context: characters the model sees: 1 = bigram, 2 = trigram
+    n_embd: numbers in each character's vector
+    hidden: units of the tanh hidden layer
+    steps: gradient steps (the last 20% at a tenth of the learning rate)
+    batch_size: windows per step
+    lr: learning rate of SGD
+    momentum: SGD momentum, in [0, 1)
+    seed: seed of the weights and of the batches
+    """
+
+    context: int = 2
     n_embd: int = 16
     hidden: int = 128
     steps: int = 3000
@@ -41,6 +55,13 @@ class NgramConfig:
     lr: float = 0.1
     momentum: float = 0.9
     seed: int = 0
+
+    def check(self) -> None:
+        check_counts(self, "context", "n_embd", "hidden", "steps", "batch_size")
+        check_positive(self, "lr")
+        if not 0 <= self.momentum < 1:
+            raise UserError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        check_seed(self.seed)
 
 
 class NgramLM(Module):
@@ -97,8 +118,6 @@ def count_bigram_loss(ids: np.ndarray, vocab_size: int) -> float:
 
 def train_ngram(text: str, config: NgramConfig, progress: bool = False) -> NgramResult:
     """Train on the first 90% of `text`, report the loss on the last 10% too."""
-    if config.context < 1:
-        raise UserError("the context must be at least one character")
     if len(text) < 10 * (config.context + 1):
         raise UserError(f"the text is too short ({len(text)} characters) to train on")
     tok = CharTokenizer.from_text(text)

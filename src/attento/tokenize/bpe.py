@@ -52,6 +52,7 @@ from typing import Any, Literal
 
 import regex
 
+from attento.config import Config
 from attento.errors import UserError
 from attento.tokenize.base import Tokenizer
 from attento.tokenize.files import data_file, setting
@@ -378,12 +379,40 @@ def _cached_ranks(path: str) -> dict[bytes, int]:
 # ------------------------------------------------------------------------ training
 
 
+TRAINERS = ("python", "rust")
+
+
+@dataclass
+class BPESettings(Config):
+    """What `train_bpe` is asked for, checked when made; its defaults are `train_bpe`'s.
+
+    vocab_size: final vocabulary size: the 256 bytes, the merges, the special tokens
+    pattern: the pre-split regex: gpt2, gpt4 (cl100k_base) or o200k
+    trainer: python: attento's own trainer; rust: rustbpe when installed (the same merges,
+        much faster)
+    """
+
+    what = "tokenizer"
+
+    vocab_size: int
+    pattern: str = "gpt4"
+    trainer: str = "python"
+
+    def check(self) -> None:
+        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int):
+            raise UserError(f"vocab_size must be an integer, got {self.vocab_size!r}")
+        if self.pattern not in PATTERNS:
+            raise UserError(f"unknown pattern {self.pattern!r} (known: {', '.join(PATTERNS)})")
+        if self.trainer not in TRAINERS:
+            raise UserError(f"unknown trainer {self.trainer!r} (use 'python' or 'rust')")
+
+
 def train_bpe(
     text: str,
     vocab_size: int,
-    pattern: str = "gpt4",
+    pattern: str = BPESettings.pattern,
     special_tokens: Sequence[str] | None = None,
-    trainer: Literal["python", "rust"] = "python",
+    trainer: str = BPESettings.trainer,
     progress: bool = False,
 ) -> BPETokenizer:
     """Learn a byte-level BPE vocabulary of `vocab_size` tokens from `text`.
@@ -392,8 +421,7 @@ def train_bpe(
     `<|endoftext|>`) take the last ids. `trainer="rust"` runs `rustbpe`, which learns the same
     merges much faster. Special-token spellings in `text` are trained on as ordinary text.
     """
-    if pattern not in PATTERNS:
-        raise UserError(f"unknown pattern {pattern!r} (known: {', '.join(PATTERNS)})")
+    BPESettings(vocab_size, pattern, trainer)
     specials = [ENDOFTEXT] if special_tokens is None else list(special_tokens)
     num_merges = vocab_size - 256 - len(specials)
     if num_merges < 0:
@@ -403,10 +431,8 @@ def train_bpe(
         )
     if trainer == "python":
         ranks = _ranks_from_merges(_learn_merges(text, PATTERNS[pattern], num_merges, progress))
-    elif trainer == "rust":
-        ranks = _learn_ranks_rustbpe(text, PATTERNS[pattern], num_merges)
     else:
-        raise UserError(f"unknown trainer {trainer!r} (use 'python' or 'rust')")
+        ranks = _learn_ranks_rustbpe(text, PATTERNS[pattern], num_merges)
     tok = BPETokenizer(ranks, pattern)
     tok.add_special_tokens(specials)
     return tok

@@ -38,12 +38,32 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from attento.config import Config, check_counts
 from attento.data.masking import IGNORE, mask_token_id, mask_tokens, special_ids
 from attento.data.windows import VAL_FRACTION, covering
 from attento.errors import UserError
 from attento.generate.seq2seq import transduce
 
 EVAL_MASK_SEED = 1234  # the masking of a masked-LM evaluation, fixed so scores compare
+
+
+@dataclass
+class EvalSettings(Config):
+    """How `attento eval` reads a model; clm_score and mlm_score default to its batch_size.
+
+    batch_size: windows (or pairs) per forward pass
+    stride: tokens between windows (default: the context, i.e. no overlap; smaller gives each
+        prediction more context and costs more)
+    max_new_tokens: chat model: the tokens an answer may take to close with <|im_end|>
+        (default: half the model's context)
+    """
+
+    batch_size: int = 16
+    stride: int | None = None
+    max_new_tokens: int | None = None
+
+    def check(self) -> None:
+        check_counts(self, "batch_size", "stride", "max_new_tokens")
 
 
 @dataclass
@@ -78,7 +98,7 @@ def clm_score(
     tokenizer: Any = None,
     *,
     stride: int | None = None,
-    batch_size: int = 16,
+    batch_size: int = EvalSettings.batch_size,
     progress: bool = False,
 ) -> Score:
     """Score a causal LM on every token of `tokens` (see the module docstring)."""
@@ -127,7 +147,7 @@ def mlm_score(
     tokens: Sequence[int] | torch.Tensor,
     tokenizer: Any,
     *,
-    batch_size: int = 16,
+    batch_size: int = EvalSettings.batch_size,
     seed: int = EVAL_MASK_SEED,
     progress: bool = False,
 ) -> Score:
