@@ -130,7 +130,9 @@ def generate(
     (token id, text piece) as each token is chosen.
 
     `sampling` takes `temperature` (1.0), `top_k`, `top_p`, `greedy` (False), `seed` (None:
-    a random one), `use_cache` (True: the KV cache) and `stop` (strings that end the text).
+    a random one), `use_cache` (True: the KV cache), `stop` (strings that end the text) and
+    `compile` (False; True: a fixed-shape cache and a compiled decode step, generate/static.py:
+    the same tokens, faster once the first step has paid the compile time).
 
     Example:
         >>> model, tok = attento.load_model("dante")

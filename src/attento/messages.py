@@ -46,6 +46,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "generate.draft_k": "--draft-k needs --draft MODEL",
         "generate.draft_cache": "--draft checks drafted tokens against the KV cache: drop "
         "--no-cache",
+        "generate.compile_draft": "--compile and --draft do not combine (the draft's checks "
+        "run on the growing cache): choose one",
+        "generate.compile_cache": "--compile decodes on a fixed-shape KV cache: drop --no-cache",
+        "generate.compile_model": "--compile is for GPT-style models; {model} is not one",
+        "generate.compile_window": "--compile does not support a sliding window ({window}) "
+        "shorter than the context ({block}): generate without --compile",
+        "generate.compile_long": "--compile keeps the run in one context window: prompt "
+        "({prompt} tokens) + --max-new-tokens ({new}) must be at most {limit}",
+        "generate.compile_time": "compile: {seconds:.1f} s (the first decode step); then "
+        "{tokens} tokens at {speed:.1f} tokens/s",
+        "generate.compile_few": "compile: {seconds:.1f} s (the first decode step); the speed "
+        "needs at least 3 new tokens",
     },
     "it": {
         "neuron.products": "1. ogni ingresso per il suo peso (la sinapsi rafforza o smorza il "
@@ -80,6 +92,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "generate.draft_k": "--draft-k richiede --draft MODELLO",
         "generate.draft_cache": "--draft verifica i token proposti con la cache KV: togli "
         "--no-cache",
+        "generate.compile_draft": "--compile e --draft non si combinano (le verifiche della "
+        "bozza usano la cache che cresce): scegline uno",
+        "generate.compile_cache": "--compile decodifica su una cache KV di forma fissa: togli "
+        "--no-cache",
+        "generate.compile_model": "--compile è per i modelli tipo GPT; {model} non lo è",
+        "generate.compile_window": "--compile non supporta una finestra scorrevole ({window}) "
+        "più corta del contesto ({block}): genera senza --compile",
+        "generate.compile_long": "--compile tiene la generazione in una sola finestra di "
+        "contesto: prompt ({prompt} token) + --max-new-tokens ({new}) al massimo {limit}",
+        "generate.compile_time": "compilazione: {seconds:.1f} s (il primo passo di "
+        "decodifica); poi {tokens} token a {speed:.1f} token/s",
+        "generate.compile_few": "compilazione: {seconds:.1f} s (il primo passo di "
+        "decodifica); per la velocità servono almeno 3 token nuovi",
     },
 }
 

@@ -57,6 +57,24 @@ ax.set_title("Memory of the KV cache")
 plt.show()
 
 # %% [markdown]
+# ## Shared heads and sliding windows
+# Grouped-query attention lets a group of query heads share one key/value head (multi-query
+# attention: one for all), so the cache shrinks by n_head / n_kv_head. A sliding window of W
+# tokens (Mistral) keeps only the last W per layer, so the cache stops growing at W.
+# `attento kv-cache` prints the same figures; only the published config.json is used.
+
+# %%
+from attento.models.kv_memory import PUBLIC, human_bytes
+
+for shape in PUBLIC.values():
+    m = shape.memory(dtype_bytes=2)  # bfloat16
+    print(
+        f"{shape.name:16s} {m['attention']:8s} window {m['window'] or '-'}: "
+        f"{human_bytes(m['bytes_full'])} at {m['context']:,} tokens, "
+        f"with MHA {human_bytes(m['mha_bytes_full'])}"
+    )
+
+# %% [markdown]
 # ## Precision: float32, bfloat16, int8
 # Rounding a weight matrix to int8 with one scale per row, and measuring the error:
 
@@ -83,3 +101,6 @@ print(f"bfloat16 {attento.evaluate(loaded16, tok, verse).loss:.3f}")
 # 2. A 7-billion-parameter model: how many GB in float32, bfloat16 and int4?
 # 3. Quantize with one scale for the whole matrix instead of one per row: is the error larger?
 # 4. Terminal: `attento kv-cache --help`.
+# 5. `attento.generate(model, tok, "Nel mezzo", 100, greedy=True, compile=True)` decodes with a
+#    compiled step: time the first call and a second one. What did compiling cost, and is the
+#    text the same as without `compile`? (Terminal: `attento generate --compile`.)

@@ -60,6 +60,25 @@ ax.set_title("Memoria della cache KV")
 plt.show()
 
 # %% [markdown]
+# ## Teste condivise e finestre scorrevoli
+# Con la grouped-query attention un gruppo di teste di query condivide una testa key/value
+# (multi-query attention: una sola per tutte), quindi la cache si riduce di n_head / n_kv_head
+# volte. Una finestra scorrevole di W token (Mistral) tiene solo gli ultimi W per strato:
+# la cache smette di crescere a W. `attento kv-cache` stampa gli stessi numeri; si usa solo
+# il config.json pubblicato.
+
+# %%
+from attento.models.kv_memory import PUBLIC, human_bytes
+
+for shape in PUBLIC.values():
+    m = shape.memory(dtype_bytes=2)  # bfloat16
+    print(
+        f"{shape.name:16s} {m['attention']:8s} finestra {m['window'] or '-'}: "
+        f"{human_bytes(m['bytes_full'])} a {m['context']:,} token, "
+        f"con MHA {human_bytes(m['mha_bytes_full'])}"
+    )
+
+# %% [markdown]
 # ## Precisione: float32, bfloat16, int8
 # Arrotondare una matrice di pesi a int8 con una scala per riga, e misurare l'errore:
 
@@ -87,3 +106,7 @@ print(f"bfloat16 {attento.evaluate(loaded16, tok, verse).loss:.3f}")
 # 3. Quantizza con una sola scala per tutta la matrice invece che una per riga: l'errore è
 #    maggiore?
 # 4. Dal terminale: `attento kv-cache --help`.
+# 5. `attento.generate(model, tok, "Nel mezzo", 100, greedy=True, compile=True)` decodifica con
+#    un passo compilato: misura la prima chiamata e una seconda. Quanto è costata la
+#    compilazione, e il testo è lo stesso che senza `compile`? (Dal terminale:
+#    `attento generate --compile`.)

@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="The KV cache keeps a key and a value per layer, key/value head and token: "
         "2 x layers x kv heads x head dim x bytes per number x batch, per token. Without "
         "--model: the bundled models and some public ones (GPT-2, SmolLM2, Qwen2.5, "
-        "Llama-3.2), with the size multi-head attention would take and the saving of "
-        "grouped-query attention. Only config.json is read, never the weights.",
+        "Llama-3.2, Mistral), with the size multi-head attention would take and the saving of "
+        "grouped-query attention; a sliding window caps the cache at the window. Only "
+        "config.json is read, never the weights.",
     )
     p.add_argument(
         "--model",
@@ -41,41 +42,33 @@ def run_kv_cache(args: argparse.Namespace) -> int:
         bundled = sorted(p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file())
         shapes = [shape_of(name) for name in bundled] + list(PUBLIC.values())
     size = DTYPE_BYTES[q.dtype]
-    rows = []
-    for s in shapes:
-        tokens = q.context or s.context
-        rows.append(
-            {
-                "model": s.name,
-                "attention": s.kind,
-                "n_layer": s.n_layer,
-                "n_head": s.n_head,
-                "n_kv_head": s.n_kv_head,
-                "head_dim": s.head_dim,
-                "tokens": tokens,
-                "bytes_per_token": s.bytes_per_token(size, q.batch),
-                "bytes": s.bytes_at(tokens, size, q.batch),
-                "mha_bytes": s.mha_bytes_per_token(size, q.batch) * tokens,
-                "saving": s.saving,
-            }
-        )
+    rows = [{"model": s.name} | s.memory(q.context, size, q.batch) for s in shapes]
     if args.json:
         print_json({"dtype": q.dtype, "batch": q.batch, "models": rows})
         return 0
     print(
         f"KV cache in {q.dtype}, batch {q.batch}: 2 x layers x kv heads x head dim x "
-        f"{size} bytes per token"
+        f"{size} bytes per token; a sliding window W keeps at most W tokens per layer"
     )
     print(
-        "| model | attention | layers | q heads | kv heads | head dim | per token | tokens "
-        "| cache | with MHA | saving |"
+        "| model | attention | layers | q heads | kv heads | head dim | window | per token "
+        "| tokens | cache | with MHA | saving |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['model']} | {r['attention']} | {r['n_layer']} | {r['n_head']} "
-            f"| {r['n_kv_head']} | {r['head_dim']} | {human_bytes(r['bytes_per_token'])} "
-            f"| {r['tokens']:,} | {human_bytes(r['bytes'])} | {human_bytes(r['mha_bytes'])} "
-            f"| {r['saving']:.0f}x |"
+            f"| {r['n_kv_head']} | {r['head_dim']} | {_window(r)} "
+            f"| {human_bytes(r['bytes_per_token'])} | {r['tokens']:,} "
+            f"| {human_bytes(r['bytes'])} | {human_bytes(r['mha_bytes'])} | {r['saving']:.0f}x |"
         )
     return 0
+
+
+def _window(row: dict) -> str:
+    """The window column: - (none), 4,096, or 4,096 in 3 of 24 layers."""
+    if row["window"] is None:
+        return "-"
+    if row["window_layers"] == row["n_layer"]:
+        return f"{row['window']:,}"
+    return f"{row['window']:,} in {row['window_layers']} of {row['n_layer']} layers"

@@ -54,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--no-cache", action="store_true", help="recompute everything at every step")
     g.add_argument(
+        "--compile",
+        action="store_true",
+        help="decode on a fixed-shape KV cache with a compiled step (torch.compile): the same "
+        "tokens, faster after the first step, which pays the compile time (printed to stderr "
+        "apart from the speed)",
+    )
+    g.add_argument(
         "--draft",
         metavar="MODEL",
         default=None,
@@ -130,9 +137,15 @@ def run_generate(args: argparse.Namespace) -> int:
         seed=seed,
         stop=args.stop,
     )
-    stats = None
+    stats = timing = None
+    lang = language(args.lang)
     if args.draft is None and args.draft_k is not None:
-        raise UserError(message("generate.draft_k", language(args.lang)))
+        raise UserError(message("generate.draft_k", lang))
+    if args.compile:
+        from attento.generate.static import Timing
+
+        _check_compile(args, model, tokenizer, prompt, max_new_tokens, lang)
+        timing = Timing()
     if args.draft is not None:
         from attento.generate.speculative import (
             DEFAULT_K,
@@ -142,7 +155,7 @@ def run_generate(args: argparse.Namespace) -> int:
         )
 
         if args.no_cache:
-            raise UserError(message("generate.draft_cache", language(args.lang)))
+            raise UserError(message("generate.draft_cache", lang))
         draft, draft_tokenizer = _load(args.draft, args.dtype)
         check_same_tokenizer(tokenizer, draft_tokenizer)
         stats = SpeculativeStats()
@@ -152,8 +165,16 @@ def run_generate(args: argparse.Namespace) -> int:
         )
     else:
         pieces = stream(
-            model, tokenizer, prompt, max_new_tokens, use_cache=not args.no_cache, **settings
+            model,
+            tokenizer,
+            prompt,
+            max_new_tokens,
+            use_cache=not args.no_cache,
+            compile=args.compile,
+            **settings,
         )
+    if timing is not None:
+        pieces = timing.watch(pieces)
     if args.json:
         ids, text = [], []
         for token, piece in pieces:
@@ -166,6 +187,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 "ids": ids,
                 "seed": None if args.greedy else seed,
                 **({} if stats is None else {"draft": _draft_json(stats)}),
+                **({} if timing is None else {"compile": _compile_json(timing)}),
             }
         )
         return 0
@@ -181,7 +203,45 @@ def run_generate(args: argparse.Namespace) -> int:
             f"({stats.acceptance_rate:.0%}), {stats.tokens_per_pass:.2f} tokens per target pass",
             file=sys.stderr,
         )
+    if timing is not None and timing.compile_seconds is not None:
+        speed = timing.tokens_per_second
+        key = "generate.compile_few" if speed is None else "generate.compile_time"
+        values = dict(seconds=timing.compile_seconds, tokens=timing.tokens - 2, speed=speed)
+        print(message(key, lang, **values), file=sys.stderr)
     return 0
+
+
+def _check_compile(
+    args: argparse.Namespace,
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    prompt: str,
+    max_new_tokens: int,
+    lang: str,
+) -> None:
+    """--compile's bad combinations, as one line each (generate/static.py says which runs fit)."""
+    from attento.generate import encode_prompt
+    from attento.generate.static import misfit
+
+    if args.draft is not None:
+        raise UserError(message("generate.compile_draft", lang))
+    if args.no_cache:
+        raise UserError(message("generate.compile_cache", lang))
+    length = len(encode_prompt(tokenizer, prompt))
+    why = misfit(model, length, max_new_tokens)
+    if why is None:
+        return
+    c = model.config
+    values = dict(model=args.model)
+    if why == "window":
+        values |= dict(window=c.sliding_window, block=c.block_size)
+    elif why == "long":
+        values |= dict(prompt=length, new=max_new_tokens, limit=c.block_size + 1)
+    raise UserError(message(f"generate.compile_{why}", lang, **values))
+
+
+def _compile_json(timing) -> dict:
+    return {"seconds": timing.compile_seconds, "tokens_per_second": timing.tokens_per_second}
 
 
 def _draft_json(stats) -> dict:

@@ -27,6 +27,11 @@ so does the view). The logits equal those of a full recomputation; the largest d
 reported. Its tensors travel as u8 heat maps and f16 weights (tensors.py): GPT-2 small's
 cache for 64 tokens is 1.2 million numbers, so a step carries the keys and values of the one
 layer the page shows, and the page asks for another layer's (`layer_kv`) when it is picked.
+
+The view also carries what such a cache costs in memory (`memory`): per token, for these
+tokens and at full context, and what multi-head attention would take, from the same
+`CacheShape.memory` as `attento kv-cache`, in the dtype of the keys just computed; the sizes
+come formatted too (`human`), so the page shows them without a second formatter.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from attento.explain.trace_view import heads_of
 from attento.generate import filter_logits, probabilities
 from attento.generate.loop import Decoder
 from attento.generate.sampling import SamplingConfig, make_generators, pick
+from attento.models.kv_memory import CacheShape, human_bytes
 
 RUNS_MAX_BYTES = 64 * 2**20  # KV caches kept for seeded runs: ~128 runs of the bundled models
 
@@ -167,7 +173,8 @@ def cache_view(
 
     Every layer's query and weights travel; the keys and values (the bulk: 1.2 MB of u8 for
     GPT-2 small at 64 tokens) only for layer `kv_layer`, the one the page draws (None: all);
-    the page asks `layer_kv` for another when it is picked."""
+    the page asks `layer_kv` for another when it is picked. With a sliding window the cache
+    keeps the last W tokens only: `tokens` are those rows, from position `first`."""
     rec, cached, after, diff = _traced_step(model, ids)
     layers = []
     for i in range(model.config.n_layer):
@@ -180,16 +187,27 @@ def cache_view(
             layer |= _kv(rec, i)
         layers.append(layer)
     n_head, n_kv = heads_of(model.config)
+    # the rows the new token read: every token, or with a sliding window only the last W
+    first = len(ids) - rec["blocks.0.attn.k"].size(2)
     return {
-        "tokens": [{"id": int(i), "text": tokenizer.token_str(int(i))} for i in ids],
-        "cached": cached,
+        "tokens": [{"id": int(i), "text": tokenizer.token_str(int(i))} for i in ids[first:]],
+        "first": first,
+        "cached": cached - first,
         "new": len(ids) - cached,
         "cache_length_after": after,
         "n_head": n_head,
         "n_kv_head": n_kv,
         "layers": layers,
         "max_abs_diff": diff,
+        "memory": memory_view(model.config, len(ids), rec["blocks.0.attn.k"].element_size()),
     }
+
+
+def memory_view(config: Any, tokens: int, dtype_bytes: int) -> dict[str, Any]:
+    """`CacheShape.memory` of this model after `tokens` tokens, each size also as text."""
+    memory = CacheShape.from_config(config).memory(tokens, dtype_bytes)
+    sizes = [k for k in memory if "bytes" in k and k != "dtype_bytes"]
+    return memory | {"human": {k: human_bytes(memory[k]) for k in sizes}}
 
 
 def layer_kv(model: Any, ids: list[int], layer: int) -> dict[str, Any]:

@@ -296,18 +296,20 @@ def stream(
     seed: int | None = None,
     use_cache: bool = True,
     stop: Sequence[str] = (),
+    compile: bool = False,
 ) -> Iterator[tuple[int, str]]:
     """Yield (token id, text piece) for each new token as soon as it is chosen.
 
     Joining the pieces gives the decoded continuation, whole characters only. The settings
     and the prompt are checked when `stream` is called, not at the first token, so a caller
-    that prints the prompt first never prints it before an error.
+    that prints the prompt first never prints it before an error. `compile`: as in `generate`
+    (the same tokens; static.Timing tells its compile time from its speed).
     """
     check_max_new_tokens(max_new_tokens)
     config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
     idx = torch.tensor([encode_prompt(tokenizer, prompt)], dtype=torch.long)
     rule = StopRule(tokenizer, tokenizer.eot_id, stop)
-    steps = _tokens(model, idx, max_new_tokens, config, use_cache, None)
+    steps = _tokens(model, idx, max_new_tokens, config, use_cache, None, compile)
     return stream_pieces(steps, max_new_tokens, rule)
 
 

@@ -13,20 +13,45 @@ token at position p; the last slot holds the token being fed. The attention mask
 slots before the current position, and the attention layer always lets a token see the last
 key, itself, so each query sees exactly the tokens it would see with the growing cache.
 
-The fixed buffer holds one window: this path needs prompt + new tokens - 1 <= block_size
-(no sliding window) and no padding; `fits` says when it applies.
+The fixed buffer holds one window: this path needs prompt + new tokens - 1 <= block_size,
+no sliding window shorter than the buffer (the layer places its window from the buffer's end,
+where the token being fed sits, not from that token's position) and no padding; `fits` says
+when it applies, `misfit` why not.
+
+`Timing` tells the compile time from the speed: the first token comes from the prompt's
+forward pass, the second from the first decode step, which compiles; the later steps are the
+speed the compiled step runs at.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import torch
 
 from attento.models.gpt import GPT
 
+T = TypeVar("T")
+
+
+def misfit(model: torch.nn.Module, prompt_length: int, max_new_tokens: int) -> str | None:
+    """Why the fixed-shape path cannot run: "model" (not a GPT), "window" (a sliding window
+    the buffer outgrows), "long" (the run leaves one window); None when it can."""
+    if not isinstance(model, GPT):
+        return "model"
+    c = model.config
+    if c.sliding_window is not None and c.sliding_window <= c.block_size:
+        return "window"
+    if prompt_length + max_new_tokens - 1 > c.block_size:
+        return "long"
+    return None
+
 
 def fits(model: torch.nn.Module, prompt_length: int, max_new_tokens: int) -> bool:
     """Whether a GPT's whole run stays inside one window (every position fed < block_size)."""
-    return isinstance(model, GPT) and prompt_length + max_new_tokens - 1 <= model.config.block_size
+    return misfit(model, prompt_length, max_new_tokens) is None
 
 
 class StaticLayerCache:
@@ -105,3 +130,43 @@ class StaticDecoder:
     @property
     def sequence(self) -> torch.Tensor:
         return self.ids[:, : self.length]
+
+
+class Timing:
+    """When each token of a run arrived, read as compile time and speed.
+
+    `watch(tokens)` passes the tokens through and stamps each one. The second token waits for
+    the first decode step, compile included, so compile time = that wait less a usual step;
+    the speed is that of the steps after it."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def watch(self, tokens: Iterable[T]) -> Iterator[T]:
+        self.times = [time.perf_counter()]
+        for token in tokens:
+            self.times.append(time.perf_counter())
+            yield token
+
+    @property
+    def tokens(self) -> int:
+        return max(0, len(self.times) - 1)
+
+    def _steps(self) -> list[float]:
+        """Seconds of each decode step after the first (the third token on)."""
+        return [b - a for a, b in zip(self.times[2:], self.times[3:], strict=False)]
+
+    @property
+    def compile_seconds(self) -> float | None:
+        """The first decode step less the median later one (None before the second token)."""
+        if len(self.times) < 3:
+            return None
+        steps = sorted(self._steps())
+        usual = steps[len(steps) // 2] if steps else 0.0
+        return max(0.0, self.times[2] - self.times[1] - usual)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Tokens per second of the decode steps after the compiling one."""
+        steps = self._steps()
+        return len(steps) / sum(steps) if steps and sum(steps) > 0 else None

@@ -163,6 +163,20 @@ export const STRINGS = {
     "cache.k": "K: cache + nuova riga",
     "cache.v": "V: cache + nuova riga",
     "cache.w": "Pesi di attenzione del nuovo token",
+    "cache.mem.title": "Quanta memoria occupa la cache",
+    "cache.mem.formula":
+      "Per ogni token, ogni blocco tiene una key e una value per ciascuna testa K/V: 2 × {layers} blocchi × {kv} teste K/V × {dim} numeri × {bytes} byte = <b>{per}</b>.",
+    "cache.mem.per_token": "per token",
+    "cache.mem.tokens": "questi {n} token",
+    "cache.mem.full": "contesto pieno ({n} token)",
+    "cache.mem.model": "questo modello ({kind})",
+    "cache.mem.mha": "con MHA (una testa K/V per testa di query)",
+    "cache.mem.saving":
+      "Grouped-query attention: le {h} teste di query condividono {kv} teste K/V, quindi la cache è <b>{x}×</b> più piccola che con la multi-head attention (MHA); i pesi cambiano poco (solo K e V si restringono).",
+    "cache.mem.mha_only":
+      "Multi-head attention (MHA): ognuna delle {h} teste di query ha la sua testa K/V. Con la grouped-query attention (una testa K/V per gruppo di teste di query) o la multi-query attention (una sola per tutte) la cache diventerebbe fino a {h}× più piccola.",
+    "cache.mem.window":
+      "Finestra scorrevole di {w} token in {layers} blocchi su {n}: un blocco così tiene al più {w} posizioni, quindi a contesto pieno la cache smette di crescere.",
 
     "tour.0": "Qui scrivi il prompt e scegli il modello. Tutto quello che vedi sotto è calcolato dal modello su questo testo.",
     "tour.1": "1. Tokenizzazione: il testo diventa una sequenza di ID.",
@@ -358,6 +372,20 @@ export const STRINGS = {
     "cache.k": "K: cache + new row",
     "cache.v": "V: cache + new row",
     "cache.w": "Attention weights of the new token",
+    "cache.mem.title": "How much memory the cache takes",
+    "cache.mem.formula":
+      "Per token, each block keeps one key and one value for each K/V head: 2 × {layers} blocks × {kv} K/V heads × {dim} numbers × {bytes} bytes = <b>{per}</b>.",
+    "cache.mem.per_token": "per token",
+    "cache.mem.tokens": "these {n} tokens",
+    "cache.mem.full": "full context ({n} tokens)",
+    "cache.mem.model": "this model ({kind})",
+    "cache.mem.mha": "with MHA (one K/V head per query head)",
+    "cache.mem.saving":
+      "Grouped-query attention: the {h} query heads share {kv} K/V heads, so the cache is <b>{x}×</b> smaller than with multi-head attention (MHA); the weights barely change (only K and V get narrower).",
+    "cache.mem.mha_only":
+      "Multi-head attention (MHA): each of the {h} query heads has its own K/V head. Grouped-query attention (one K/V head per group of query heads) or multi-query attention (one for all) would make the cache up to {h}× smaller.",
+    "cache.mem.window":
+      "Sliding window of {w} tokens in {layers} of {n} blocks: such a block keeps at most {w} positions, so at full context the cache stops growing.",
 
     "tour.0": "Type the prompt and pick the model here. Everything below is computed by the model on this text.",
     "tour.1": "1. Tokenization: the text becomes a sequence of IDs.",

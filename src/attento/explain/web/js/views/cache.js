@@ -3,6 +3,7 @@
 // (with grouped-query attention, fewer than the query heads: a group of them reads one).
 import { el, fmt, heatmap, html, pct, showToken, strip } from "../draw.js";
 import { t } from "../i18n.js";
+import { memoryPart } from "./kvmemory.js";
 
 export function renderCache(root, app) {
   const { state, facts } = app;
@@ -47,7 +48,7 @@ export function renderCache(root, app) {
     text: t("cache.stats", { cached: view.cached, new: view.new, diff: fmt(view.max_abs_diff) }),
   });
   const describe = (what) => (i, j, v) =>
-    html`<b>${what}</b><br>«${labels[i]}» (${i}, ${i >= view.cached ? "new" : "cache"}) · dim ${j}<br>${fmt(v)}`;
+    html`<b>${what}</b><br>«${labels[i]}» (${(view.first || 0) + i}, ${i >= view.cached ? "new" : "cache"}) · dim ${j}<br>${fmt(v)}`;
   const fresh = new Set(Array.from({ length: view.new }, (_, k) => view.cached + k));
   const kvFig = (tensor, key, what) =>
     heatmap(tensor.mat(kvHead), {
@@ -87,5 +88,6 @@ export function renderCache(root, app) {
     q,
     el("div", { class: "row-figs" }, kFig, vFig),
     weights,
+    ...(view.memory ? [memoryPart(view.memory)] : []),
   );
 }
