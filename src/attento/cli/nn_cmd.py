@@ -99,7 +99,12 @@ def run_nn_demo(args: argparse.Namespace) -> int:
         raise UserError(message("nn.bad_sizes", lang))
     check_out_folder(args.out)
     summary = run_xor_spirals(
-        args.out, steps=args.steps, n_per_class=args.points, seed=args.seed, progress=True
+        args.out,
+        steps=args.steps,
+        n_per_class=args.points,
+        seed=args.seed,
+        progress=True,
+        lang=lang,
     )
     if args.json:
         print_json(summary)

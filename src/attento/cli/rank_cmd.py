@@ -7,6 +7,7 @@ import getpass
 import sys
 
 from attento.errors import UserError
+from attento.messages import add_lang_flag, error_text, language, message, user_error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--max-new-tokens", type=int, default=64, help="default: %(default)s")
     r.add_argument("--temperature", type=float, default=1.0, help="default: %(default)s")
     r.add_argument("--seed", type=int, default=0)
+    add_lang_flag(r)
     r.set_defaults(func=run_rank)
 
 
@@ -41,9 +43,10 @@ def run_rank(args: argparse.Namespace) -> int:
     from attento.align.rankings import append_ranking, make_record, parse_order, sample_answers
     from attento.cli.align_cmd import _chat_model
 
+    lang = language(args.lang)
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
-        raise UserError(f"--out {args.out}: give a .jsonl file in an existing folder")
+        raise user_error("rank_out", out=args.out)
     who = args.who if args.who is not None else getpass.getuser()
     model, _, chat = _chat_model(args.model)
     prompts = list(args.prompt or [])
@@ -54,7 +57,7 @@ def run_rank(args: argparse.Namespace) -> int:
         elif args.prompt:
             break
         else:
-            prompt = _ask("prompt (empty line or Ctrl-D to stop): ")
+            prompt = _ask(message("rank.ask_prompt", lang))
             if not prompt:
                 break
         answers = sample_answers(
@@ -63,18 +66,19 @@ def run_rank(args: argparse.Namespace) -> int:
         turn += 1
         print(f"\n{prompt}")
         for i, a in enumerate(answers, 1):
-            print(f"  [{i}] {a.strip() or '(empty answer)'}")
+            print(f"  [{i}] {a.strip() or message('rank.empty_answer', lang)}")
         while True:
-            typed = _ask(f"order, best first (e.g. {' '.join(map(str, range(args.k, 0, -1)))}): ")
+            example = " ".join(map(str, range(args.k, 0, -1)))
+            typed = _ask(message("rank.ask_order", lang, example=example))
             if typed is None:
-                print(f"\n{done} ranking(s) saved to {out}")
+                print("\n" + message("rank.saved", lang, n=done, out=out))
                 return 0
             try:
                 order = parse_order(typed, len(answers))
                 break
             except UserError as e:
-                print(f"  {e}")
+                print(f"  {error_text(e, lang)}")
         append_ranking(out, make_record(prompt, answers, order, who))
         done += 1
-    print(f"{done} ranking(s) saved to {out}")
+    print(message("rank.saved", lang, n=done, out=out))
     return 0

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from attento.memory import check_fits
+from attento.messages import message
 from attento.nn.activations import ACTIVATIONS, get_activation
 from attento.nn.autograd import Tensor, one_blas_thread
 from attento.nn.layers import MLP
@@ -131,7 +132,7 @@ def plot_activations(path: Path, names: Sequence[str] = tuple(ACTIVATIONS)) -> P
 
 
 def plot_decision_boundaries(
-    path: Path, results: Sequence[TrainResult], x: np.ndarray, y: np.ndarray
+    path: Path, results: Sequence[TrainResult], x: np.ndarray, y: np.ndarray, lang: str = "en"
 ) -> Path:
     """The class each model predicts over the plane, with the training points on top."""
     from matplotlib.figure import Figure
@@ -145,7 +146,10 @@ def plot_decision_boundaries(
         pred = result.model(Tensor(plane)).data.argmax(axis=1).reshape(gx.shape)
         ax.contourf(gx, gy, pred, levels=[-0.5, 0.5, 1.5], colors=["#cfe2f3", "#f9d5c5"])
         ax.scatter(x[:, 0], x[:, 1], c=np.where(y == 0, "#1f77b4", "#d62728"), s=8)
-        ax.set_title(f"{result.config.activation}: {result.accuracy:.0%} train accuracy")
+        accuracy = f"{result.accuracy:.0%}"
+        ax.set_title(
+            message("plot.boundary", lang, activation=result.config.activation, accuracy=accuracy)
+        )
         ax.set_aspect("equal")
     fig.savefig(path, dpi=100)
     return path
@@ -158,8 +162,10 @@ def run_xor_spirals(
     n_per_class: int = 200,
     seed: int = 0,
     progress: bool = False,
+    lang: str = "en",
 ) -> dict:
-    """Train one MLP per activation on XOR and on the spirals; save the figures.
+    """Train one MLP per activation on XOR and on the spirals; save the figures, labelled in
+    `lang`.
 
     Returns a summary: train accuracy per activation for both problems and the PNG paths.
     The default list trains GELU in its tanh form: exact GELU needs erf, which NumPy lacks,
@@ -177,7 +183,8 @@ def run_xor_spirals(
     sp_x, sp_y = spirals_data(n_per_class, seed=seed)
     summary: dict = {"xor": {}, "spirals": {}, "seconds": {}}
     spiral_results = {}
-    for name in tqdm(activations, desc="activations", disable=not progress):
+    desc = message("nn.progress", lang)
+    for name in tqdm(activations, desc=desc, disable=not progress):
         xor = train_classifier(xor_x, xor_y, TrainConfig((8,), name, steps=min(steps, 500)))
         spirals = train_classifier(sp_x, sp_y, TrainConfig(activation=name, steps=steps, seed=seed))
         summary["xor"][name] = xor.accuracy
@@ -189,6 +196,10 @@ def run_xor_spirals(
     panels = [r for name, r in spiral_results.items() if name == "linear" and r is not best]
     summary["pngs"] = [
         str(plot_activations(out / "activations.png")),
-        str(plot_decision_boundaries(out / "spirals_boundary.png", [*panels, best], sp_x, sp_y)),
+        str(
+            plot_decision_boundaries(
+                out / "spirals_boundary.png", [*panels, best], sp_x, sp_y, lang
+            )
+        ),
     ]
     return summary

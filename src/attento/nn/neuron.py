@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from attento.errors import UserError
+from attento.messages import user_error
 from attento.nn.activations import get_activation
 
 
@@ -51,14 +51,12 @@ def compute_neuron(
 ) -> NeuronTrace:
     """Run one neuron on `inputs` and record the products, the sum and both activations."""
     if not inputs:
-        raise UserError("a neuron needs at least one input")
+        raise user_error("neuron_no_inputs")
     if len(inputs) != len(weights):
-        raise UserError(
-            f"{len(inputs)} inputs but {len(weights)} weights: a neuron needs one weight per input"
-        )
+        raise user_error("neuron_weights", inputs=len(inputs), weights=len(weights))
     values = [*inputs, *weights, bias, threshold]
     if not all(math.isfinite(v) for v in values):
-        raise UserError("inputs, weights, bias and threshold must be finite numbers")
+        raise user_error("neuron_finite")
     act = get_activation(activation)
     products = [x * w for x, w in zip(inputs, weights, strict=True)]
     weighted_sum = math.fsum(products)
