@@ -100,6 +100,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "({rate}), {per_pass} tokens per target pass",
         "error.model_not_found": "no model folder or bundled model named {name!r} (bundled: "
         "{bundled}), and as a Hugging Face id: {hub}",
+        "error.model_not_found_none_bundled": "no model folder or bundled model named {name!r} "
+        "(none are bundled), and as a Hugging Face id: {hub}",
         "error.model_folder_not_found": "model folder {path} not found",
         "error.model_is_file": "{path} is a file; give the model's folder",
         "error.not_a_model_folder": "{path} is not a model folder (it has no {config}): give a "
@@ -267,6 +269,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "({rate}), {per_pass} token per passata del modello principale",
         "error.model_not_found": "non c'è una cartella di modello né un modello incluso di nome "
         "«{name}» (inclusi: {bundled}), e come id di Hugging Face: {hub}",
+        "error.model_not_found_none_bundled": "non c'è una cartella di modello né un modello "
+        "incluso di nome «{name}» (non ce n'è nessuno incluso), e come id di Hugging Face: {hub}",
         "error.model_folder_not_found": "cartella del modello {path} non trovata",
         "error.model_is_file": "{path} è un file: indica la cartella del modello",
         "error.not_a_model_folder": "{path} non è la cartella di un modello (non ha {config}): "

@@ -244,6 +244,6 @@ def resolve(path_or_name: str | Path) -> Path:
     try:
         return hub.snapshot(name)
     except UserError as e:
-        raise user_error(
-            "model_not_found", name=name, bundled=bundled or ["-"], hub=str(e)
-        ) from None
+        if not bundled:
+            raise user_error("model_not_found_none_bundled", name=name, hub=str(e)) from None
+        raise user_error("model_not_found", name=name, bundled=bundled, hub=str(e)) from None
