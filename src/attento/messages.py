@@ -102,6 +102,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "{bundled}), and as a Hugging Face id: {hub}",
         "error.model_not_found_none_bundled": "no model folder or bundled model named {name!r} "
         "(none are bundled), and as a Hugging Face id: {hub}",
+        "error.hub_not_cached": "{repo} is not in the Hugging Face cache and the Hub cannot be "
+        "reached (offline, or HF_HUB_OFFLINE=1): on a machine with internet run `hf download "
+        "{repo} --include '*.json' '*.safetensors' '*.txt'`, then copy the cache "
+        "(~/.cache/huggingface/hub) here or give the downloaded folder as a path",
+        "error.hub_not_found": "no model {repo!r} on the Hugging Face Hub (or it is private: log "
+        "in with `hf auth login`); check the id on https://huggingface.co/models",
         "error.model_folder_not_found": "model folder {path} not found",
         "error.model_is_file": "{path} is a file; give the model's folder",
         "error.not_a_model_folder": "{path} is not a model folder (it has no {config}): give a "
@@ -255,7 +261,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "next.final": "probabilità finale",
         "next.die": "dado",
         "next.summary": "{kept} token su {vocab} in gara; il dado (seme {seed}) ha scelto "
-        "«{picked}», la scelta greedy sarebbe «{greedy}»",
+        "{picked!r}, la scelta greedy sarebbe {greedy!r}",
         "next.bad_rows": "--rows deve essere almeno 1, trovato {rows}",
         "next.lens": "logit lens: dopo ogni blocco, attraverso la normalizzazione finale e la "
         "proiezione sul vocabolario",
@@ -271,6 +277,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "«{name}» (inclusi: {bundled}), e come id di Hugging Face: {hub}",
         "error.model_not_found_none_bundled": "non c'è una cartella di modello né un modello "
         "incluso di nome «{name}» (non ce n'è nessuno incluso), e come id di Hugging Face: {hub}",
+        "error.hub_not_cached": "{repo} non è nella cache di Hugging Face e l'Hub non è "
+        "raggiungibile (offline, o HF_HUB_OFFLINE=1): su un computer connesso a internet esegui "
+        "`hf download {repo} --include '*.json' '*.safetensors' '*.txt'`, poi copia qui la cache "
+        "(~/.cache/huggingface/hub) o indica come percorso la cartella scaricata",
+        "error.hub_not_found": "nessun modello «{repo}» sull'Hub di Hugging Face (o è privato: "
+        "accedi con `hf auth login`); controlla l'id su https://huggingface.co/models",
         "error.model_folder_not_found": "cartella del modello {path} non trovata",
         "error.model_is_file": "{path} è un file: indica la cartella del modello",
         "error.not_a_model_folder": "{path} non è la cartella di un modello (non ha {config}): "
@@ -414,7 +426,10 @@ def add_lang_flag(parser: Any) -> None:
 def user_error(code: str, **params: Any) -> UserError:
     """The mistake `code` with its English sentence from the catalogue (`error.<code>`), and its
     code and parameters, from which the CLI and the page say it in the user's language."""
-    return UserError(message(f"error.{code}", "en", **_said(params)), code=code, params=params)
+    params = {k: _nested(v) for k, v in params.items()}
+    return UserError(
+        message(f"error.{code}", "en", **_said(params, "en")), code=code, params=params
+    )
 
 
 def error_text(exc: UserError, lang: str) -> str:
@@ -423,14 +438,27 @@ def error_text(exc: UserError, lang: str) -> str:
     key = f"error.{exc.code}"
     if lang == "en" or key not in MESSAGES[lang]:
         return str(exc)
-    return message(key, lang, **_said(exc.params))
+    return message(key, lang, **_said(exc.params, lang))
 
 
-def _said(params: dict[str, Any]) -> dict[str, Any]:
-    """A list parameter (the bundled models' names) reads "a, b", as the page writes it."""
-    return {
-        k: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v for k, v in params.items()
-    }
+def _nested(value: Any) -> Any:
+    """A mistake inside a mistake (why the Hub could not help) kept as its code and parameters,
+    so that it too is said in the user's language; one without a code, as its sentence."""
+    if isinstance(value, UserError):
+        return {"code": value.code, "params": value.params} if value.code else str(value)
+    return value
+
+
+def _said(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Parameters as a sentence shows them: a list (the bundled models' names) reads "a, b", as
+    the page writes it, and a nested mistake is its own sentence."""
+
+    def said(v: Any) -> Any:
+        if isinstance(v, dict) and set(v) == {"code", "params"}:
+            return message(f"error.{v['code']}", lang, **_said(v["params"], lang))
+        return ", ".join(map(str, v)) if isinstance(v, list | tuple) else v
+
+    return {k: said(v) for k, v in params.items()}
 
 
 class Notice(UserWarning):

@@ -132,6 +132,7 @@ RUNS = [
     (2, ["next-token", "--prompt", "Nel mezzo", "-n", "0"]),
     (0, ["generate", "--prompt", "Nel mezzo", "--max-new-tokens", "4", "--seed", "0"]),
     (2, ["generate", "--prompt", "x", "--model", "./nessuna/cartella"]),
+    (2, ["generate", "--prompt", "x", "--model", "nessuno"]),  # nor a Hub id in the cache
     (0, ["neuron", "--inputs", "1,0", "--weights", "0.6,0.6", "--bias", "-0.5"]),
     (0, ["neuron", "--bias", "-5", "--activation", "tanh"]),
     (2, ["neuron", "--inputs", "1,x"]),
@@ -200,6 +201,11 @@ def test_an_error_from_the_library_is_said_in_the_catalogue_language(capsys) -> 
         "error.tokenizer_not_found", "en", spec="x", pretrained="a, b", bundled="dante"
     )
     assert error_text(exc, "it").startswith("tokenizer «x» non trovato: indica a, b, un modello")
+    # a mistake inside another is said in the same language
+    hub = user_error("hub_not_cached", repo="nessuno")
+    outer = user_error("model_not_found", name="nessuno", bundled=["dante"], hub=hub)
+    assert str(outer).endswith(str(hub))
+    assert error_text(outer, "it").endswith(message("error.hub_not_cached", "it", repo="nessuno"))
     # a code the catalogue does not know is said as raised
     assert error_text(UserError("as raised", code="bad_block"), "it") == "as raised"
 

@@ -245,5 +245,5 @@ def resolve(path_or_name: str | Path) -> Path:
         return hub.snapshot(name)
     except UserError as e:
         if not bundled:
-            raise user_error("model_not_found_none_bundled", name=name, hub=str(e)) from None
-        raise user_error("model_not_found", name=name, bundled=bundled, hub=str(e)) from None
+            raise user_error("model_not_found_none_bundled", name=name, hub=e) from None
+        raise user_error("model_not_found", name=name, bundled=bundled, hub=e) from None
