@@ -7,7 +7,7 @@ CLI can check a seed before importing anything heavy.
 
 from __future__ import annotations
 
-from attento.errors import UserError
+from attento.messages import user_error
 
 SEED_LIMIT = 2**32  # seeds are integers in [0, SEED_LIMIT)
 
@@ -17,4 +17,4 @@ def check_seed(seed: object, name: str = "seed") -> None:
     if seed is None:
         return
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-        raise UserError(f"{name} must be an integer from 0 to 2^32 - 1, got {seed!r}")
+        raise user_error("bad_seed", name=name, seed=seed)

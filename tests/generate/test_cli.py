@@ -80,7 +80,7 @@ def test_next_token_lens_ends_on_the_final_step(checkpoint, capsys):
     assert [c["id"] for c in last["top"]] == [c.id for c in sorted(top, key=lambda c: c.rank)]
     assert main([*args, "--lens"]) == 0
     table = capsys.readouterr().out
-    assert "logit lens" in table and "embedding" in table and "block 2" in table
+    assert "logit lens" in table and "embedding" in table and "Block 2" in table
 
 
 @pytest.mark.parametrize(

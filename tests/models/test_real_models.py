@@ -120,4 +120,4 @@ def test_a_folder_without_tokenizer_files_says_so(hf_llama_folder, tmp_path, cap
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (bare / name).unlink()
     assert main(["generate", "--model", str(bare), "--prompt", "x"]) == 2
-    assert "no tokenizer" in capsys.readouterr().err
+    assert "saved without a tokenizer" in capsys.readouterr().err

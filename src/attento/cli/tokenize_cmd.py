@@ -16,7 +16,7 @@ from attento.cli.common import (
 )
 from attento.errors import UserError
 from attento.files import atomic_folder, check_replaceable
-from attento.messages import add_lang_flag, language, message
+from attento.messages import add_lang_flag, language, message, user_error
 from attento.tokenize import PRETRAINED, Tokenizer, load_tokenizer
 
 # background colours cycled over tokens, as the OpenAI tokenizer page does
@@ -91,8 +91,9 @@ def run_tokenize(args: argparse.Namespace) -> int:
         )
     print("".join(pieces))
     print(ids)
-    summary = dict(chars=len(text), tokens=len(ids), tokenizer=args.tokenizer)
-    print(message("tokenize.summary", language(args.lang), **summary))
+    lang = language(args.lang)
+    count = message("tokens.count", lang, n=len(ids))
+    print(message("tokenize.summary", lang, chars=len(text), count=count, tokenizer=args.tokenizer))
     return 0
 
 
@@ -105,10 +106,9 @@ def open_tokenizer(spec: str) -> Tokenizer:
     try:
         folder = resolve(spec)
     except UserError:
-        bundled = ", ".join(sorted(p.name for p in BUNDLED.iterdir() if p.is_dir()))
-        raise UserError(
-            f"tokenizer {spec!r} not found: give {' or '.join(PRETRAINED)}, a bundled model "
-            f"({bundled}) or a path to a saved tokenizer"
+        bundled = sorted(p.name for p in BUNDLED.iterdir() if p.is_dir())
+        raise user_error(
+            "tokenizer_not_found", spec=spec, pretrained=list(PRETRAINED), bundled=bundled
         ) from None
     return load_tokenizer(folder)
 
@@ -120,10 +120,7 @@ def check_tokenizer_out(out: str, force: bool) -> Path:
 
     path = check_out_folder(out)
     if not force and (path / CONFIG).is_file():
-        raise UserError(
-            f"--out {out} holds a model: give a new folder, as a new tokenizer would no longer "
-            "match the model's ids (--force replaces the whole folder)"
-        )
+        raise user_error("tokenizer_out_holds_model", out=out)
     check_replaceable(path, force)
     return path
 
@@ -149,8 +146,6 @@ def run_train_tokenizer(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print(
-            f"saved a {summary['vocab_size']}-token BPE tokenizer to {args.out}: "
-            f"{summary['bytes_per_token']} bytes per token on the corpus"
-        )
+        trained = dict(vocab=tok.vocab_size, out=args.out, bpt=summary["bytes_per_token"])
+        print(message("tokenize.trained", language(), **trained))
     return 0

@@ -15,6 +15,7 @@ from attento.cli.common import (
 )
 from attento.config import with_settings
 from attento.errors import UserError
+from attento.messages import add_lang_flag, language, message
 
 # the flags of train-words, by field of Word2VecSettings; each given one changes the recipe
 WORD2VEC_FLAGS = {
@@ -66,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--axis", action="append", required=True, metavar="A:B", help="repeatable")
     p.add_argument("--model", default="dante-words", help="default: %(default)s (see neighbours)")
     p.add_argument("--out", default=None, help="a PNG scatter of the words")
+    add_lang_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_project)
 
@@ -75,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Project occupation words onto a gender axis (it: the bundled Dante "
         "vectors, uomo:donna; en: MiniLM, man:woman) and print them, most masculine first.",
     )
-    b.add_argument("--lang", choices=("it", "en"), default="it")
+    # the vectors' language; the output's follows the locale
+    b.add_argument("--lang", dest="probe_lang", choices=("it", "en"), default="it")
     b.add_argument("--model", default=None, help="another embedder (default: the language's)")
     b.add_argument("--axis", default=None, metavar="A:B", help="default: the language's")
     b.add_argument("--words", nargs="+", default=None, metavar="WORD")
@@ -129,11 +132,14 @@ def run_project(args: argparse.Namespace) -> int:
     from attento.embeddings import load_embedder
     from attento.embeddings.axes import axes_plot, check_words, parse_axis, project_on_axes
 
+    lang = language(args.lang)
     axes = [parse_axis(a) for a in args.axis]
     check_words(args.words)
     result = project_on_axes(args.words, axes, load_embedder(args.model))
     if args.out:
-        axes_plot(result, args.out, title=f"{args.model}: words on axes")
+        axes_plot(
+            result, args.out, title=message("words.on_axes", lang, model=args.model), lang=lang
+        )
     if args.json:
         print_json(result)
         return 0
@@ -144,7 +150,7 @@ def run_project(args: argparse.Namespace) -> int:
         cells = zip(p["coords"], columns, strict=True)
         print(f"{p['word']:<{width}}" + "".join(f"  {x:>{max(len(c), 6)}.3f}" for x, c in cells))
     if args.out:
-        print(f"scatter saved to {args.out}")
+        print(message("words.scatter_saved", lang, out=args.out))
     return 0
 
 
@@ -154,16 +160,14 @@ def run_bias_probe(args: argparse.Namespace) -> int:
 
     axis = parse_axis(args.axis) if args.axis else None
     embedder = load_embedder(args.model) if args.model else None
-    result = bias_probe(args.lang, embedder, args.words, axis, args.neutral)
+    result = bias_probe(args.probe_lang, embedder, args.words, axis, args.neutral)
     if args.json:
         print_json(result)
         return 0
     a, b = result["axis"]
     neutral = result["neutral"]
-    print(
-        f"{result['model']}: position on {a} (0) -> {b} (1); lean measured from "
-        f"{neutral['word']!r} at {neutral['position']:.3f}"
-    )
+    where = dict(neutral=neutral["word"], position=f"{neutral['position']:.3f}")
+    print(message("words.bias_header", language(), model=result["model"], a=a, b=b, **where))
     width = max(len(r["word"]) for r in result["rows"])
     for r in result["rows"]:
         bar = "#" * round(abs(r["lean"]) * 40)

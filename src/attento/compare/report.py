@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from attento.compare.result import CompareResult
+from attento.messages import language, message
 
 RESULTS = "results.json"
 REPORT = "report.md"
@@ -89,16 +90,17 @@ def markdown(result: CompareResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: CompareResult, out: Path) -> list[str]:
-    """report.md and the three PNGs into `out`; returns their file names."""
+def write(result: CompareResult, out: Path, lang: str | None = None) -> list[str]:
+    """report.md and the three PNGs, labelled in `lang` (default: the locale's), into `out`;
+    returns their file names."""
     import matplotlib
 
     matplotlib.use("Agg")
     (out / REPORT).write_text(markdown(result))
-    rows = list(result.archs.values())
-    plot_loss(rows, result.config.budget_s, out / PLOTS[0])
-    plot_speed(rows, out / PLOTS[1])
-    plot_probe(rows, out / PLOTS[2])
+    rows, lang = list(result.archs.values()), language(lang)
+    plot_loss(rows, result.config.budget_s, out / PLOTS[0], lang)
+    plot_speed(rows, out / PLOTS[1], lang)
+    plot_probe(rows, out / PLOTS[2], lang)
     return [REPORT, *PLOTS]
 
 
@@ -116,20 +118,20 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_loss(rows, budget_s: float, path: Path) -> None:
+def plot_loss(rows, budget_s: float, path: Path, lang: str = "en") -> None:
     fig, ax = _figure()
     for r in rows:
         if r.curve:
             ax.plot(*zip(*r.curve, strict=True), "o-", ms=3, label=NAMES[r.arch])
-    ax.set_xlabel("wall-clock seconds of training (evaluations included)")
-    ax.set_ylabel("validation loss (nats per character)")
-    ax.set_title(f"Same size, same {budget_s:g} s: validation loss over time")
+    ax.set_xlabel(message("plot.wall_seconds", lang))
+    ax.set_ylabel(message("plot.val_loss_chars", lang))
+    ax.set_title(message("plot.compare_loss", lang, budget=f"{budget_s:g}"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
-def plot_speed(rows, path: Path) -> None:
+def plot_speed(rows, path: Path, lang: str = "en") -> None:
     fig, ax = _figure()
     for r in rows:
         lengths = sorted(r.step_time_s)
@@ -138,27 +140,27 @@ def plot_speed(rows, path: Path) -> None:
         )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("sequence length T (tokens)")
-    ax.set_ylabel("ms per training step")
-    ax.set_title("Training step time as the sequence grows")
+    ax.set_xlabel(message("plot.seq_len", lang))
+    ax.set_ylabel(message("plot.ms_step", lang))
+    ax.set_title(message("plot.compare_speed", lang))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
-def plot_probe(rows, path: Path) -> None:
+def plot_probe(rows, path: Path, lang: str = "en") -> None:
     fig, ax = _figure()
     for r in rows:
         distances = sorted(r.probe_accuracy)
         ax.plot(
             distances, [r.probe_accuracy[d] for d in distances], "o-", ms=3, label=NAMES[r.arch]
         )
-    ax.axhline(1 / 8, color="gray", ls="--", lw=0.8, label="chance (1/8)")
+    ax.axhline(1 / 8, color="gray", ls="--", lw=0.8, label=message("plot.chance", lang))
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("distance d between the key and the question (tokens)")
-    ax.set_ylabel("recall accuracy")
-    ax.set_title("Long-range recall: how far back can each model reach?")
+    ax.set_xlabel(message("plot.distance", lang))
+    ax.set_ylabel(message("plot.recall", lang))
+    ax.set_title(message("plot.compare_probe", lang))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)

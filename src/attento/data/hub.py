@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from attento.errors import UserError
+from attento.messages import message, user_error
 
 # Files of a model repository that attento reads (fnmatch patterns, as snapshot_download takes).
 FILES = (
@@ -60,23 +61,12 @@ def snapshot(repo_id: str, revision: str | None = None) -> Path:
             "then log in with `hf auth login` (or set HF_TOKEN) and try again"
         ) from None
     except errors.RepositoryNotFoundError:
-        raise UserError(
-            f"no model {repo_id!r} on the Hugging Face Hub (or it is private: log in with "
-            "`hf auth login`); check the id on https://huggingface.co/models"
-        ) from None
+        raise user_error("hub_not_found", repo=repo_id) from None
     except errors.RevisionNotFoundError:
         raise UserError(f"{repo_id} has no revision {revision!r}") from None
     except errors.LocalEntryNotFoundError:
-        raise UserError(_not_cached(repo_id)) from None
+        raise user_error("hub_not_cached", repo=repo_id) from None
     except (errors.HfHubHTTPError, OSError) as exc:
-        raise UserError(f"could not fetch {repo_id} ({exc}). {_not_cached(repo_id)}") from None
+        cached = message("error.hub_not_cached", "en", repo=repo_id)
+        raise UserError(f"could not fetch {repo_id} ({exc}). {cached}") from None
     return Path(folder)
-
-
-def _not_cached(repo_id: str) -> str:
-    return (
-        f"{repo_id} is not in the Hugging Face cache and the Hub cannot be reached (offline, or "
-        f"HF_HUB_OFFLINE=1): on a machine with internet run `hf download {repo_id} --include "
-        "'*.json' '*.safetensors' '*.txt'`, then copy the cache (~/.cache/huggingface/hub) here "
-        "or give the downloaded folder as a path"
-    )

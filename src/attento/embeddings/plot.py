@@ -21,7 +21,7 @@ import numpy as np
 
 from attento.embeddings.embedder import Embedder, load_embedder
 from attento.embeddings.similarity import unit
-from attento.errors import UserError
+from attento.messages import message, user_error
 
 
 def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, float]:
@@ -41,15 +41,16 @@ def embedding_map(
     out_png: str | Path,
     embedder: Embedder | None = None,
     title: str | None = None,
+    lang: str = "en",
 ) -> np.ndarray:
-    """Save a labelled 2-D PCA scatter plot of the words' (unit) vectors; return the (N, 2)
-    coordinates."""
+    """Save a labelled 2-D PCA scatter plot of the words' (unit) vectors, its axes named in
+    `lang`; return the (N, 2) coordinates."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     words = list(dict.fromkeys(words))
     if len(words) < 3:
-        raise UserError("a map needs at least 3 different words")
+        raise user_error("map_words")
     out_png = _image_path(out_png, FigureCanvasAgg.get_supported_filetypes())
     embedder = load_embedder() if embedder is None else embedder
     coords, kept = pca_2d(unit(embedder.embed(words).astype(np.float64)))
@@ -59,15 +60,16 @@ def embedding_map(
     ax.scatter(coords[:, 0], coords[:, 1], s=28, color="#3b6fb6")
     for (x, y), word in zip(coords, words, strict=True):
         ax.annotate(word, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=10)
-    ax.set_xlabel("1st principal component")
-    ax.set_ylabel("2nd principal component")
-    ax.set_title(title or f"{embedder.name}: {len(words)} words ({kept:.0%} of the spread)")
+    ax.set_xlabel(message("plot.pc1", lang))
+    ax.set_ylabel(message("plot.pc2", lang))
+    spread = dict(model=embedder.name, n=len(words), kept=f"{kept:.0%}")
+    ax.set_title(title or message("plot.map_title", lang, **spread))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     try:
         fig.savefig(out_png)
     except OSError as e:
-        raise UserError(f"cannot write {out_png}: {e.strerror or e}") from None
+        raise user_error("cannot_write", path=str(out_png), why=str(e.strerror or e)) from None
     return coords
 
 
@@ -77,16 +79,10 @@ def _image_path(path: str | Path, formats: dict[str, str]) -> Path:
     traceback."""
     path = Path(path)
     if path.is_dir():
-        raise UserError(f"{path} is a folder: give an image file name, e.g. {path / 'map.png'}")
+        raise user_error("image_is_folder", path=str(path), example=str(path / "map.png"))
     if not path.parent.is_dir():
-        where = (
-            f"{path.parent} is a file, not a folder"
-            if path.parent.exists()
-            else f"folder {path.parent} not found"
-        )
-        raise UserError(f"{where}: give an image path in an existing folder")
+        code = "image_parent_is_file" if path.parent.exists() else "image_folder_missing"
+        raise user_error(code, folder=str(path.parent))
     if path.suffix[1:].lower() not in formats:
-        raise UserError(
-            f"{path}: end the file name in an image type, such as .png, .svg, .pdf or .jpg"
-        )
+        raise user_error("image_type", path=str(path))
     return path

@@ -25,6 +25,7 @@ import numpy as np
 
 from attento.embeddings.embedder import Embedder, load_embedder
 from attento.errors import UserError
+from attento.messages import user_error
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
@@ -58,7 +59,7 @@ def similarity(a: str, b: str, embedder: Embedder | None = None) -> float:
 def similarity_matrix(texts: Sequence[str], embedder: Embedder | None = None) -> np.ndarray:
     """The cosine of every pair of texts, (N, N), ones on the diagonal."""
     if not texts:
-        raise UserError("give at least one text")
+        raise user_error("one_text")
     return cosine_matrix(_embedder(embedder).embed(list(texts)))
 
 
@@ -71,20 +72,20 @@ def _search(
 ) -> list[tuple[str, float]]:
     """The k candidates nearest to `query` by cosine, best first, leaving out `exclude`."""
     if k < 1:
-        raise UserError(f"k must be at least 1, got {k}")
+        raise user_error("bad_k", k=k)
     if candidates is None:
         words, vectors = embedder.vocabulary()
     else:
         words = list(dict.fromkeys(candidates))
         if not words:
-            raise UserError("give at least one candidate word")
+            raise user_error("no_candidates")
         vectors = embedder.embed(words)
     scores = cosine_matrix(query[None], vectors)[0]
     skip = {w.lower() for w in exclude}
     ranked = [int(i) for i in np.argsort(-scores, kind="stable")]
     found = [(words[i], float(scores[i])) for i in ranked if words[i].lower() not in skip]
     if not found:
-        raise UserError("no candidate words are left once the query words are left out")
+        raise user_error("no_candidates_left")
     return found[:k]
 
 
@@ -129,5 +130,5 @@ def project(
     direction = end - start
     length2 = float(direction @ direction)
     if length2 == 0:
-        raise UserError(f"{axis[0]!r} and {axis[1]!r} have the same vector: no direction")
+        raise user_error("axis_same_vector", a=axis[0], b=axis[1])
     return [float((p - start) @ direction / length2) for p in points]

@@ -56,6 +56,7 @@ from attento.config import Config, check_counts, check_positive
 from attento.embeddings.embedder import VectorEmbedder
 from attento.errors import UserError
 from attento.seeds import check_seed
+from attento.messages import user_error
 
 APOSTROPHES = "'’‘`"
 DIAERESIS = "\u0308"  # Dante's metrical mark: "bëatrice" is "beatrice"
@@ -365,12 +366,11 @@ class WordVectors(VectorEmbedder):
         for text in texts:
             found = words(text)
             if not found:
-                raise UserError(f"cannot embed {text!r}: it has no words")
+                raise user_error("no_words", text=text)
             unknown = [w for w in found if w not in self.index]
             if unknown:
-                raise UserError(
-                    f"no vector for {unknown[0]!r}: not among the {len(self.words)} words "
-                    f"of {self.name}"
+                raise user_error(
+                    "no_vector_among", word=unknown[0], n=len(self.words), name=self.name
                 )
             rows.append(self.table[[self.index[w] for w in found]].mean(0))
         return np.asarray(rows, dtype=np.float32)

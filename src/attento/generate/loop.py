@@ -46,6 +46,7 @@ from torch import nn
 from attento.errors import UserError
 from attento.generate.sampling import SamplingConfig, make_generators, pick
 from attento.generate.static import StaticDecoder, fits
+from attento.messages import Notice, user_error
 from attento.tokenize.base import Tokenizer
 
 
@@ -55,10 +56,7 @@ def encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:
     if ids:
         return ids
     if tokenizer.eot_id is None:
-        raise UserError(
-            "the prompt is empty and this tokenizer has no end-of-text token to start from: "
-            "give a prompt of at least one character"
-        )
+        raise user_error("prompt_without_start")
     return [tokenizer.eot_id]
 
 
@@ -100,15 +98,11 @@ class Decoder:
         self.cache = None
         self.cache_start = 0  # position in `ids` of the first cached token
         if self.block_size < T and self.warn_on_crop:
-            self._warn(f"the prompt has {T} tokens")
+            self._warn("warning.prompt_cropped", T)
 
-    def _warn(self, what: str) -> None:
-        warnings.warn(
-            f"{what} but the model reads at most {self.block_size} "
-            f"({self.model.config.pos_encoding} positions): it sees only the last "
-            f"{self.block_size}",
-            stacklevel=4,
-        )
+    def _warn(self, key: str, n: int) -> None:
+        positions = self.model.config.pos_encoding
+        warnings.warn(Notice(key, n=n, context=self.block_size, positions=positions), stacklevel=4)
         self.warn_on_crop = False
 
     def next_logits(self) -> torch.Tensor:
@@ -148,7 +142,7 @@ class Decoder:
         self.ids[:, self.length] = tokens
         self.length += 1
         if self.length > self.block_size and self.warn_on_crop:
-            self._warn(f"the text has grown to {self.length} tokens")
+            self._warn("warning.text_cropped", self.length)
 
     @property
     def sequence(self) -> torch.Tensor:

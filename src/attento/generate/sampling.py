@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from attento.config import Config
-from attento.errors import UserError
+from attento.messages import user_error
 from attento.seeds import SEED_LIMIT, check_seed
 
 
@@ -61,14 +61,11 @@ class SamplingConfig(Config):
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
     """Raise a UserError for settings that make no distribution."""
     if not temperature > 0:
-        raise UserError(
-            f"temperature must be > 0, got {temperature}: for always the most likely token "
-            "use greedy decoding (--greedy)"
-        )
+        raise user_error("bad_temperature", temperature=temperature)
     if top_k is not None and (isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1):
-        raise UserError(f"top_k must be an integer >= 1, got {top_k}")
+        raise user_error("bad_top_k", top_k=top_k)
     if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"top_p must be in (0, 1], got {top_p}")
+        raise user_error("bad_top_p", top_p=top_p)
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -47,6 +47,7 @@ from attento.generate.sampling import (
     probabilities,
     roll,
 )
+from attento.messages import user_error
 from attento.tokenize.base import Tokenizer
 
 DEFAULT_K = 4
@@ -79,10 +80,7 @@ def check_same_tokenizer(target: Tokenizer, draft: Tokenizer) -> None:
         and all(target.token_bytes(i) == draft.token_bytes(i) for i in range(target.vocab_size))
     )
     if not same:
-        raise UserError(
-            "the draft model has another tokenizer than the target: speculative decoding "
-            "needs a draft with the very same vocabulary"
-        )
+        raise user_error("draft_tokenizer")
 
 
 def accept(

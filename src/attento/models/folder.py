@@ -29,6 +29,7 @@ from torch import nn
 
 from attento.errors import UserError
 from attento.files import atomic_folder
+from attento.messages import user_error
 from attento.models.config import check_model_fits
 from attento.registry import arch_class
 from attento.tokenize import Tokenizer, load_tokenizer
@@ -170,11 +171,7 @@ def load_model(
         return _load_hf(directory, str(path_or_name), device, dtype or torch.float32)
     config_path = directory / CONFIG
     if not config_path.is_file():
-        raise UserError(
-            f"{directory} is not a model folder (it has no {CONFIG}): give a folder written by "
-            "attento train or save_model, a Hugging Face model folder, a bundled model's name "
-            "or a Hub id"
-        )
+        raise user_error("not_a_model_folder", path=str(directory), config=CONFIG)
     config = read_json(config_path)
     if "arch" not in config or "model" not in config:
         raise UserError(f"{config_path} is not an attento model config (needs arch and model)")
@@ -238,17 +235,15 @@ def resolve(path_or_name: str | Path) -> Path:
         return path
     name = str(path_or_name)
     if path.exists():
-        raise UserError(f"{path} is a file; give the model's folder")
+        raise user_error("model_is_file", path=str(path))
     bundled = sorted(p.name for p in BUNDLED.iterdir() if p.is_dir()) if BUNDLED.is_dir() else []
     if name in bundled:
         return BUNDLED / name
-    known = ", ".join(bundled) if bundled else "none are bundled"
     if not hub.is_hub_id(name):
-        raise UserError(f"model folder {path} not found")
+        raise user_error("model_folder_not_found", path=str(path))
     try:
         return hub.snapshot(name)
     except UserError as e:
-        raise UserError(
-            f"no model folder or bundled model named {name!r} (bundled: {known}), and as a "
-            f"Hugging Face id: {e}"
-        ) from None
+        if not bundled:
+            raise user_error("model_not_found_none_bundled", name=name, hub=e) from None
+        raise user_error("model_not_found", name=name, bundled=bundled, hub=e) from None

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from attento.config import Config, check_counts, check_positive
 from attento.errors import UserError
 from attento.memory import check_fits
+from attento.messages import message
 from attento.nn.activations import ACTIVATIONS, get_activation
 from attento.nn.autograd import Tensor, one_blas_thread
 from attento.nn.layers import MLP
@@ -182,7 +183,7 @@ def plot_activations(path: Path, names: Sequence[str] = tuple(ACTIVATIONS)) -> P
 
 
 def plot_decision_boundaries(
-    path: Path, results: Sequence[TrainResult], x: np.ndarray, y: np.ndarray
+    path: Path, results: Sequence[TrainResult], x: np.ndarray, y: np.ndarray, lang: str = "en"
 ) -> Path:
     """The class each model predicts over the plane, with the training points on top."""
     from matplotlib.figure import Figure
@@ -196,7 +197,10 @@ def plot_decision_boundaries(
         pred = result.model(Tensor(plane)).data.argmax(axis=1).reshape(gx.shape)
         ax.contourf(gx, gy, pred, levels=[-0.5, 0.5, 1.5], colors=["#cfe2f3", "#f9d5c5"])
         ax.scatter(x[:, 0], x[:, 1], c=np.where(y == 0, "#1f77b4", "#d62728"), s=8)
-        ax.set_title(f"{result.config.activation}: {result.accuracy:.0%} train accuracy")
+        accuracy = f"{result.accuracy:.0%}"
+        ax.set_title(
+            message("plot.boundary", lang, activation=result.config.activation, accuracy=accuracy)
+        )
         ax.set_aspect("equal")
     fig.savefig(path, dpi=100)
     return path
@@ -206,8 +210,10 @@ def run_xor_spirals(
     out_dir: str | Path,
     settings: XorSpiralsSettings | None = None,
     progress: bool = False,
+    lang: str = "en",
 ) -> dict:
-    """Train one MLP per activation on XOR and on the spirals; save the figures.
+    """Train one MLP per activation on XOR and on the spirals; save the figures, labelled in
+    `lang`.
 
     Returns a summary: train accuracy per activation for both problems and the PNG paths.
     """
@@ -222,7 +228,8 @@ def run_xor_spirals(
     sp_x, sp_y = spirals_data(s.points, seed=s.seed)
     summary: dict = {"xor": {}, "spirals": {}, "seconds": {}}
     spiral_results = {}
-    for name in tqdm(s.activations, desc="activations", disable=not progress):
+    desc = message("nn.progress", lang)
+    for name in tqdm(s.activations, desc=desc, disable=not progress):
         xor = train_classifier(xor_x, xor_y, TrainConfig((8,), name, steps=min(s.steps, 500)))
         spirals_config = TrainConfig(activation=name, steps=s.steps, seed=s.seed)
         spirals = train_classifier(sp_x, sp_y, spirals_config)
@@ -235,6 +242,10 @@ def run_xor_spirals(
     panels = [r for name, r in spiral_results.items() if name == "linear" and r is not best]
     summary["pngs"] = [
         str(plot_activations(out / "activations.png")),
-        str(plot_decision_boundaries(out / "spirals_boundary.png", [*panels, best], sp_x, sp_y)),
+        str(
+            plot_decision_boundaries(
+                out / "spirals_boundary.png", [*panels, best], sp_x, sp_y, lang
+            )
+        ),
     ]
     return summary

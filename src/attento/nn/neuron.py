@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from attento.config import Config
-from attento.errors import UserError
+from attento.messages import user_error
 from attento.nn.activations import get_activation
 
 
@@ -61,15 +61,12 @@ class NeuronSettings(Config):
 
     def check(self) -> None:
         if not self.inputs:
-            raise UserError("a neuron needs at least one input")
+            raise user_error("neuron_no_inputs")
         if len(self.inputs) != len(self.weights):
-            raise UserError(
-                f"{len(self.inputs)} inputs but {len(self.weights)} weights: a neuron needs one "
-                "weight per input"
-            )
+            raise user_error("neuron_weights", inputs=len(self.inputs), weights=len(self.weights))
         values = [*self.inputs, *self.weights, self.bias, self.threshold]
         if not all(math.isfinite(v) for v in values):
-            raise UserError("inputs, weights, bias and threshold must be finite numbers")
+            raise user_error("neuron_finite")
         get_activation(self.activation)
 
 

