@@ -92,7 +92,8 @@ def test_the_default_length_fits_the_compiled_window(checkpoint, capsys, compile
 def test_bad_combinations_are_one_line_exit_2(checkpoint, capsys, extra, words):
     code, out, err = run(capsys, "--model", checkpoint, "--prompt", "nel", "--compile", *extra)
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert err.startswith("attento: error:") and words in err
+    prefix = "attento: errore:" if "it" in extra else "attento: error:"
+    assert err.startswith(prefix) and words in err
 
 
 def test_a_sliding_window_is_refused_by_the_flag_and_skipped_by_the_library(

@@ -35,8 +35,8 @@ from typing import Any
 from attento.align.data import Preference, read_records
 from attento.config import Config, check_counts, check_positive
 from attento.errors import UserError
-from attento.seeds import check_seed
 from attento.messages import user_error
+from attento.seeds import check_seed
 
 FIELDS = ("prompt", "answers", "order")
 

@@ -55,8 +55,8 @@ import torch
 from attento.config import Config, check_counts, check_positive
 from attento.embeddings.embedder import VectorEmbedder
 from attento.errors import UserError
-from attento.seeds import check_seed
 from attento.messages import user_error
+from attento.seeds import check_seed
 
 APOSTROPHES = "'’‘`"
 DIAERESIS = "\u0308"  # Dante's metrical mark: "bëatrice" is "beatrice"
