@@ -1,5 +1,6 @@
-"""`attento reward | dpo | ppo` under torchrun: two CPU processes (Gloo) end with the weights
-of one process on the same global batches, and only process 0 writes the run folder.
+"""`attento reward | dpo | ppo` under torchrun: two CPU processes (Gloo) train as one process
+on the same global batches (the same loss at every step), and only process 0 writes the run
+folder.
 
 The workers are started the way torchrun starts them (RANK, LOCAL_RANK, WORLD_SIZE,
 MASTER_ADDR, MASTER_PORT), as in tests/train/test_distributed.py.
@@ -24,6 +25,7 @@ from attento.models.folder import load_model, save_model
 
 from .conftest import tiny_gpt
 
+LR = 1e-3
 PAIRS = [
     {"prompt": f"{a}+{b}=", "chosen": str(a + b), "rejected": f"{a + b} ok ok"}
     for a in range(4)
@@ -79,7 +81,7 @@ def inputs(tmp_path, char_tokenizer):
 def test_two_processes_match_one(tmp_path, inputs, command):
     chat, rm, pairs = inputs
     argv = [command, "--model", str(chat), "--data", str(pairs), "--steps", "3"]
-    argv += ["--batch-size", "4", "--checkpoint-interval", "2"]
+    argv += ["--batch-size", "4", "--checkpoint-interval", "2", "--lr", str(LR)]
     if command == "ppo":
         argv += ["--reward", str(rm), "--max-new-tokens", "4"]
     run([*argv, "--out", str(tmp_path / "two")], world=2)
@@ -90,8 +92,10 @@ def test_two_processes_match_one(tmp_path, inputs, command):
         load_file(tmp_path / "one" / "model.safetensors"),
     )
     assert a.keys() == b.keys()
+    # The gradients agree to float rounding, but AdamW steps a weight whose gradient is ~0 by
+    # about ±lr whatever its size, so rounding can flip a few such steps: at most 2 lr a step.
     for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=0)
+        torch.testing.assert_close(a[k], b[k], atol=2 * LR * 3, rtol=0)
     assert len(losses(tmp_path / "two")) == len(losses(tmp_path / "one")) > 0
     torch.testing.assert_close(
         losses(tmp_path / "two"), losses(tmp_path / "one"), atol=1e-5, rtol=0
