@@ -224,7 +224,12 @@ class PPOBatches:
         self.prompts, self.s, self.judge = prompts, settings, judge
         self.train_dropout = settings.train_dropout
         self.rng = random.Random(settings.seed)
+        # The mini-batch order has a generator of its own (the loop reseeds torch's, and every
+        # process must draw the same order). It starts where PPO's order has always started,
+        # so that a seed gives the run it gave before PPO ran in the shared loop: torch seeded
+        # with the seed, then the n_embd + 1 draws of the value head's default initialisation.
         self.order = torch.Generator().manual_seed(settings.seed)
+        torch.empty(reference.config.n_embd + 1).uniform_(generator=self.order)
         self.model: PolicyWithValue | None = None
         self.buffer: dict[str, torch.Tensor] = {}
         self.queue: list[torch.Tensor] = []  # the current rollout's mini-batches still to come
