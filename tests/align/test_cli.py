@@ -105,18 +105,20 @@ def test_sft_reward_dpo_ppo_commands(tmp_path, base_dir, capsys):
 
     rm_out = tmp_path / "rm"
     args = ["reward", "--model", chat_model, "--data", str(pairs), "--out", str(rm_out)]
-    assert main([*args, "--steps", "2", "--batch-size", "4", "--json"]) == 0
+    assert main([*args, "--steps", "2", "--batch-size", "4", "--device", "cpu", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["val_pairs"] == 1
 
     args = ["dpo", "--model", chat_model, "--data", str(pairs), "--out", str(tmp_path / "dpo")]
-    assert main([*args, "--steps", "2", "--batch-size", "4", "--json"]) == 0
+    assert main([*args, "--steps", "2", "--batch-size", "4", "--device", "cpu", "--json"]) == 0
     assert 0 <= json.loads(capsys.readouterr().out)["val_reward_accuracy"] <= 1
 
     args = ["ppo", "--model", chat_model, "--reward", str(rm_out), "--data", str(sft_data)]
     args += ["--out", str(tmp_path / "ppo"), "--steps", "2", "--batch-size", "4"]
-    assert main([*args, "--max-new-tokens", "4", "--json"]) == 0
+    assert main([*args, "--max-new-tokens", "4", "--device", "cpu", "--json"]) == 0
     assert [log["step"] for log in json.loads(capsys.readouterr().out)] == [1, 2]
-    assert (tmp_path / "ppo" / "ppo.png").is_file()
+    assert (tmp_path / "ppo" / "ppo.png").is_file() and (tmp_path / "ppo" / "ppo_log.csv").is_file()
+    for run in ("rm", "dpo", "ppo"):  # --device reached the loop's config
+        assert json.loads((tmp_path / run / "train_config.json").read_text())["device"] == "cpu"
     # a policy is not a reward model
     args[4] = chat_model
     args[args.index("--out") + 1] = str(tmp_path / "ppo2")
@@ -216,6 +218,27 @@ def test_bad_settings_are_one_line_before_loading(tmp_path, capsys, argv, messag
     assert err.startswith(f"attento: error: {message}") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+def test_a_bad_device_is_one_line_before_loading(tmp_path, capsys, command):
+    """The same check and message as `attento train --device`, before any file is read."""
+    paths = ["--model", "m", "--data", "d.json", "--out", str(tmp_path / "o")]
+    if command == "ppo":
+        paths += ["--reward", "r"]
+    assert main([command, *paths, "--device", "gpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attento: error: unknown device 'gpu': use cpu, cuda, cuda:N or auto")
+    assert err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["reward", "dpo", "ppo"])
+def test_device_help_states_the_train_default(command, capsys):
+    from attento.train.config import TrainConfig
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert f"(default: {TrainConfig.device})" in " ".join(capsys.readouterr().out.split())
+
+
 def folder_bytes(folder) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -266,7 +289,7 @@ def test_a_used_out_is_replaced_only_with_force_and_whole(
     capsys.readouterr()
     assert not (used / "notes.txt").exists()  # a new folder, not files written over the old
     new, _ = load_model(used)
-    kind = {"reward": "gpt-reward", "dpo": "gpt", "ppo": "gpt"}[command]
+    kind = {"reward": "gpt-reward", "dpo": "gpt", "ppo": "gpt-value"}[command]
     assert (
         new.arch == kind and folder_bytes(used)["model.safetensors"] != before["model.safetensors"]
     )

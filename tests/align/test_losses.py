@@ -174,3 +174,21 @@ def test_ppo_value_loss_equals_clipped_value_loss():
             total += max((v - ret) ** 2, (v_clip - ret) ** 2)
             count += 1
     torch.testing.assert_close(loss.item(), 0.5 * total / count)
+
+
+def test_ppo_losses_of_two_shares_average_to_the_whole_mini_batch():
+    """Two processes each hold half a mini-batch (rows of different answer lengths) and
+    divide by half the whole mini-batch's token count: the mean of their losses, which is what
+    averaging their gradients differentiates, is the loss of the whole mini-batch."""
+    B, T = 6, 8
+    old, advantages = rand(B, T), rand(B, T)
+    lengths = torch.tensor([2, 3, 8, 8, 8, 5])  # the halves hold 13 and 21 answer tokens
+    mask = (torch.arange(T)[None] < lengths[:, None]).double()
+    new = old + 0.5 * rand(B, T)
+    values, old_values, returns = rand(B, T), rand(B, T), rand(B, T)
+    count = mask.sum() / 2
+    halves = (slice(0, 3), slice(3, 6))
+    pg = [ppo_policy_loss(new[h], old[h], advantages[h], mask[h], 0.2, count)[0] for h in halves]
+    vf = [ppo_value_loss(values[h], old_values[h], returns[h], mask[h], 0.2, count) for h in halves]
+    torch.testing.assert_close(sum(pg) / 2, ppo_policy_loss(new, old, advantages, mask, 0.2)[0])
+    torch.testing.assert_close(sum(vf) / 2, ppo_value_loss(values, old_values, returns, mask, 0.2))

@@ -125,10 +125,11 @@ def test_rollout_padding_and_answer_mask(chat_model):
     assert r.ids.shape[1] <= r.prompt_len + 6 and len(r.texts) == 5
     assert r.valid[:, r.prompt_len :].float().equal(r.mask)
     # the value head reads the same hidden state the logits come from, and starts at zero
-    pv = PolicyWithValue(model)
-    logits, values = pv(r.ids, r.valid)
+    pv = PolicyWithValue.from_policy(model)
+    logits, values = pv(r.ids, valid=r.valid, values=True)
     torch.testing.assert_close(logits, model(r.ids, valid=r.valid))
     assert values.shape == r.ids.shape and not values.any()
+    assert torch.equal(pv(r.ids, valid=r.valid), logits)  # without `values`, a GPT's forward
 
 
 def test_ppo_steps_log_reward_kl_entropy(tmp_path, chat_model):
@@ -148,7 +149,8 @@ def test_ppo_steps_log_reward_kl_entropy(tmp_path, chat_model):
     assert logs[-1].kl != 0.0 and all(log.entropy > 0 for log in logs)
     assert all(0.0 <= log.true_reward <= 1.0 for log in logs)
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())  # reference intact
-    assert any(not torch.equal(p, before[n]) for n, p in policy.named_parameters())
+    trained = policy.state_dict()
+    assert any(not torch.equal(trained[n], p) for n, p in before.items())
     csv = write_ppo_log(logs, tmp_path / "log.csv").read_text().splitlines()
     assert csv[0].startswith("step,score,true_reward,kl") and len(csv) == 4
     png = plot_ppo(logs, tmp_path / "ppo.png")

@@ -16,7 +16,8 @@ import torch
 from safetensors.torch import load_file
 
 from attento.align.chat import add_chat_tokens
-from attento.models.folder import save_model
+from attento.align.reward import RewardModel
+from attento.models.folder import load_model, save_model
 
 from .conftest import tiny_gpt
 
@@ -75,3 +76,20 @@ def test_killed_after_a_checkpoint_resumes_bit_for_bit(tmp_path, chat_dir, comma
     argv = [command, "--model", str(chat_dir), "--data", str(pairs), "--steps", "30"]
     argv += ["--batch-size", "4", "--checkpoint-interval", "5", "--train-dropout"]
     kill_and_resume(argv, tmp_path, 30)
+
+
+@pytest.mark.slow
+def test_ppo_killed_after_a_checkpoint_resumes_bit_for_bit(tmp_path, chat_dir):
+    """PPO's checkpoints fall between rollouts; the resumed run's next rollouts draw the same
+    prompts, sampling seeds and mini-batch order, and its dropout the same masks."""
+    model, tokenizer = load_model(chat_dir)
+    rm = save_model(RewardModel.from_lm(model), tokenizer, tmp_path / "rm")
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(PAIRS))
+    argv = ["ppo", "--model", str(chat_dir), "--reward", str(rm), "--data", str(prompts)]
+    argv += ["--steps", "6", "--batch-size", "4", "--max-new-tokens", "4"]
+    argv += ["--checkpoint-interval", "1", "--train-dropout"]
+    updates = 6 * 4 * 2  # PPO steps x ppo_epochs x mini-batches of 2
+    kill_and_resume(argv, tmp_path, updates)
+    logs = [(tmp_path / run / "ppo_log.csv").read_text() for run in ("straight", "cut")]
+    assert logs[0] == logs[1] and len(logs[0].splitlines()) == 7

@@ -8,9 +8,9 @@ The course's steps, one module each:
 - `sft.py`: supervised fine-tuning (instruction tuning) through the shared training loop;
 - `lora.py`: LoRA adapters, low-rank updates of the attention and feed-forward matrices;
 - `reward.py`: the reward model, trained on ranked pairs with the Bradley–Terry loss (shared loop);
-- `runs.py`: how the reward model and DPO run in the shared training loop (config, folder);
+- `runs.py`: how the reward model, DPO and PPO run in the shared training loop (config, folder);
 - `rollout.py`: sampling answers from a policy and measuring reward and KL;
-- `ppo.py`: RLHF with PPO (KL penalty, GAE, clipped policy and value losses);
+- `ppo.py`: RLHF with PPO (KL penalty, GAE, clipped policy and value losses; shared loop);
 - `dpo.py`: direct preference optimisation, no reward model needed (shared loop);
 - `losses.py`: the formulas of all of the above, on plain tensors;
 - `talk.py`: streaming replies and a terminal chat;
@@ -27,6 +27,8 @@ from attento.align.reward import RewardModel
 ARCHS: dict[str, str] = {
     "gpt-lora": "attento.align.lora:LoRAGPT",
     "gpt-reward": "attento.align.reward:RewardModel",
+    "gpt-value": "attento.align.ppo:PolicyWithValue",
+    "gpt-lora-value": "attento.align.ppo:LoRAPolicyWithValue",
 }
 
 __all__ = ["ARCHS", "ChatFormat", "LoRAGPT", "RewardModel", "add_chat_tokens", "merge_lora"]

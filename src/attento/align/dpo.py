@@ -28,8 +28,8 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import dpo_loss, token_logprobs
-from attento.align.runs import align_config, train_run
-from attento.align.settings import TrainDropout, evaluating
+from attento.align.runs import align_config, run_device, train_run
+from attento.align.settings import RunDevice, TrainDropout, evaluating
 from attento.config import check_counts, check_positive
 from attento.errors import UserError
 from attento.models.gpt import GPT
@@ -70,7 +70,7 @@ def sequence_logprobs(model: nn.Module, rows: Sequence[Row], pad_id: int) -> tor
 
 
 @dataclass
-class DPOSettings(TrainDropout):
+class DPOSettings(TrainDropout, RunDevice):
     """The knobs of `attento dpo`.
 
     beta: how far from the reference model the policy may move (DPO's β)
@@ -91,6 +91,7 @@ class DPOSettings(TrainDropout):
     eval_interval: int = 100
 
     def check(self) -> None:
+        super().check()
         check_counts(self, "steps", "batch_size", "eval_interval")
         check_positive(self, "beta", "learning_rate")
 
@@ -200,14 +201,14 @@ def dpo(
     block = policy.config.block_size
     pairs = [encode_preference(chat, p, block) for p in preferences]
     train_pairs, val = hold_out(pairs, s.val_fraction, s.seed)
-    reference = copy.deepcopy(policy).eval().requires_grad_(False)
+    device = run_device(s.device)
+    reference = copy.deepcopy(policy).to(device).eval().requires_grad_(False)
     pad = chat.im_end
     ref_train, ref_val = (
         _reference_logps(reference, train_pairs, pad).cpu(),
         _reference_logps(reference, val, pad).cpu(),
     )
-    model = copy.deepcopy(policy)
-    device = next(policy.parameters()).device
+    model = copy.deepcopy(policy).to(device)
     acc_before, _ = _implicit_accuracy(model, val, ref_val.to(device), pad, s.beta)
     batches = DPOBatches(
         train_pairs, val, ref_train, ref_val, pad, s.beta, s.seed + 1, s.train_dropout
@@ -222,6 +223,7 @@ def dpo(
         learning_rate=s.learning_rate,
         eval_interval=s.eval_interval,
         seed=s.seed,
+        device=s.device,
     )
     model, losses = train_run(cfg, model, chat.tokenizer, batches, out, resume, progress)
     acc, margin = _implicit_accuracy(model, val, ref_val.to(device), pad, s.beta)

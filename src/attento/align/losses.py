@@ -50,8 +50,13 @@ def dpo_loss(
     return losses, chosen_rewards, rejected_rewards
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum()
+def masked_mean(
+    values: torch.Tensor, mask: torch.Tensor, count: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The mean of `values` where `mask` is 1. `count` replaces the mask's sum as divisor:
+    a process holding part of a mini-batch divides by its share of the whole mini-batch's
+    count, so that the processes' averaged gradients are those of the whole mean."""
+    return (values * mask).sum() / (mask.sum() if count is None else count)
 
 
 def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True):
@@ -103,12 +108,14 @@ def ppo_policy_loss(
     advantages: torch.Tensor,
     mask: torch.Tensor,
     clip: float = 0.2,
+    count: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(clipped surrogate loss, fraction of tokens where the clip was active)."""
+    """(clipped surrogate loss, fraction of tokens where the clip was active); `count`: see
+    masked_mean."""
     ratio = torch.exp(logprobs - old_logprobs)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip, 1.0 + clip)
-    loss = masked_mean(torch.maximum(unclipped, clipped), mask)
+    loss = masked_mean(torch.maximum(unclipped, clipped), mask, count)
     return loss, masked_mean((clipped > unclipped).float(), mask)
 
 
@@ -118,11 +125,13 @@ def ppo_value_loss(
     returns: torch.Tensor,
     mask: torch.Tensor,
     clip: float = 0.2,
+    count: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """½·mean of the larger of the plain and the clipped squared error."""
+    """½·mean of the larger of the plain and the clipped squared error; `count`: see
+    masked_mean."""
     clipped = old_values + torch.clamp(values - old_values, -clip, clip)
     losses = torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
-    return 0.5 * masked_mean(losses, mask)
+    return 0.5 * masked_mean(losses, mask, count)
 
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:

@@ -25,8 +25,8 @@ from torch import nn
 from attento.align.chat import ChatFormat
 from attento.align.data import Preference, hold_out, pad_rows, random_state, set_random_state
 from attento.align.losses import bradley_terry_loss
-from attento.align.runs import align_config, train_run
-from attento.align.settings import TrainDropout, evaluating
+from attento.align.runs import align_config, run_device, train_run
+from attento.align.settings import RunDevice, TrainDropout, evaluating
 from attento.config import check_counts, check_positive
 from attento.errors import UserError
 from attento.models.gpt import GPT, GPTConfig
@@ -100,7 +100,7 @@ def pairwise_accuracy(
 
 
 @dataclass
-class RewardSettings(TrainDropout):
+class RewardSettings(TrainDropout, RunDevice):
     """The knobs of `attento reward`.
 
     steps: optimiser steps
@@ -121,6 +121,7 @@ class RewardSettings(TrainDropout):
     eval_interval: int = 100
 
     def check(self) -> None:
+        super().check()
         check_counts(self, "steps", "batch_size", "eval_interval")
         check_positive(self, "learning_rate")
 
@@ -202,7 +203,7 @@ def train_reward_model(
     pairs = [encode_pair(chat, p, lm.config.block_size) for p in preferences]
     train_pairs, val = hold_out(pairs, s.val_fraction, s.seed)
     torch.manual_seed(s.seed)
-    rm = RewardModel.from_lm(lm).to(next(lm.parameters()).device)
+    rm = RewardModel.from_lm(lm).to(run_device(s.device))
     batches = RewardBatches(train_pairs, val, chat.im_end, s.seed + 1, s.train_dropout)
     cfg = align_config(
         "reward",
@@ -215,6 +216,7 @@ def train_reward_model(
         weight_decay=s.weight_decay,
         eval_interval=s.eval_interval,
         seed=s.seed,
+        device=s.device,
     )
     rm, losses = train_run(cfg, rm, chat.tokenizer, batches, out, resume, progress)
     report = RewardReport(

@@ -1,16 +1,19 @@
-"""How an alignment stage (the reward model, DPO) runs in the shared training loop: the
-TrainConfig it hands the loop, the folder the run is written to, and what it brings back."""
+"""How an alignment stage (the reward model, DPO, PPO) runs in the shared training loop: the
+TrainConfig it hands the loop, the device and folder the run uses, and what it brings back."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from attento.train.config import TrainConfig
+from attento.train.distributed import pick_device
 
 
 def align_config(objective: str, model: nn.Module, data: str, **fields) -> TrainConfig:
@@ -29,6 +32,14 @@ def align_config(objective: str, model: nn.Module, data: str, **fields) -> Train
         save_best=False,
         **{"weight_decay": 0.0, "eval_batches": 1, **fields},
     )
+
+
+def run_device(name: str) -> torch.device:
+    """The device `name` (TrainConfig.device) means for this process, the one the loop will
+    train on; under torchrun, cuda is this process's GPU (LOCAL_RANK). The run's models go
+    there before the loop starts, so that what is computed before it (the reference's
+    log-probabilities, the reward scale) is computed there too."""
+    return pick_device(name, int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def train_run(

@@ -2,8 +2,9 @@
 
 Like every config they are `attento.config.Config`s, whose `check()` turns a zero batch or a
 negative learning rate into one clear `UserError` when the settings are made. `TrainDropout`
-is the one dropout setting of the reward model, PPO and DPO, and `evaluating` is how every
-forward pass that must not see dropout gets its way.
+is the one dropout setting of the reward model, PPO and DPO, `RunDevice` the device they
+train on (as `attento train --device`), and `evaluating` is how every forward pass that must
+not see dropout gets its way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from attento.config import Config
+from attento.train.config import TrainConfig
+from attento.train.distributed import pick_device
 
 if TYPE_CHECKING:
     from torch import nn
@@ -36,6 +39,22 @@ class TrainDropout(Config):
     """
 
     train_dropout: bool = field(default=False, kw_only=True)
+
+
+@dataclass
+class RunDevice(Config):
+    """The device an alignment run trains on: the same setting, default and check as
+    `attento train --device` (TrainConfig.device); under torchrun each process takes its own
+    GPU. Keyword-only, so that it follows each command's own fields.
+
+    device: cpu, cuda, cuda:N or auto (cuda when available); under torchrun, cuda is each
+        process's own GPU
+    """
+
+    device: str = field(default=TrainConfig.device, kw_only=True)
+
+    def check(self) -> None:
+        pick_device(self.device)  # an unknown name or a missing GPU: one line, before loading
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -46,6 +47,7 @@ PPO_FLAGS = {
     "train_dropout": "--train-dropout",
 }
 DPO_FLAGS = {"beta": "--beta"} | REWARD_FLAGS
+RUN_FIELDS = ("eval_interval", "device")  # --checkpoint-interval and --device (shared loop)
 CHAT_SAMPLING = ("temperature", "top_k", "top_p", "greedy", "seed")
 
 
@@ -98,6 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--out", required=True, help="folder for the reward model")
     add_config_flags(r, RewardSettings, REWARD_FLAGS, flags=REWARD_FLAGS)
     add_run_flags(r, RewardSettings)
+    add_config_flags(r, RewardSettings, ["device"])
     add_force_flag(r)
     add_json_flag(r)
     r.set_defaults(func=run_reward)
@@ -106,7 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ppo",
         help="RLHF: optimise a chat model against a reward model with PPO",
         description="PPO with a per-token KL penalty to the starting model, GAE and clipped "
-        "losses. Writes the policy, ppo_log.csv and ppo.png (reward, KL, entropy) to OUT.",
+        "losses, with the shared loop (one optimiser step per mini-batch). Writes the policy "
+        "with its value head (a GPT model folder), the run's checkpoint and log, ppo_log.csv and "
+        "ppo.png (reward, KL, entropy per PPO step) to OUT.",
     )
     p.add_argument(
         "--model", required=True, help="chat model (folder, HF folder or Hub id): policy, reference"
@@ -115,6 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="prompts: instruction or preference data")
     p.add_argument("--out", required=True)
     add_config_flags(p, PPOSettings, PPO_FLAGS, flags=PPO_FLAGS)
+    add_run_flags(p, PPOSettings)
+    add_config_flags(p, PPOSettings, ["device"])
     add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_ppo)
@@ -130,6 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", required=True)
     add_config_flags(d, DPOSettings, DPO_FLAGS, flags=DPO_FLAGS)
     add_run_flags(d, DPOSettings)
+    add_config_flags(d, DPOSettings, ["device"])
     add_force_flag(d)
     add_json_flag(d)
     d.set_defaults(func=run_dpo)
@@ -170,22 +178,29 @@ def _run_out(args: argparse.Namespace, *sources: str):
         yield out
         return
     check_replaceable(out, args.force)
+    if _world_size() > 1:
+        raise UserError(
+            f"--force under torchrun: every process would swap in its own {out}; "
+            "empty it first or give a new --out"
+        )
     with atomic_folder(out, replace=True) as tmp:
         yield tmp
+
+
+def _world_size() -> int:
+    """How many processes torchrun started for this command (1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _is_main_process() -> bool:
+    """Process 0 of a torchrun world (or the only one): the one that writes files."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def add_force_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="replace what --out holds (by default refused)"
     )
-
-
-def _check_model_out(args: argparse.Namespace, *sources: str) -> Path:
-    """--out for a new model: never the input or a training run; anything else only with
-    --force. Checked before training, so a refusal costs no time."""
-    check_new_model_folder(args.out, *sources)
-    check_replaceable(Path(args.out), args.force)
-    return Path(args.out)
 
 
 def _quiet(json_output: bool) -> contextlib.AbstractContextManager:
@@ -241,7 +256,7 @@ def run_reward(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.reward import RewardSettings, train_reward_model
 
-    settings = config_from_args(RewardSettings, args, [*REWARD_FLAGS, "eval_interval"])
+    settings = config_from_args(RewardSettings, args, [*REWARD_FLAGS, *RUN_FIELDS])
     with _run_out(args, args.model) as out:
         prefs = load_preferences(args.data)
         model, _, chat = _chat_model(args.model, own_template=True)
@@ -263,21 +278,28 @@ def run_ppo(args: argparse.Namespace) -> int:
     from attento.align.data import load_prompts
     from attento.align.ppo import PPOSettings, plot_ppo, ppo, write_ppo_log
     from attento.align.reward import RewardModel
-    from attento.models.folder import load_model, write_model_files
+    from attento.models.folder import load_model
 
-    out = _check_model_out(args, args.model, args.reward)
     mini = max(1, args.batch_size // 2)
-    settings = config_from_args(PPOSettings, args, PPO_FLAGS, mini_batch_size=mini)
-    prompts = load_prompts(args.data)
-    model, tokenizer, chat = _chat_model(args.model, own_template=True)
-    rm, _ = load_model(args.reward)
-    if not isinstance(rm, RewardModel):
-        raise UserError(f"{args.reward} is not a reward model (train one with `attento reward`)")
-    policy, logs = ppo(model, rm, chat, prompts, settings, progress=not args.json)
-    with atomic_folder(out, replace=args.force) as tmp:  # the policy with its log, or nothing
-        write_model_files(policy, tokenizer, tmp)
-        write_ppo_log(logs, tmp / "ppo_log.csv")
-        plot_ppo(logs, tmp / "ppo.png")
+    names = [*PPO_FLAGS, *RUN_FIELDS]
+    settings = config_from_args(PPOSettings, args, names, mini_batch_size=mini)
+    with _run_out(args, args.model, args.reward) as out:
+        prompts = load_prompts(args.data)
+        model, _, chat = _chat_model(args.model, own_template=True)
+        rm, _ = load_model(args.reward)
+        if not isinstance(rm, RewardModel):
+            raise UserError(
+                f"{args.reward} is not a reward model (train one with `attento reward`)"
+            )
+        with _quiet(args.json):
+            _, logs = ppo(
+                model, rm, chat, prompts, settings, progress=not args.json, out=out,
+                resume=args.resume,
+            )  # fmt: skip
+        if _is_main_process():  # the run folder is process 0's
+            write_ppo_log(logs, out / "ppo_log.csv")
+            plot_ppo(logs, out / "ppo.png")
+    out = Path(args.out)
     if args.json:
         print_json([asdict(log) for log in logs])
     else:
@@ -293,7 +315,7 @@ def run_dpo(args: argparse.Namespace) -> int:
     from attento.align.data import load_preferences
     from attento.align.dpo import DPOSettings, dpo
 
-    settings = config_from_args(DPOSettings, args, [*DPO_FLAGS, "eval_interval"])
+    settings = config_from_args(DPOSettings, args, [*DPO_FLAGS, *RUN_FIELDS])
     with _run_out(args, args.model) as out:
         prefs = load_preferences(args.data)
         model, _, chat = _chat_model(args.model, own_template=True)

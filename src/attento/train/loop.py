@@ -14,7 +14,9 @@ source (`train_batches`, `eval_batches`, `state_dict`/`load_state_dict` of tenso
 `objective`, and an optimiser (optim.py). A batch source may bring its own `loss(model, batch)`
 and `evaluate(model)` (the reward model, DPO, PPO, whose batches are not (x, y) pairs); without
 them a batch is (x, y) and the loss the model's own, `model(x, y) -> (logits, loss)`. A source
-whose `train_dropout` is False trains with the model in eval mode (no dropout).
+whose `train_dropout` is False trains with the model in eval mode (no dropout). A source that
+draws its batches from the model being trained (PPO's rollouts) is handed that model, on its
+device, through `use_model(model)` before the first step.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ def _train(
     if batches is None:
         batches = setup.make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
     model.to(world.device)
+    if hasattr(batches, "use_model"):
+        batches.use_model(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     check_fits(  # on top of the weights, already allocated: a gradient and two moments each
         3 * sum(p.numel() * p.element_size() for p in trainable),
