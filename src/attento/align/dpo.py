@@ -12,6 +12,13 @@ to the reference, lower the rejected one's. β sets how far the policy may move 
 far). log π(y|x) is the sum of the answer tokens' log-probabilities given the prompt. The
 reference's values never change, so they are computed once, before training. The *implicit
 reward accuracy* (how often β·log π/π_ref ranks the chosen answer higher) measures progress.
+
+DPO only asks the chosen answer to gain on the rejected one, and the cheapest way is often to
+make both less likely: on a small model that blurs the chosen answer itself (an answer that
+is the rejected one in other pairs, like a refusal, loses most). RPO (Pang et al., 2024;
+TRL's `rpo_alpha`) adds the chosen answers' negative log-likelihood, a mean over their tokens:
+
+    L_RPO = L_DPO + α·NLL(chosen)
 """
 
 from __future__ import annotations
@@ -80,6 +87,7 @@ class DPOSettings(TrainDropout, RunDevice):
     val_fraction: share of the pairs held out to measure accuracy
     seed: random seed
     eval_interval: steps between checkpoints (each with the held-out loss)
+    rpo_alpha: weight of the chosen answers' NLL added to the loss (RPO; 0: plain DPO)
     """
 
     beta: float = 0.1
@@ -89,11 +97,14 @@ class DPOSettings(TrainDropout, RunDevice):
     val_fraction: float = 0.1
     seed: int = 0
     eval_interval: int = 100
+    rpo_alpha: float = 0.0
 
     def check(self) -> None:
         super().check()
         check_counts(self, "steps", "batch_size", "eval_interval")
         check_positive(self, "beta", "learning_rate")
+        if not self.rpo_alpha >= 0:
+            raise UserError(f"rpo_alpha must be >= 0, got {self.rpo_alpha}")
 
 
 @dataclass
@@ -132,9 +143,12 @@ class DPOBatches:
 
     objective = "dpo"
 
-    def __init__(self, train, val, ref_train, ref_val, pad_id, beta, seed, train_dropout):
+    def __init__(
+        self, train, val, ref_train, ref_val, pad_id, beta, seed, train_dropout, rpo_alpha=0.0
+    ):
         self.train, self.val, self.ref_train, self.ref_val = train, val, ref_train, ref_val
         self.pad_id, self.beta, self.train_dropout = pad_id, beta, train_dropout
+        self.rpo_alpha = rpo_alpha
         self.rng = random.Random(seed)
         self.accuracies: list[float] = []  # implicit reward accuracy of each training batch
 
@@ -151,9 +165,15 @@ class DPOBatches:
         return [self.collate(chunk, self.train, self.ref_train) for chunk in chunks]
 
     def losses(self, model: nn.Module, batch):
+        """(per-pair losses, chosen rewards, rejected rewards); with rpo_alpha, each pair's
+        loss also holds α times the batch's chosen-token NLL, as in TRL."""
         ids, mask, ref = batch
         logps = padded_logprobs(model, ids, mask).view(2, -1)
-        return dpo_loss(logps[0], logps[1], ref[:, 0], ref[:, 1], self.beta)
+        losses, chosen, rejected = dpo_loss(logps[0], logps[1], ref[:, 0], ref[:, 1], self.beta)
+        if self.rpo_alpha:
+            n_chosen = mask[: logps.size(1)].sum()
+            losses = losses + self.rpo_alpha * -logps[0].sum() / n_chosen
+        return losses, chosen, rejected
 
     def loss(self, model: nn.Module, batch) -> torch.Tensor:
         loss, chosen, rejected = self.losses(model, batch)
@@ -162,7 +182,7 @@ class DPOBatches:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> float:
-        """The mean DPO loss of the held-out pairs."""
+        """The mean loss (DPO, plus RPO's NLL term when set) of the held-out pairs."""
         device = next(model.parameters()).device
         total = 0.0
         for i in range(0, len(self.val), 64):
@@ -211,7 +231,7 @@ def dpo(
     model = copy.deepcopy(policy).to(device)
     acc_before, _ = _implicit_accuracy(model, val, ref_val.to(device), pad, s.beta)
     batches = DPOBatches(
-        train_pairs, val, ref_train, ref_val, pad, s.beta, s.seed + 1, s.train_dropout
+        train_pairs, val, ref_train, ref_val, pad, s.beta, s.seed + 1, s.train_dropout, s.rpo_alpha
     )
     cfg = align_config(
         "dpo",

@@ -11,7 +11,9 @@ refuse inappropriate requests. The demo follows the course:
    harmless ones an answer;
 3. *DPO*: preference pairs that put refusing the harmful above complying, and answering the
    harmless above refusing (the second kind is what keeps a model from refusing
-   everything).
+   everything), against the safety-SFT model as the reference. With the chosen answers'
+   NLL added (RPO, `rpo_alpha`): plain DPO at the same learning rate makes refusals and
+   answers alike less likely, and the model's refusals come out garbled.
 
 After each step the model answers HELD-OUT prompts (greedy, so the figures do not depend on
 a sampling seed): the *refusal rate* on harmful requests (higher is better) and the
@@ -147,6 +149,7 @@ class RefusalSettings(Config):
     learning_rate: float = 1e-3
     dpo_learning_rate: float = 1e-4
     beta: float = 0.1
+    rpo_alpha: float = 1.0
     max_new_tokens: int = 24
     seed: int = 0
 
@@ -249,7 +252,9 @@ def refusal_demo(
 
     t = time.perf_counter()
     say("3/3 DPO (refuse the harmful over complying, answer the harmless over refusing)")
-    dpo_settings = DPOSettings(s.beta, s.dpo_steps, s.batch_size, s.dpo_learning_rate, seed=s.seed)
+    dpo_settings = DPOSettings(
+        s.beta, s.dpo_steps, s.batch_size, s.dpo_learning_rate, seed=s.seed, rpo_alpha=s.rpo_alpha
+    )
     dpo_policy, dpo_report = dpo(policy, chat, sets["pairs"], dpo_settings, progress)
     save_model(dpo_policy, chat.tokenizer, out / "dpo")
     measure("dpo", out / "dpo")
