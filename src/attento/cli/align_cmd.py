@@ -46,7 +46,7 @@ PPO_FLAGS = {
     "seed": "--seed",
     "train_dropout": "--train-dropout",
 }
-DPO_FLAGS = {"beta": "--beta"} | REWARD_FLAGS
+DPO_FLAGS = {"beta": "--beta", "rpo_alpha": "--rpo-alpha"} | REWARD_FLAGS
 RUN_FIELDS = ("eval_interval", "device")  # --checkpoint-interval and --device (shared loop)
 CHAT_SAMPLING = ("temperature", "top_k", "top_p", "greedy", "seed")
 
