@@ -175,7 +175,7 @@ def _train(
         model.checkpoint_blocks = True
     block_size = model.config.block_size
     if batches is None:
-        batches = setup.make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
+        batches = setup.make_batches(cfg, text, model.config, tokenizer)
     model.to(world.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     check_fits(  # on top of the weights, already allocated: a gradient and two moments each
