@@ -231,3 +231,23 @@ def test_25_clients_at_once_get_what_each_gets_alone(s2s_catalog):
     for body, (status, raw) in zip(requests, answers, strict=True):
         assert status == 200, raw[:200]
         assert raw == alone.post("/api/seq2seq", json=body).content, body
+
+
+def test_a_seeded_run_waits_between_clicks_and_writes_the_same(s2s):
+    """With the server's Runs and Writers the next click finds its run (no replay) and the
+    tokens are still transduce's."""
+    from attento.explain.seq2seq_view import Writers, seq2seq_step
+    from attento.explain.step_view import Runs
+
+    model, tok = s2s
+    src, runs, writers = tok.encode("90"), Runs(), Writers()
+    target: list[int] = []
+    for _ in range(6):
+        answer = seq2seq_step(model, tok, src, target, 0, seed=2, runs=runs, writers=writers)
+        assert answer["start"] == 0 and len(runs) == (0 if answer["done"] else 1)
+        target = answer["written"]
+        if answer["done"]:
+            break
+    expected = transduce(model, torch.tensor([src]), seed=2)[0]
+    assert [i for i in target if i != model.config.eos_id] == expected[: len(target)]
+    assert writers.get(model, src) is writers.get(model, list(src))

@@ -17,28 +17,60 @@ as the final step does (sampling.js). `seq2seq_step` first chooses that next tok
 generation loop itself (step_view.choose on `model.conditioned(source)`, the decoder that
 `transduce` drives): greedy, or a die seeded when the run began at BOS, whose k-th roll is the
 k-th token of `transduce(model, source, seed=S)`; a target the run would not have written
-restarts the run at its end, as on the main page.
+restarts the run at its end, as on the main page. Between clicks the run waits in the
+server's `Runs` (its KV cache and die), found again because the same source gets the same
+conditioned decoder (`Writers`): a click costs one token's forward pass, not a replay.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import torch
 
 from attento.errors import UserError
-from attento.explain.step_view import choose
+from attento.explain.step_view import Runs, choose
 from attento.explain.tensors import pack
 from attento.explain.trace_view import TOP_LOGITS
 from attento.generate import filter_logits, probabilities
 from attento.generate.sampling import SamplingConfig
 from attento.models.trace import Trace
 
+WRITERS_MAX = 256  # sources whose encoder output is kept between clicks
 ATTENTIONS = {
     "encoder": "encoder.{}.attn",
     "decoder": "decoder.{}.attn",
     "cross": "decoder.{}.cross",
 }
+
+
+class Writers:
+    """A bounded, thread-safe LRU of decoders bound to one source (`model.conditioned(src)`).
+
+    A seeded run is kept under the decoder it drives (step_view.Runs, keyed by that object), so
+    the next click must bring the same object: the same (model, source) gets it here. The
+    decoder holds only the encoder's output, read and never written, so threads may share it."""
+
+    def __init__(self, size: int = WRITERS_MAX) -> None:
+        self.size = size
+        self._writers: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, model: Any, src: list[int]) -> Any:
+        key = (model, tuple(src))
+        with self._lock:
+            if key in self._writers:
+                self._writers.move_to_end(key)
+                return self._writers[key]
+        with torch.inference_mode():
+            writer = model.conditioned(torch.tensor([src], dtype=torch.long))
+        with self._lock:
+            writer = self._writers.setdefault(key, writer)
+            while len(self._writers) > self.size:
+                self._writers.popitem(last=False)
+            return writer
 
 
 def is_seq2seq(model: Any) -> bool:
@@ -141,11 +173,14 @@ def seq2seq_step(
     top_p: float | None = None,
     greedy: bool = False,
     seed: int | None = None,
+    runs: Runs | None = None,
+    writers: Writers | None = None,
 ) -> dict[str, Any]:
     """Write the next target token as `transduce` would, then the view of the longer target.
 
     `start`: how many target tokens there were when the current seeded run began (0: at BOS,
-    so the run is `transduce(..., seed=seed)`); the answer says where its run began."""
+    so the run is `transduce(..., seed=seed)`); the answer says where its run began. `runs`
+    and `writers` keep seeded runs between calls (None: every call replays its run)."""
     if finished(model, target):
         raise UserError(
             "the answer is written: the target ends with <eos> or fills the context",
@@ -153,9 +188,10 @@ def seq2seq_step(
         )
     config = SamplingConfig(temperature, top_k, top_p, greedy, seed)
     bos = model.config.bos_id
+    writer = (writers or Writers(1)).get(model, src)
+    ids, begin = [bos, *target], min(start, len(target)) + 1
+    token, began, logits = choose(writer, ids, begin, config, runs)
     with torch.inference_mode():
-        writer = model.conditioned(torch.tensor([src], dtype=torch.long))
-        token, began, logits = choose(writer, [bos, *target], min(start, len(target)) + 1, config)
         probs = probabilities(filter_logits(logits.float(), temperature, top_k, top_p))
     new = [*target, token]
     step = {"token": tokens(model, tokenizer, [token])[0], "prob": float(probs[token])}

@@ -28,7 +28,8 @@ Requests name a model from the catalog (catalog.py), never a path. Every request
 from its own body alone (no session): the only state kept between requests is the loaded
 models, a bounded cache of recorded forward passes that makes the page's later questions about
 a prompt cheap (traces.Traces), and one of seeded runs that makes the next roll cheap
-(step_view.Runs). Either may forget: the answer is then recomputed, equal.
+(step_view.Runs; an encoder–decoder's run also needs its source's decoder, kept in
+seq2seq_view.Writers). Either may forget: the answer is then recomputed, equal.
 
 **Errors.** Every 4xx answer is JSON `{"detail": sentence, "code": code, "params": {...}}`:
 `detail` is one short English sentence that quotes at most ~40 characters of the request;
@@ -98,6 +99,7 @@ from attento.explain.heads import heads_view
 from attento.explain.history_view import Snapshots, check_step, history_view, snapshot_view
 from attento.explain.lens import lens_view
 from attento.explain.seq2seq_view import (
+    Writers,
     check_source,
     check_target,
     seq2seq_step,
@@ -453,6 +455,7 @@ def create_app(
     vocabularies: dict[str, list[str]] = {}
     vocab_lock = threading.Lock()
     snapshots = Snapshots()
+    writers = Writers()
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> JSONResponse:
@@ -748,6 +751,8 @@ def create_app(
                 top_p=req.top_p,
                 greedy=req.greedy,
                 seed=req.seed,
+                runs=runs,
+                writers=writers,
             )
         else:
             view = seq2seq_view(model, tokenizer, src, req.target)
