@@ -143,11 +143,16 @@ def test_a_seq2seq_run_resumes_bit_for_bit(
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_objective_and_arch_go_together_and_the_preset_fits(pairs_file: Path) -> None:
+def test_objective_and_arch_go_together_and_the_preset_fits(
+    pairs_file: Path, tmp_path: Path
+) -> None:
     with pytest.raises(UserError, match="objective seq2seq and arch seq2seq go together"):
         seq2seq_config(pairs_file, arch="gpt").check()
     with pytest.raises(UserError, match="--tokenizer char"):
         pair_tokenizer("bpe:100", pairs_file.read_text())
+    shape = dict(block_size=24, n_layer=1, n_head=2, n_embd=16, pad_id=5)
+    with pytest.raises(UserError, match="keeps pad_id 0, bos_id 1 and eos_id 2"):
+        train(seq2seq_config(pairs_file, model=shape), tmp_path / "run", progress=False)
     cfg = preset("numeri")
     cfg.check()
     longest = max(len(t) for _, t in parse_pairs(pairs_text()))

@@ -40,7 +40,7 @@ GENERATED = {"numeri": "every number below 10 000 and its Italian spelling (data
 def load_corpus(name_or_path: str | Path) -> str:
     """Return the text of a known corpus name or of a UTF-8 text file."""
     key = str(name_or_path)
-    if key == "numeri":
+    if key in GENERATED:  # the one generated corpus: numeri
         from attento.data.numbers import pairs_text
 
         return pairs_text()

@@ -93,6 +93,8 @@ def make_batches(cfg: TrainConfig, text: str, model_config: Any, tokenizer: Any)
 
     if cfg.objective == "seq2seq":
         c = model_config
+        if [c.pad_id, c.bos_id, c.eos_id] != tokenizer.encode(PAIR_SPECIALS):
+            raise UserError("an encoder–decoder on pairs keeps pad_id 0, bos_id 1 and eos_id 2")
         pairs = parse_pairs(text, cfg.corpus)
         return PairBatches(
             pairs, tokenizer.encode, c.block_size, c.pad_id, c.bos_id, c.eos_id, seed=cfg.seed
