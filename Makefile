@@ -56,7 +56,7 @@ test-all: setup
 	$(PY) -m pytest -q
 
 screenshots: setup
-	ATTENTO_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/explain/test_browser.py tests/explain/test_browser_encoder.py -k screenshots
+	ATTENTO_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/explain/test_browser.py tests/explain/test_browser_encoder.py tests/explain/test_browser_seq2seq.py -k screenshot
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench examples notebooks/src notebooks/build.py docs/hooks.py

@@ -47,9 +47,16 @@ The model is the bundled `dante` when present, else a random GPT of dante's shap
 training preset: 4 layers x 128, 4 heads, sinusoidal positions, 1024-token BPE vocabulary,
 128-token context). Target: /api/trace, /api/lens and /api/heads under 150 ms.
 
+And the encoder–decoder page (`--only-seq2seq`, its own section): POST /api/seq2seq on the
+bundled `numeri` (else a random encoder–decoder of its shape) for "1988" ->
+"millenovecentottantotto": a view of the target half written, a greedy step, a seeded step
+20 tokens into a run the server no longer keeps (replayed from BOS: the worst case) and the
+next click of a kept run, against the model's plain teacher-forced forward of the same pair.
+Target: each under 150 ms.
+
     .venv/bin/python bench/explain.py [--repeats 15] [--tokens 64] [--threads 1] [--no-write]
                   [--clients 1,8,25] [--requests 100] [--run-clicks 110] [--server-threads 1,2]
-                  [--scale-repeats 5] [--no-scale] [--only-scale]
+                  [--scale-repeats 5] [--no-scale] [--only-scale] [--only-seq2seq]
 
 One torch thread by default: on a small shared machine, two OpenMP threads fighting other
 processes for the cores make small-matrix timings erratic.
@@ -452,6 +459,84 @@ def report(name: str, ms: dict[str, float], facts: dict, n_tokens: int, repeats:
     return "\n".join(lines)
 
 
+def seq2seq_table(repeats: int, tmp: Path) -> str:
+    """POST /api/seq2seq on the bundled numeri (else a random model of its shape)."""
+    from attento.data.numbers import italian, pairs_text
+    from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
+    from attento.train.config import preset
+    from attento.train.setup import pair_tokenizer
+
+    if (BUNDLED_DIR / "numeri").is_dir():
+        catalog, name = Catalog.discover("numeri"), "numeri"
+    else:
+        torch.manual_seed(0)
+        tokenizer = pair_tokenizer("char", pairs_text())
+        shape = preset("numeri").model
+        model = Seq2Seq(Seq2SeqConfig(vocab_size=tokenizer.vocab_size, **shape)).eval()
+        path = save_model(model, tokenizer, tmp / "numeri-sized")
+        catalog, name = Catalog.discover(str(path), bundled_dir=tmp / "none"), "numeri-sized"
+    model, tokenizer = catalog.load(name)
+    facts = catalog.entry(name).facts()
+    client = TestClient(create_app(catalog), base_url="http://127.0.0.1")
+    src, target = tokenizer.encode("1988"), tokenizer.encode(italian(1988))
+    half, bos = target[: len(target) // 2], model.config.bos_id
+    pair = (torch.tensor([src]), torch.tensor([[bos, *half]]))
+
+    def forward():
+        with torch.no_grad():
+            model(*pair)
+
+    def ask(body: dict):
+        def call():
+            r = client.post("/api/seq2seq", json={"model": name, "src": src, **body})
+            assert r.status_code == 200, r.text[:200]
+
+        return call
+
+    clicks = {"target": half}
+
+    def click():  # the next seeded click of one run: its cache waits in the server's Runs
+        body = {"model": name, "src": src, "target": clicks["target"], "step": True, "seed": 1}
+        r = client.post("/api/seq2seq", json=body)
+        assert r.status_code == 200, r.text[:200]
+        clicks["target"] = half if r.json()["done"] else r.json()["written"]
+
+    ms = {
+        k: v * 1000
+        for k, v in best_times(
+            {
+                "forward (peer)": forward,
+                "view, target half written": ask({"target": half}),
+                "step, greedy": ask({"target": half, "step": True, "greedy": True}),
+                "step, seeded, 20 tokens into its run, replayed": ask(
+                    {"target": target[:20], "step": True, "seed": 1}
+                ),
+                "step, seeded, the next click of a kept run": click,
+            },
+            repeats,
+        ).items()
+    }
+    lines = [
+        f"Model `{name}` (encoder–decoder, {facts['n_layer']} + {facts['n_layer']} layers x "
+        f"{facts['n_embd']}, {facts['n_head']} heads, {facts['parameters']:,} parameters), "
+        f'source "1988", target "{italian(1988)}"; best of {repeats}, '
+        f"torch threads {torch.get_num_threads()}, TestClient in process.",
+        "",
+        "| POST /api/seq2seq | ms | vs forward |",
+        "|---|---:|---:|",
+    ]
+    peer = ms["forward (peer)"]
+    for row, t in ms.items():
+        lines.append(f"| {row} | {t:.1f} | {t / peer:.1f}x |")
+    worst = max(t for row, t in ms.items() if row != "forward (peer)")
+    verdict = "meets" if worst < TARGET_MS else "misses"
+    lines += [
+        "",
+        f"The slowest answers in {worst:.0f} ms ({verdict} the {TARGET_MS:.0f} ms target).",
+    ]
+    return "\n".join(lines)
+
+
 def command_line(command: str, load_at_start: float) -> str:
     return (
         f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, "
@@ -475,8 +560,20 @@ def main() -> None:
     parser.add_argument("--scale-repeats", type=int, default=5)
     parser.add_argument("--no-scale", action="store_true", help="skip the real-model shapes")
     parser.add_argument("--only-scale", action="store_true", help="only the real-model shapes")
+    parser.add_argument(
+        "--only-seq2seq", action="store_true", help="only the encoder–decoder page (own section)"
+    )
     args = parser.parse_args()
     load_at_start = os.getloadavg()[0]
+    if args.only_seq2seq:
+        torch.set_num_threads(args.threads)
+        with tempfile.TemporaryDirectory() as tmp:
+            body = seq2seq_table(args.repeats, Path(tmp))
+        print(body)
+        if not args.no_write:
+            command = "python " + " ".join(["bench/explain.py", *sys.argv[1:]])
+            write_section("explain.py --only-seq2seq", command_line(command, load_at_start) + body)
+        return
     if args.only_scale:
         torch.set_num_threads(args.threads)
         print(scale_table(args.scale_repeats, args.tokens))

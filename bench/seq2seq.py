@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from attento.data.numbers import italian
 from attento.generate.seq2seq import transduce
 from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attento.train import optim
@@ -28,72 +29,6 @@ from attento.train.config import TrainConfig
 from results import write_section
 
 # --- the task --------------------------------------------------------------------------------
-
-UNITS = ["zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"]
-TEENS = "dieci undici dodici tredici quattordici quindici sedici diciassette diciotto diciannove"
-TENS = [
-    "_",
-    "_",
-    "venti",
-    "trenta",
-    "quaranta",
-    "cinquanta",
-    "sessanta",
-    "settanta",
-    "ottanta",
-    "novanta",
-]
-
-
-def below_100(n: int) -> str:
-    if n < 10:
-        return UNITS[n]
-    if n < 20:
-        return TEENS.split()[n - 10]
-    tens, unit = TENS[n // 10], n % 10
-    if unit in (1, 8):  # venti + uno -> ventuno, trenta + otto -> trentotto
-        tens = tens[:-1]
-    return tens + (UNITS[unit] if unit else "")
-
-
-def below_1000(n: int) -> str:
-    hundreds, rest = divmod(n, 100)
-    head = "" if hundreds == 0 else "cento" if hundreds == 1 else UNITS[hundreds] + "cento"
-    if rest == 0:
-        return head
-    tail = below_100(rest)
-    if head and tail.startswith("o"):  # cento + ottanta -> centottanta
-        head = head[:-1]
-    return head + tail
-
-
-def italian(n: int) -> str:
-    """The Italian spelling of 0 <= n < 10 000, in one word as Italian writes numbers."""
-    if n == 0:
-        return "zero"
-    thousands, rest = divmod(n, 1000)
-    head = "" if thousands == 0 else "mille" if thousands == 1 else below_1000(thousands) + "mila"
-    word = head + (below_1000(rest) if rest else "")
-    if n > 3 and n % 10 == 3 and n % 100 != 13:  # ventitré, centotré, milletré
-        word = word[:-3] + "tré"
-    return word
-
-
-KNOWN = {
-    3: "tre",
-    13: "tredici",
-    21: "ventuno",
-    23: "ventitré",
-    28: "ventotto",
-    108: "centotto",
-    180: "centottanta",
-    347: "trecentoquarantasette",
-    1000: "mille",
-    1988: "millenovecentottantotto",
-    2001: "duemilauno",
-    9999: "novemilanovecentonovantanove",
-}
-assert all(italian(n) == w for n, w in KNOWN.items()), "the spelling rules are wrong"
 
 SPECIALS = ["<pad>", "<bos>", "<eos>"]
 CHARS = SPECIALS + sorted(set("0123456789") | {c for n in range(10000) for c in italian(n)})

@@ -1,9 +1,16 @@
-"""A tiny GPT checkpoint (random weights, character tokenizer) for the explainer's tests."""
+"""Tiny checkpoints (random weights, character tokenizers) for the explainer's tests, a live
+server on a free port, and the browser the page tests drive."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import torch
@@ -11,6 +18,7 @@ import torch
 from attento.explain.catalog import Catalog
 from attento.models import GPT, GPTConfig
 from attento.models.folder import load_model, save_model
+from attento.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attento.tokenize import CharTokenizer
 
 TEXT = "Nel mezzo del cammin di nostra vita mi ritrovai per una selva oscura, ché la diritta via era smarrita."
@@ -25,6 +33,15 @@ def make_checkpoint(directory: Path, **overrides) -> Path:
     with torch.no_grad():
         model.embed.tok.weight.mul_(25)
     return save_model(model, tok, directory)
+
+
+def make_seq2seq_checkpoint(directory: Path, **overrides) -> Path:
+    """A random encoder–decoder over digits and letters; pad, BOS, EOS are ids 0, 1, 2."""
+    torch.manual_seed(0)
+    tok = CharTokenizer.from_text("\x00\x01\x02" + "0123456789" + "abcdefghilmnopqrstuvz")
+    settings = dict(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=16)
+    model = Seq2Seq(Seq2SeqConfig(**{**settings, **overrides})).eval()
+    return save_model(model, tok, directory, extra={"prompt": "347"})
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +127,29 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@contextmanager
+def serving(app: Any, timeout: float = 30) -> Iterator[int]:
+    """A real uvicorn serving `app` on a free loopback port (yields the port); stopped after."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not srv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,6 @@ test run leaves the working tree as it was.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ from attento.explain.catalog import BUNDLED_DIR, Catalog, Entry
 from attento.explain.server import create_app
 from attento.generate import filter_logits, generate, probabilities
 
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, serving
 
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 SHOTS_DIR = Path(os.environ.get("ATTENTO_EXPLAIN_SHOTS", BUNDLED_DIR / "dante"))
@@ -36,8 +33,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(models_dir, make_ckpt, tmp_path_factory):
-    import uvicorn
-
     catalog = Catalog.discover("tiny", models_dir)
     sinusoidal = make_ckpt(tmp_path_factory.mktemp("sin") / "tiny-sin", pos_encoding="sinusoidal")
     catalog = Catalog(
@@ -46,23 +41,8 @@ def server(models_dir, make_ckpt, tmp_path_factory):
     if SHOTS_DIR.is_dir() and SHOTS_DIR.name not in catalog.entries:
         extra = Entry(SHOTS_DIR.name, SHOTS_DIR.resolve(), "command line")
         catalog = Catalog([*catalog.entries.values(), extra], "tiny")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(catalog), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", catalog
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(catalog)) as port:
+        yield f"http://127.0.0.1:{port}/", catalog
 
 
 @pytest.fixture

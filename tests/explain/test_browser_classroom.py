@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import socket
-import threading
 import time
 from contextlib import contextmanager
 
@@ -22,7 +20,7 @@ from attento.explain.catalog import Catalog, Entry
 from attento.explain.server import create_app
 from attento.generate import filter_logits, generate
 
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, serving
 
 # the policy the server sends (server.py); the test server adds it where the app does not
 CSP = (
@@ -67,25 +65,8 @@ def csp_middleware(app, mode: str):
 
 @contextmanager
 def live(app):
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
+    with serving(app) as port:
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,6 @@ position of its slider, the probabilities of that snapshot loaded here in Python
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -23,7 +20,7 @@ from attento.models.folder import load_model
 from attento.train.snapshots import load_snapshot
 
 from .builders import BERT_SENTENCE, HISTORY_STEPS, make_bert, make_history
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, serving
 
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 SHOT_MODELS = ("dante", "dante-bert", "dante-history")  # bundled: what a fresh clone shows
@@ -36,8 +33,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, make_ckpt, hostile):
-    import uvicorn
-
     root = tmp_path_factory.mktemp("pages")
     folders = {
         "tiny": make_ckpt(root / "tiny"),
@@ -48,23 +43,8 @@ def server(tmp_path_factory, make_ckpt, hostile):
     entries = [Entry(n, p, "models-dir") for n, p in folders.items()]
     bundled = [Entry(n, BUNDLED_DIR / n, "bundled") for n in SHOT_MODELS]
     catalog = Catalog([*entries, *bundled], "tiny")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(catalog), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", folders
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(catalog)) as port:
+        yield f"http://127.0.0.1:{port}/", folders
 
 
 @pytest.fixture

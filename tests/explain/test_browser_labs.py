@@ -5,9 +5,6 @@ sentence in the page's language, and markup in what the server returns stays tex
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 
 import pytest
 import torch
@@ -15,7 +12,7 @@ import torch
 from attento.explain.labs import Labs
 from attento.explain.server import create_app
 
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, serving
 from .labs_setup import lab_models, refusal_report
 
 pytestmark = [
@@ -26,8 +23,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(catalog, tmp_path_factory):
-    import uvicorn
-
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("labs-browser")
     models = lab_models(root / "models")
@@ -39,20 +34,8 @@ def server(catalog, tmp_path_factory):
         refusal_report=refusal_report(root / "refusal"),
         embedders=("dante-words",),
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(catalog, labs=labs)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/labs.html", labs
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(catalog, labs=labs)) as port:
+        yield f"http://127.0.0.1:{port}/labs.html", labs
 
 
 @pytest.fixture

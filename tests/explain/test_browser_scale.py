@@ -12,9 +12,6 @@ saving and loading the 124M-parameter model).
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +25,7 @@ from attento.models import GPT, GPTConfig
 from attento.models.folder import save_model
 from attento.tokenize import CharTokenizer
 
-from .conftest import ARGS, CHROMIUM
+from .conftest import ARGS, CHROMIUM, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -54,25 +51,10 @@ def gpt2_shaped(directory: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    import uvicorn
-
     path = gpt2_shaped(tmp_path_factory.mktemp("scale"))
     catalog = Catalog.discover(str(path), bundled_dir=path.parent / "none")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(catalog), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", catalog
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(catalog), timeout=60) as port:
+        yield f"http://127.0.0.1:{port}/", catalog
 
 
 def test_a_gpt2_sized_model_opens_a_block_hovers_exact_and_searches_a_token(served):
@@ -154,39 +136,23 @@ def test_grouped_query_heads_are_shown_in_the_groups_that_share_keys_and_values(
 ):
     """A tiny model with 4 query heads reading 2 key/value heads: the head picker boxes heads
     1-2 and 3-4, K and V name the shared head, the cache shows 2 key/value heads."""
-    import uvicorn
-
     sync_api = pytest.importorskip("playwright.sync_api")
     path = make_ckpt(tmp_path / "gqa", n_head=4, n_kv_head=2, pos_encoding="rope")
     catalog = Catalog.discover(str(path), bundled_dir=tmp_path / "none")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(catalog), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
     errors: list[str] = []
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = browser.new_context(locale="en-US").new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://127.0.0.1:{port}/")
-            block = page.locator('#v-blocks details[data-block="0"]')
-            block.locator(".kv-group").first.wait_for(timeout=60_000)
-            groups = block.locator(".kv-group")
-            assert groups.count() == 2
-            assert groups.nth(1).locator("button").all_inner_texts() == ["3", "4"]
-            assert "2 key/value heads" in page.locator("#facts").inner_text()
-            block.locator('button[data-head="3"]').click()
-            titles = block.locator(".substep.attn .heat-title").all_inner_texts()
-            assert any("K/V head 2, shared by queries 3–4" in x for x in titles), titles
-            browser.close()
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(catalog)) as port, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_context(locale="en-US").new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://127.0.0.1:{port}/")
+        block = page.locator('#v-blocks details[data-block="0"]')
+        block.locator(".kv-group").first.wait_for(timeout=60_000)
+        groups = block.locator(".kv-group")
+        assert groups.count() == 2
+        assert groups.nth(1).locator("button").all_inner_texts() == ["3", "4"]
+        assert "2 key/value heads" in page.locator("#facts").inner_text()
+        block.locator('button[data-head="3"]').click()
+        titles = block.locator(".substep.attn .heat-title").all_inner_texts()
+        assert any("K/V head 2, shared by queries 3–4" in x for x in titles), titles
+        browser.close()
     assert not errors, errors

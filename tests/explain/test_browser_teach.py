@@ -4,9 +4,6 @@ and SVG export, a link that restores the state, presentation mode, and the tour 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -18,7 +15,7 @@ from attento.explain.server import create_app
 from attento.explain.traces import record
 
 from ..conftest import save_tokenizer
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,27 +41,10 @@ def gpt2_12x12(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(models_dir, gpt2_12x12):
-    import uvicorn
-
     base = Catalog.discover("tiny", models_dir)
     catalog = Catalog([*base.entries.values(), Entry("gpt2-12x12", gpt2_12x12, "test")], "tiny")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(catalog), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", catalog
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(catalog)) as port:
+        yield f"http://127.0.0.1:{port}/", catalog
 
 
 @pytest.fixture

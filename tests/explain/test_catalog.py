@@ -44,12 +44,12 @@ def test_undrawable_checkpoints_and_junk_are_skipped(tmp_path, make_ckpt):
     make_ckpt(tmp_path / "good")
     bert = make_ckpt(tmp_path / "bert")
     config = json.loads((bert / "config.json").read_text())
-    (bert / "config.json").write_text(json.dumps({**config, "arch": "seq2seq"}))
+    (bert / "config.json").write_text(json.dumps({**config, "arch": "lstm"}))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "config.json").write_text("{not json")
     (tmp_path / "junk" / "model.safetensors").write_bytes(b"")
     assert [p.name for p in find_checkpoints(tmp_path)] == ["good"]
-    with pytest.raises(UserError, match="the explainer draws gpt, bert models"):
+    with pytest.raises(UserError, match="the explainer draws gpt, bert, seq2seq models"):
         Catalog.discover(str(bert), None, bundled_dir=tmp_path / "none")
 
 

@@ -250,7 +250,8 @@ def test_attention_and_snapshots_asked_by_25_clients_at_once_equal_each_alone(se
     catalog = Catalog.discover(MODEL)
     history = "dante-history"
     steps = json.loads(post(port, "POST", "/api/history", {"model": history})[1])["steps"]
-    encoders = [m["name"] for m in catalog_models(port) if not m["decoder_only"]]
+    models = catalog_models(port)
+    encoders = [m["name"] for m in models if not m["decoder_only"] and not m["encoder_decoder"]]
     requests = []
     for k in range(CLIENTS):  # one request each: a third GPT, a third BERT, a third history
         prompt = "Nel mezzo del cammin"[: 4 + k % 16]

@@ -29,6 +29,7 @@ ENDPOINTS += [("POST", "/api/lens"), ("POST", "/api/heads"), ("POST", "/api/cach
 ENDPOINTS += [("POST", "/api/vocab"), ("GET", "/js/app.js"), ("GET", "/style.css")]
 ENDPOINTS += [("POST", "/api/attention"), ("POST", "/api/history"), ("POST", "/api/snapshot")]
 ENDPOINTS += [("GET", "/encoder.html"), ("GET", "/history.html"), ("GET", "/js/encoder.js")]
+ENDPOINTS += [("POST", "/api/seq2seq"), ("GET", "/seq2seq.html"), ("GET", "/js/seq2seq.js")]
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +230,12 @@ BAD_BODIES = [
     ("/api/snapshot", b'{"step": -1}', "step"),
     ("/api/snapshot", b'{"prompt": "a"}', "step"),
     ("/api/vocab", b'{"query": "\\udfff"}', "query"),
+    ("/api/seq2seq", b'{"source": "\\ud800"}', "source"),
+    ("/api/seq2seq", b'{"target": [1, NaN]}', "target"),
+    ("/api/seq2seq", b'{"src": [1], "source": "1"}', "body"),
+    ("/api/seq2seq", b'{"start": 1e400}', "start"),
+    ("/api/seq2seq", b'{"step": "0; DROP"}', "step"),
+    ("/api/seq2seq", b'{"seed": -1}', "seed"),
 ]
 
 
@@ -278,6 +285,8 @@ MARKER = "Q7w" + "".join(chr(ord("a") + i % 26) for i in range(300))
         ("/api/history", {"model": MARKER}),
         ("/api/snapshot", {"model": MARKER, "step": 0}),
         ("/api/snapshot", {"step": 0, "prompt": "ZZ" + MARKER}),
+        ("/api/seq2seq", {"model": MARKER}),
+        ("/api/seq2seq", {"source": MARKER, "target": [1]}),
     ],
 )
 def test_errors_quote_at_most_a_few_characters_of_the_request(client, path, body):

@@ -227,3 +227,12 @@ def test_both_stacks_match_torch_transformer_layers(norm_first):
             y = layer(y, memory, tgt_mask=causal, memory_key_padding_mask=src == PAD)
         logits = model.lm_head(model.dec_ln(y))
         torch.testing.assert_close(logits, model.decode(tgt, memory, mask), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("norm", "norm_first"), [("layernorm", False), ("rmsnorm", True)])
+def test_the_closed_form_size_is_the_built_models(norm, norm_first):
+    config = Seq2SeqConfig(37, 24, 2, 4, 32, ffn_hidden=48, norm=norm, norm_first=norm_first)
+    model = Seq2Seq(config)
+    params = sum(p.numel() for p in model.parameters())
+    nbytes = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+    assert Seq2Seq.size_of(config) == (params, nbytes)

@@ -53,7 +53,7 @@ def test_train_prints_json_and_resumes(
         (["--tokenizer", "bpe:lots"], "bpe:N"),
         (["--corpus", "no-such-corpus"], "neither a file nor a known name"),
         (["--objective", "mlm", "--arch", "bert"], "--arch bert has no default shape"),
-        (["--arch", "seq2seq"], "does not train --arch seq2seq"),
+        (["--arch", "seq2seq"], "--arch seq2seq has no default shape"),
         (["--arch", "gpt-reward"], "does not train --arch gpt-reward"),
         (["--set", "lr=1"], "--set lr: unknown setting (known: corpus, tokenizer"),
         (["--set", "learning_rate"], "expected KEY=VALUE"),

@@ -154,10 +154,10 @@ def check_default_shape(arch: str) -> None:
     ]
     if needs:
         presets = [name for name, cfg in PRESETS.items() if cfg.arch == arch]
-        if not presets:  # seq2seq, the reward model, LoRA: made by their own commands
+        if not presets:  # the reward model, LoRA: made by their own commands
             raise UserError(
                 f"attento train does not train --arch {arch}: choose gpt, mlp, rnn, lstm, "
-                "gru, cnn, or bert with --objective mlm"
+                "gru, cnn, bert with --objective mlm, or seq2seq with --objective seq2seq"
             )
         raise UserError(
             f"--arch {arch} has no default shape ({', '.join(needs)}): "

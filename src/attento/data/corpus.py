@@ -33,15 +33,23 @@ CORPORA: dict[str, CorpusSource] = {
 }
 
 
+# Corpora that attento writes itself, from rules: name -> what it holds.
+GENERATED = {"numeri": "every number below 10 000 and its Italian spelling (data/numbers.py)"}
+
+
 def load_corpus(name_or_path: str | Path) -> str:
     """Return the text of a known corpus name or of a UTF-8 text file."""
     key = str(name_or_path)
+    if key in GENERATED:  # the one generated corpus: numeri
+        from attento.data.numbers import pairs_text
+
+        return pairs_text()
     if key in CORPORA:
         source = CORPORA[key]
         return read_text_file(fetch(source.filename, source.url, source.sha256))
     path = Path(name_or_path)
     if not path.exists():
-        known = ", ".join(sorted(CORPORA))
+        known = ", ".join(sorted([*CORPORA, *GENERATED]))
         raise UserError(f"corpus {key!r} is neither a file nor a known name ({known})")
     return read_text_file(path)
 

@@ -30,7 +30,7 @@ from attento.errors import UserError
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 DEFAULT_MODEL = "dante"
 # The language each bundled model was trained on: its explanations open in that language.
-MODEL_LANGUAGES = {"dante": "it", "shakespeare": "en", "minilm": "en"}
+MODEL_LANGUAGES = {"dante": "it", "shakespeare": "en", "minilm": "en", "numeri": "it"}
 # The prompt a model of each language opens on; an encoder's has a word to guess.
 LANGUAGE_PROMPTS = {"it": "Nel mezzo del cammin", "en": "To be, or not to be"}
 ENCODER_PROMPTS = {
@@ -40,8 +40,10 @@ ENCODER_PROMPTS = {
 DEFAULT_PROMPTS = ("Nel mezzo del cammin", "To be, or not to be", "The")
 
 
-EXPLAINABLE = ("gpt", "bert")  # architectures whose trace the pages know how to draw
+EXPLAINABLE = ("gpt", "bert", "seq2seq")  # architectures whose trace the pages can draw
 ENCODERS = ("bert",)  # of those, the encoder-only ones (encoder.html draws them)
+ENCODER_DECODERS = ("seq2seq",)  # and the encoder–decoders (seq2seq.html)
+SEQ2SEQ_PROMPT = "347"  # an encoder–decoder's source, when its config.json names none
 HF_EXPLAINABLE = (*("gpt2", "llama", "qwen2"), "bert")  # Hugging Face model_types, likewise
 
 
@@ -127,6 +129,7 @@ class Entry:
         from attento.models import hf
         from attento.models.bert import BertConfig
         from attento.models.gpt import GPTConfig, parameter_count
+        from attento.models.seq2seq import Seq2SeqConfig
         from attento.train.snapshots import list_snapshots
 
         config = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
@@ -144,6 +147,14 @@ class Entry:
                     f"{self.path / 'config.json'} holds no valid BERT settings"
                 ) from None
             is_bert, parameters = True, count_parameters(self.path / "model.safetensors")
+        elif config.get("arch") in ENCODER_DECODERS:
+            try:
+                c = Seq2SeqConfig.from_dict(config.get("model"))
+            except (UserError, TypeError):
+                raise UserError(
+                    f"{self.path / 'config.json'} holds no valid encoder–decoder settings"
+                ) from None
+            is_bert, parameters = False, count_parameters(self.path / "model.safetensors")
         else:
             try:
                 c = GPTConfig.from_dict(config.get("model"))
@@ -154,11 +165,13 @@ class Entry:
             parameters = count_parameters(self.path / "model.safetensors")
             is_bert = False
         encoder = {"mlm_head": c.mlm_head} if is_bert else {}
+        seq2seq = isinstance(c, Seq2SeqConfig)
         return {
             "name": self.name,
             "source": self.source,
             "arch": config.get("arch", config.get("model_type")),
-            "decoder_only": not is_bert,
+            "decoder_only": not (is_bert or seq2seq),
+            "encoder_decoder": seq2seq,
             **encoder,
             "n_layer": c.n_layer,
             "n_head": c.n_head,
@@ -168,13 +181,13 @@ class Entry:
             "ffn_hidden": c.ffn_dim,
             "vocab_size": c.vocab_size,
             "block_size": c.block_size,
-            "pos_encoding": getattr(c, "pos_encoding", "learned"),
+            "pos_encoding": getattr(c, "pos_encoding", "sinusoidal" if seq2seq else "learned"),
             "norm": getattr(c, "norm", "layernorm"),
             "activation": c.activation,
             "tie_weights": getattr(c, "tie_weights", True),
             "parameters": parameters,
             "language": (language := model_language(self.name, config)),
-            "prompt": default_prompt(self.path, config, language, encoder=is_bert),
+            "prompt": default_prompt(self.path, config, language, is_bert, seq2seq),
             "snapshots": len(list_snapshots(self.path)),  # a training history (history.html)
         }
 
@@ -188,10 +201,15 @@ def model_language(name: str, config: dict[str, Any]) -> str | None:
 
 
 def default_prompt(
-    path: Path, config: dict[str, Any], language: str | None, encoder: bool = False
+    path: Path,
+    config: dict[str, Any],
+    language: str | None,
+    encoder: bool = False,
+    seq2seq: bool = False,
 ) -> str | None:
-    """The prompt the page opens on: config.json's own, the language's, or the first default
-    the tokenizer can encode, else a few of its tokens; None without a tokenizer."""
+    """The prompt the page opens on: config.json's own, the language's (an encoder–decoder's
+    source: SEQ2SEQ_PROMPT), or the first default the tokenizer can encode, else a few of
+    its tokens; None without a tokenizer."""
     from attento.tokenize import load_tokenizer
     from attento.tokenize.base import CONFIG_FILE
 
@@ -204,7 +222,10 @@ def default_prompt(
     own = config.get("prompt")
     candidates = [own] if isinstance(own, str) and 0 < len(own) <= 200 else []
     prompts = ENCODER_PROMPTS if encoder else LANGUAGE_PROMPTS
-    candidates += [prompts[language]] if language in prompts else []
+    if seq2seq:
+        candidates.append(SEQ2SEQ_PROMPT)
+    elif language in prompts:
+        candidates.append(prompts[language])
     fallback = [ENCODER_PROMPTS["en"]] if encoder else []
     for text in [*candidates, *fallback, *DEFAULT_PROMPTS]:
         try:

@@ -17,13 +17,19 @@
     POST /api/history {model?}                  -> a run's snapshot steps and loss log
     POST /api/snapshot {model?, step, prompt? | ids?} -> the model at that snapshot: next-token
                                                 logits, attention   (history_view.py)
+    POST /api/seq2seq {model?, source? | src?, target?, step?, start?, temperature, top_k?,
+                       top_p?, greedy, seed?}  -> an encoder–decoder's three attentions and
+                                                next-token logits for the target so far; with
+                                                step, after writing its next token
+                                                (seq2seq_view.py, for seq2seq.html)
     GET  /            -> the page (web/index.html and its ES modules; no build step, no CDN)
 
 Requests name a model from the catalog (catalog.py), never a path. Every request is answered
 from its own body alone (no session): the only state kept between requests is the loaded
 models, a bounded cache of recorded forward passes that makes the page's later questions about
 a prompt cheap (traces.Traces), and one of seeded runs that makes the next roll cheap
-(step_view.Runs). Either may forget: the answer is then recomputed, equal.
+(step_view.Runs; an encoder–decoder's run also needs its source's decoder, kept in
+seq2seq_view.Writers). Either may forget: the answer is then recomputed, equal.
 
 **Errors.** Every 4xx answer is JSON `{"detail": sentence, "code": code, "params": {...}}`:
 `detail` is one short English sentence that quotes at most ~40 characters of the request;
@@ -48,6 +54,12 @@ the page shows its own text for `code`, filled in from `params`.
     bad_cell             400     field               a record name or index not in the trace
     encoder_model        400                         an encoder (BERT) asked for a decoder's
                                                      view (trace, block, step...): encoder.html
+    seq2seq_model        400                         an encoder–decoder asked for another
+                                                     page's view: seq2seq.html
+    not_seq2seq          400                         /api/seq2seq of a model that is not one
+    bad_source           400                         pad in an encoder–decoder's source
+    bad_target           400     id                  pad or BOS in a target, or EOS before its end
+    seq2seq_done         400                         a step after <eos>, or with a full context
     no_history           400                         a model without snapshots (history.html)
     bad_step             400     step, steps         a step that has no snapshot
     no_lens              400                         a logit lens of a model without ln_f + lm_head
@@ -86,6 +98,13 @@ from attento.explain.encoder_view import decoder_attention, encoder_ids, encoder
 from attento.explain.heads import heads_view
 from attento.explain.history_view import Snapshots, check_step, history_view, snapshot_view
 from attento.explain.lens import lens_view
+from attento.explain.seq2seq_view import (
+    Writers,
+    check_source,
+    check_target,
+    seq2seq_step,
+    seq2seq_view,
+)
 from attento.explain.settings import ServeSettings
 from attento.explain.step_view import Runs, layer_kv, step_view
 from attento.explain.tensors import dumps
@@ -231,6 +250,30 @@ class StepRequest(BaseModel):
     seed: int | None = Field(None, ge=0, lt=2**53)
     # the layer whose cached keys/values the answer carries (the page's); None: every layer
     cache_layer: int | None = Field(None, ge=-(2**31), lt=2**31)
+
+
+class Seq2SeqRequest(BaseModel):
+    """An encoder–decoder reading `source` (text) or `src` (ids; neither: the model's prompt)
+    with `target` written so far; with `step`, it first writes one more token."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: Text | None = Field(None, max_length=200)
+    source: Text | None = Field(None, min_length=1, max_length=MAX_PROMPT_CHARS)
+    src: list[TokenId] | None = Field(None, min_length=1)
+    target: list[TokenId] = Field(default_factory=list)
+    step: bool = False
+    start: int = Field(0, ge=0, lt=2**31)
+    temperature: float = Field(1.0, gt=0, le=100, allow_inf_nan=False)
+    top_k: int | None = Field(None, ge=1, lt=2**31)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    greedy: bool = False
+    seed: int | None = Field(None, ge=0, lt=2**53)
+
+    @model_validator(mode="after")
+    def one_input(self) -> Seq2SeqRequest:
+        if self.source is not None and self.src is not None:
+            raise ValueError("give either source or src, not both")
+        return self
 
 
 class CacheRequest(IdsRequest):
@@ -413,6 +456,7 @@ def create_app(
     vocabularies: dict[str, list[str]] = {}
     vocab_lock = threading.Lock()
     snapshots = Snapshots()
+    writers = Writers()
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> JSONResponse:
@@ -438,9 +482,11 @@ def create_app(
             codes.get(exc.status_code, "http_error"),
         )
 
-    def open_model(name: str | None, encoders: bool = False) -> tuple[str, Any, Any]:
+    def open_model(
+        name: str | None, encoders: bool = False, seq2seq: bool = False
+    ) -> tuple[str, Any, Any]:
         """(name, model, tokenizer); an encoder only where `encoders` (the decoder views do
-        not apply to it)."""
+        not apply to it), an encoder–decoder only and always where `seq2seq`."""
         name = name or catalog.default
         if name not in catalog.entries:
             raise UserError(
@@ -448,7 +494,14 @@ def create_app(
                 code="unknown_model",
                 params={"available": list(catalog.entries)},
             )
-        if not encoders and not catalog.entries[name].facts()["decoder_only"]:
+        if catalog.entries[name].facts()["encoder_decoder"] != seq2seq:
+            if seq2seq:
+                raise UserError(f"model {name!r} is not an encoder–decoder", code="not_seq2seq")
+            raise UserError(
+                f"model {name!r} is an encoder–decoder: its view is /seq2seq.html",
+                code="seq2seq_model",
+            )
+        if not seq2seq and not encoders and not catalog.entries[name].facts()["decoder_only"]:
             raise UserError(
                 f"model {name!r} is an encoder (BERT): its view is /encoder.html",
                 code="encoder_model",
@@ -664,6 +717,47 @@ def create_app(
         model = snapshots.get(folder, req.step, final)
         view = snapshot_view(model, tokenizer, ids, req.step)
         return PackedJSON({"model": name, "ids": ids} | view)
+
+    @app.post("/api/seq2seq")
+    def seq2seq(req: Seq2SeqRequest) -> Response:
+        name = req.model or next(
+            (n for n, e in catalog.entries.items() if e.facts()["encoder_decoder"]), None
+        )
+        if name is None:
+            raise UserError("the catalog holds no encoder–decoder", code="not_seq2seq")
+        name, model, tokenizer = open_model(name, seq2seq=True)
+        if req.src is not None:
+            src = req.src
+        else:
+            text = req.source if req.source is not None else catalog.entries[name].facts()["prompt"]
+            src = tokenizer.encode(text)
+            if not src:
+                raise UserError(
+                    "the source gives no tokens: type at least one character", code="prompt_empty"
+                )
+        for ids, room in ((src, 0), (req.target, 1 + req.step)):  # BOS, and the step's token
+            check_count(ids)
+            check_ids(ids, model, room=room)
+        check_source(model, src)
+        check_target(model, req.target)
+        if req.step:
+            view = seq2seq_step(
+                model,
+                tokenizer,
+                src,
+                req.target,
+                req.start,
+                temperature=req.temperature,
+                top_k=req.top_k,
+                top_p=req.top_p,
+                greedy=req.greedy,
+                seed=req.seed,
+                runs=runs,
+                writers=writers,
+            )
+        else:
+            view = seq2seq_view(model, tokenizer, src, req.target)
+        return PackedJSON({"model": catalog.entries[name].facts(), "src": src} | view)
 
     if labs is not None:
         from attento.explain.labs import labs_router

@@ -120,6 +120,20 @@ class Seq2Seq(Traced):
         name_modules(self)
 
     @staticmethod
+    def size_of(config: Seq2SeqConfig) -> tuple[int, int]:
+        """(parameters, float32 bytes with the sinusoid table) in closed form, before building:
+        building on the meta device would import torch's compiler stack (models/config.py)."""
+        c, C, F = config, config.n_embd, config.ffn_dim
+        norm = 2 * C if c.norm == "layernorm" else C
+        attention = 4 * C * C + 4 * C  # self: qkv + W_O; cross: q + kv + W_O, biases included
+        ffn = 2 * C * F + F + C
+        encoder = 2 * norm + attention + ffn
+        decoder = 3 * norm + 2 * attention + ffn
+        params = 2 * c.vocab_size * C + c.vocab_size + c.n_layer * (encoder + decoder)
+        params += 2 * norm if c.norm_first else 0
+        return params, 4 * (params + c.block_size * C)
+
+    @staticmethod
     def _block(c: Seq2SeqConfig, cross: bool) -> Block:
         """An encoder block (bidirectional) or a decoder block (causal, with cross-attention)."""
         return Block(

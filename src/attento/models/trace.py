@@ -41,6 +41,20 @@ C = n_embd, H = n_head, Hkv = n_kv_head (= H unless grouped-query attention), Dh
 - `ln_f`                       (B, T, C)   final normalisation
 - `logits`                     (B, T, V)   one score per vocabulary token
 
+An encoder–decoder (seq2seq.py; S source tokens, T target tokens) records the same names per
+block under `encoder.{i}` (self-attention without a causal mask: rows over all S tokens) and
+`decoder.{i}` (masked self-attention over the target), plus, in each decoder block:
+
+- `decoder.{i}.ln_cross`       (B, T, C)   normalised input of cross-attention (pre-norm;
+                                           post-norm normalises after the residual sum)
+- `decoder.{i}.cross.q`        (B, H, T, Dh)  the target's queries
+- `decoder.{i}.cross.k`, `.v`  (B, H, S, Dh)  keys and values of the encoder's output
+- `decoder.{i}.cross.weights`  (B, H, T, S)  which source tokens each target token reads
+                               (`scores`, `scaled_masked`, `heads`, `out` as in self-attention)
+- `decoder.{i}.resid_cross`    (B, T, C)   residual stream after cross-attention
+and `logits` (B, T, V) after the decoder; the embeddings record as `embed.*` for each stack
+(the decoder's call comes last, so it is the one kept).
+
 If the model runs several times inside one trace (e.g. a generation loop), each name keeps the
 last value.
 """

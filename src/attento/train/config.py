@@ -17,8 +17,8 @@ from attento.config import Config, check_counts, type_hints, with_settings
 from attento.errors import UserError
 
 # sft: instruction tuning, reward: a reward model, dpo and ppo: alignment, each with its batch
-# source (and loss) from attento.align
-OBJECTIVES = ("clm", "mlm", "sft", "reward", "dpo", "ppo")
+# source (and loss) from attento.align; seq2seq: an encoder–decoder on source TAB target pairs
+OBJECTIVES = ("clm", "mlm", "sft", "reward", "dpo", "ppo", "seq2seq")
 OPTIMIZERS = ("adamw", "muon")  # muon: Muon on the blocks' matrices, AdamW on the rest
 # mlm: masked language modelling (BERT), batches from attento.data.masking
 
@@ -105,6 +105,11 @@ class TrainConfig(Config):
             raise UserError(
                 "objective mlm and arch bert go together: masked language modelling trains "
                 "an encoder (BERT), e.g. --preset bert-cpu"
+            )
+        if (self.objective == "seq2seq") != (self.arch == "seq2seq"):
+            raise UserError(
+                "objective seq2seq and arch seq2seq go together: source-target pairs train an "
+                "encoder–decoder, e.g. --preset numeri"
             )
         names = ("batch_size", "grad_accum", "eval_interval", "eval_batches", "log_interval")
         check_counts(self, *names)
@@ -295,6 +300,27 @@ PRESETS["dante-history"] = PRESETS["tiny"].replace(
     max_steps=600,
     keep_checkpoints=7,
     warmup_steps=20,
+    eval_interval=100,
+    log_interval=10,
+)
+
+# The bundled `numeri`: the 2017 encoder–decoder (2 + 2 post-norm blocks x 4 heads x 64, the
+# paper's ReLU and LayerNorm) spelling numbers in Italian, "347" -> "trecentoquarantasette",
+# so that the explainer's encoder–decoder page (cross-attention) works on a fresh clone. The
+# recipe of bench/seq2seq.py: batches of 64 pairs, lr 3e-3 after 100 warm-up steps, no weight
+# decay, beta2 0.98; fixed steps, so a loaded machine trains the same model, only slower.
+PRESETS["numeri"] = TrainConfig(
+    corpus="numeri",
+    objective="seq2seq",
+    arch="seq2seq",
+    model=dict(block_size=40, n_layer=2, n_head=4, n_embd=64),
+    batch_size=64,
+    max_steps=600,
+    learning_rate=3e-3,
+    min_lr=1e-4,
+    warmup_steps=100,
+    weight_decay=0.0,
+    beta2=0.98,
     eval_interval=100,
     log_interval=10,
 )

@@ -177,7 +177,7 @@ def _train(
         model.checkpoint_blocks = True
     block_size = model.config.block_size
     if batches is None:
-        batches = setup.make_batches(cfg, tokenizer.encode(text), block_size, tokenizer)
+        batches = setup.make_batches(cfg, text, model.config, tokenizer)
     model.to(world.device)
     if hasattr(batches, "use_model"):
         batches.use_model(model)

@@ -61,8 +61,8 @@ def matmul_peak(device: torch.device | str = "cpu", seconds: float = 0.3, n: int
 def _samples(model: torch.nn.Module, tokenizer: Any, seed: int) -> list[tuple[str, str]]:
     from attento.generate import generate_text
 
-    if not hasattr(model, "new_cache") or tokenizer is None:
-        return []
+    if not hasattr(model, "new_cache") or hasattr(model, "conditioned") or tokenizer is None:
+        return []  # an encoder–decoder writes from a source, not from a prompt
     prompts = [""] if tokenizer.eot_id is not None else []
     prompts += ["\n", "The ", "Nel "][: SAMPLE_PROMPTS - len(prompts)]
     out = []

@@ -3,7 +3,9 @@
 The loop (loop.py) takes a model, a tokenizer and a batch source and knows none of these
 choices; a run from a corpus gets them here, a fine-tuning or alignment run (attento.align)
 brings its own. Masked-language-model pre-training is set up here too: its tokenizer gains the
-[MASK] token and its batches are MLMWindows.
+[MASK] token and its batches are MLMWindows; so is an encoder–decoder's (objective seq2seq):
+the corpus is source TAB target pairs, the tokenizer its characters after three reserved ones
+(pad, BOS, EOS: ids 0, 1, 2, the Seq2SeqConfig defaults), the batches PairBatches.
 """
 
 from __future__ import annotations
@@ -56,18 +58,48 @@ def build_model(arch: str, model: dict[str, Any], vocab_size: int) -> torch.nn.M
     return cls(config)
 
 
+# pad, BOS and EOS of an encoder–decoder's character tokenizer: control characters no pair holds
+PAIR_SPECIALS = "\x00\x01\x02"
+
+
+def pair_tokenizer(spec: str, text: str) -> Any:
+    """The characters of the pairs in `text`, after pad, BOS and EOS (ids 0, 1, 2)."""
+    from attento.data.pairs import parse_pairs
+    from attento.tokenize import CharTokenizer
+
+    if spec != "char":
+        raise UserError(f"objective seq2seq reads characters: use --tokenizer char, not {spec}")
+    chars = {c for pair in parse_pairs(text) for c in "".join(pair)}
+    if chars & set(PAIR_SPECIALS):
+        raise UserError("the pairs hold control characters \\x00-\\x02, reserved for pad/BOS/EOS")
+    return CharTokenizer([*PAIR_SPECIALS, *sorted(chars)])
+
+
 def fresh_start(cfg: TrainConfig, text: str, progress: bool = False) -> tuple[torch.nn.Module, Any]:
     """(model, tokenizer) for a run from scratch on `text`."""
-    tokenizer = make_tokenizer(cfg.tokenizer, text, progress)
+    if cfg.objective == "seq2seq":
+        tokenizer = pair_tokenizer(cfg.tokenizer, text)
+    else:
+        tokenizer = make_tokenizer(cfg.tokenizer, text, progress)
     if cfg.objective == "mlm":
         add_mask_token(tokenizer)  # a BPE tokenizer gets [MASK] as a special token
     return build_model(cfg.arch, cfg.model, tokenizer.vocab_size), tokenizer
 
 
-def make_batches(cfg: TrainConfig, tokens: list[int], block_size: int, tokenizer: Any) -> Any:
-    """The batch source of a corpus objective (clm, mlm)."""
+def make_batches(cfg: TrainConfig, text: str, model_config: Any, tokenizer: Any) -> Any:
+    """The batch source of a corpus objective (clm, mlm, seq2seq)."""
+    from attento.data.pairs import PairBatches, parse_pairs
     from attento.data.windows import CLMWindows
 
+    if cfg.objective == "seq2seq":
+        c = model_config
+        if [c.pad_id, c.bos_id, c.eos_id] != tokenizer.encode(PAIR_SPECIALS):
+            raise UserError("an encoder–decoder on pairs keeps pad_id 0, bos_id 1 and eos_id 2")
+        pairs = parse_pairs(text, cfg.corpus)
+        return PairBatches(
+            pairs, tokenizer.encode, c.block_size, c.pad_id, c.bos_id, c.eos_id, seed=cfg.seed
+        )
+    tokens, block_size = tokenizer.encode(text), model_config.block_size
     if cfg.objective == "mlm":
         return MLMWindows.for_tokenizer(tokens, block_size, tokenizer, seed=cfg.seed)
     if cfg.objective != "clm":

@@ -457,7 +457,7 @@ async function loadModels() {
   const data = await api("/api/models");
   // encoders (BERT) have their own page, beside a decoder: encoder.html
   const opened = data.models.find((m) => m.name === data.default);
-  if (opened && !opened.decoder_only) location.replace(`encoder.html?encoder=${encodeURIComponent(opened.name)}`);
+  if (opened && !opened.decoder_only) location.replace(`${opened.encoder_decoder ? "seq2seq.html?model" : "encoder.html?encoder"}=${encodeURIComponent(opened.name)}`);
   state.models = data.models.filter((m) => m.decoder_only);
   state.model = opened && opened.decoder_only ? data.default : state.models[0]?.name;
   const select = $("#model");

@@ -4,7 +4,9 @@
 // number is the model's own (POST /api/attention, encoder_view.py).
 import { probBars, samplingControls, DEFAULT_SETTINGS } from "./bars.js";
 import { el, heatmap, html, pct, showToken } from "./draw.js";
+import { addFigureButtons } from "./export.js";
 import { chooseLanguage, getLanguage, setLanguage } from "./i18n.js";
+import "./strings-teach.js";
 import { decodeAll } from "./tensor.js";
 
 const MASK = "[MASK]";
@@ -184,6 +186,7 @@ function render() {
   if (state.views.decoder) attentionPane($("#v-decoder"), state.views.decoder, "decoder");
   if (state.views.encoder) attentionPane($("#v-encoder"), state.views.encoder, "encoder");
   renderGuesses();
+  addFigureButtons();
 }
 
 function showError(e) {
@@ -226,7 +229,7 @@ async function main() {
     const data = await api("/api/models");
     state.models = data.models;
     const decoders = data.models.filter((m) => m.decoder_only);
-    const encoders = data.models.filter((m) => !m.decoder_only);
+    const encoders = data.models.filter((m) => !m.decoder_only && !m.encoder_decoder);
     const named = (list, want) => (list.some((m) => m.name === want) ? want : list[0]?.name ?? null);
     state.encoder = named(encoders, params.get("encoder"));
     const enc = encoders.find((m) => m.name === state.encoder);

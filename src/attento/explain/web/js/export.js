@@ -1,6 +1,8 @@
 // Every view as a picture for a slide: SVG (the view's markup in a foreignObject, with the
 // page's styles inlined and each canvas turned into its PNG via toDataURL; SVG figures go in
-// as they are) and PNG (that SVG drawn on a canvas at twice the size).
+// as they are) and PNG (that SVG drawn on a canvas at twice the size). A whole stage has its
+// buttons in its title; each figure in it (an attention map, a histogram, the bars) its own,
+// shown when the pointer is over it, so one map can go on a slide alone.
 import { el } from "./draw.js";
 import { t } from "./i18n.js";
 
@@ -76,34 +78,64 @@ function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
-export async function exportView(section, kind) {
-  const name = `attento-${section.id.replace(/^s-/, "")}.${kind}`;
+export async function exportView(section, kind, name = `attento-${section.id.replace(/^s-/, "")}.${kind}`) {
   const blob = kind === "svg" ? new Blob([svgOf(section)], { type: "image/svg+xml" }) : await pngOf(section);
   download(blob, name);
   return blob;
+}
+
+function exportButtons(onExport, attr) {
+  const bar = el("span", { class: attr === "data-export" ? "export-bar" : "export-bar fig-export" });
+  for (const kind of ["png", "svg"]) {
+    bar.append(
+      el("button", {
+        type: "button",
+        class: "chip-btn export-btn",
+        [attr]: kind,
+        "data-i18n": `export.${kind}`,
+        title: t(attr === "data-export" ? "export.title" : "export.figure"),
+        text: t(`export.${kind}`),
+        onclick: () => onExport(kind),
+      }),
+    );
+  }
+  return bar;
+}
+
+// the file name of the k-th figure (from 1) of a stage: attento-<stage>-<k>.<kind>
+export function figureName(figure, kind) {
+  const section = figure.closest(".stage");
+  const stage = section ? section.id.replace(/^s-/, "") : "view";
+  const k = section ? [...section.querySelectorAll("figure")].indexOf(figure) + 1 : 1;
+  return `attento-${stage}-${k}.${kind}`;
+}
+
+// a PNG and an SVG button on every figure of the page that has none yet, now and whenever a
+// view draws new ones
+export function addFigureButtons(root = document.querySelector("main")) {
+  if (!root) return;
+  const add = () => {
+    for (const fig of root.querySelectorAll("figure:not([data-exportable])")) {
+      fig.dataset.exportable = "1";
+      fig.prepend(exportButtons((kind) => exportView(fig, kind, figureName(fig, kind)), "data-export-figure"));
+    }
+  };
+  add();
+  for (const b of root.querySelectorAll(".fig-export button")) b.title = t("export.figure");
+  if (!root.dataset.figureExports) {
+    root.dataset.figureExports = "1";
+    new MutationObserver(add).observe(root, { childList: true, subtree: true });
+  }
 }
 
 // a PNG and an SVG button in the title of every stage
 export function addExportButtons() {
   for (const section of document.querySelectorAll("main .stage")) {
     const h2 = section.querySelector("h2");
-    const old = section.querySelector(".export-bar");
+    const old = h2 && h2.querySelector(".export-bar");
     if (old) for (const b of old.children) b.title = t("export.title");
     if (!h2 || old) continue;
-    const bar = el("span", { class: "export-bar" });
-    for (const kind of ["png", "svg"]) {
-      bar.append(
-        el("button", {
-          type: "button",
-          class: "chip-btn export-btn",
-          "data-export": kind,
-          "data-i18n": `export.${kind}`,
-          title: t("export.title"),
-          text: t(`export.${kind}`),
-          onclick: () => exportView(section, kind),
-        }),
-      );
-    }
-    h2.append(bar);
+    h2.append(exportButtons((kind) => exportView(section, kind), "data-export"));
   }
+  addFigureButtons();
 }

@@ -4,7 +4,9 @@
 // probabilities and its attention (POST /api/history, /api/snapshot; history_view.py).
 import { probBars, samplingControls, DEFAULT_SETTINGS } from "./bars.js";
 import { el, heatmap, html, pct, showToken } from "./draw.js";
+import { addFigureButtons } from "./export.js";
 import { chooseLanguage, getLanguage, setLanguage } from "./i18n.js";
+import "./strings-teach.js";
 import { decodeAll } from "./tensor.js";
 
 const STR = {
@@ -243,6 +245,7 @@ async function main() {
     translate();
     renderAtStep();
   });
+  addFigureButtons();
   document.body.dataset.busy = "0";
 }
 

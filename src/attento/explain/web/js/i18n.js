@@ -209,6 +209,11 @@ export const STRINGS = {
     "error.encoder_model": "Questo è un encoder (BERT): non prevede la parola successiva. Aprilo nella pagina GPT · BERT.",
     "error.no_history": "Questo modello non ha istantanee dell'addestramento (attento train --keep-checkpoints).",
     "error.bad_step": "Non c'è un'istantanea a questo passo.",
+    "error.seq2seq_model": "Questo è un encoder–decoder: aprilo nella pagina Encoder–decoder.",
+    "error.not_seq2seq": "Questo modello non è un encoder–decoder.",
+    "error.bad_source": "L'ingresso contiene <pad>: dai solo i token veri.",
+    "error.bad_target": "L'uscita contiene un token che il decoder non scrive lì (<pad>, <bos>, o <eos> prima della fine).",
+    "error.seq2seq_done": "La risposta è già scritta: finisce con <eos> o riempie il contesto.",
   },
   en: {
     "app.title": "Inside a generative model, step by step",
@@ -411,6 +416,11 @@ export const STRINGS = {
     "error.encoder_model": "This is an encoder (BERT): it does not predict the next word. Open it in the GPT · BERT page.",
     "error.no_history": "This model has no training snapshots (attento train --keep-checkpoints).",
     "error.bad_step": "There is no snapshot at this step.",
+    "error.seq2seq_model": "This is an encoder–decoder: open it in the Encoder–decoder page.",
+    "error.not_seq2seq": "This model is not an encoder–decoder.",
+    "error.bad_source": "The input holds <pad>: give the real tokens only.",
+    "error.bad_target": "The output holds a token the decoder never writes there (<pad>, <bos>, or <eos> before the end).",
+    "error.seq2seq_done": "The answer is written: it ends with <eos> or fills the context.",
   },
 };
 
