@@ -1,6 +1,6 @@
 """Quantized weights: size, generation speed and held-out loss against float32, in one run.
 
-Models: the bundled `dante` (BPE 1,024) and `shakespeare` (characters), 4 layers x 128, and a
+Models: the bundled `dante` (BPE) and `shakespeare` (characters), 4 layers x 128, and a
 random 6 layers x 6 heads x 384 (vocab 65, block 256, as in bench/generate.py), whose
 matrices (42 MB in float32) no longer fit in the CPU caches. Variants, each of every Linear
 layer but the output layer tied to the embeddings (see attento/models/quantize.py):
@@ -12,7 +12,7 @@ layer but the output layer tied to the embeddings (see attento/models/quantize.p
 - int4, groups of 32, with two kernels: dequant and int4pack (`_weight_int4pack_mm_for_cpu`).
 
 Speed follows bench/generate.py: batch 1, a 1-token prompt, 200 new tokens with the KV cache
-(127 for the bundled models, whose context is 128: no window slides), top-k 50 sampling, one
+(or fewer, to fit a model's context: no window slides), top-k 50 sampling, one
 torch thread, process CPU time, interleaved best of N. `speed / HF` divides by Hugging Face
 `generate` on the same float32 weights (exported with `GPT.export_hf`), timed in the same
 interleaved run.

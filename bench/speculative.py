@@ -1,7 +1,7 @@
 """Speculative decoding speed: the bundled shakespeare model as target, a small trained draft.
 
-Greedy, batch 1, a 1-token prompt, NEW_TOKENS new tokens (the target's context of 128 holds
-them all), one torch thread, CPU time, best of N taken in turns. Compared in the same run:
+Greedy, batch 1, a 1-token prompt, NEW_TOKENS new tokens (the target's context holds them
+all), one torch thread, CPU time, best of N taken in turns. Compared in the same run:
 attento alone (KV cache), attento with the draft, Hugging Face `generate` on the exported
 target, and HF assisted generation (`assistant_model=`) on the exported pair. The draft
 (1 layer, 64 wide) trains for a few seconds on tinyshakespeare with the target's tokenizer.
@@ -114,10 +114,12 @@ def main() -> None:
     print(md + "\n\n" + note)
     if not args.no_write:
         command = "python bench/speculative.py " + " ".join(sys.argv[1:])
+        c = target.config
+        shape = f"{c.n_layer}x{c.n_head}x{c.n_embd}"
         write_section(
             "speculative.py",
             f"`{command.strip()}` (torch {torch.__version__}, 1 thread, CPU time, best of "
-            f"{args.repeats}; target: bundled shakespeare 4x4x128, greedy, batch 1, "
+            f"{args.repeats}; target: bundled shakespeare {shape}, greedy, batch 1, "
             f"{NEW_TOKENS} new tokens)\n\n{md}\n\n{note}\n",
         )
 

@@ -60,8 +60,8 @@ def load_model(
 
     Example:
         >>> model, tok = attento.load_model("shakespeare")
-        >>> model.config.block_size
-        128
+        >>> tok.vocab_size  # one token per character of the plays
+        65
     """
     from attento.models.folder import load_model as _load_model
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-MODEL = "shakespeare"  # bundled: 4 layers x 128, 65-character vocabulary
+MODEL = "shakespeare"  # bundled: a character model, 65-character vocabulary
 LINE = "To be, or not to be, that is the question: Whether 'tis nobler in the mind to suffer"
 CLIENTS = 25
 RSS_MARGIN_MB = 40  # the second batch may not add more than this to the server's memory
@@ -208,17 +208,20 @@ def test_blocks_asked_by_25_clients_at_once_equal_each_block_alone(server):
 
     port, _ = server
     catalog = Catalog.discover(MODEL)
-    _, tokenizer = catalog.load(MODEL)
+    model, tokenizer = catalog.load(MODEL)
+    layers, heads = model.config.n_layer, model.config.n_head
     prompts = [LINE[i : i + 5 + i % 17] + " block" for i in range(CLIENTS)]
     requests = []
     for k, prompt in enumerate(prompts):
         ids = tokenizer.encode(prompt)
-        requests += [("/api/block", {"model": MODEL, "ids": ids, "block": b}) for b in range(4)]
+        requests += [
+            ("/api/block", {"model": MODEL, "ids": ids, "block": b}) for b in range(layers)
+        ]
         requests.append(("/api/stack", {"model": MODEL, "ids": ids, "pos": k % len(ids)}))
         requests.append(("/api/lens", {"model": MODEL, "ids": ids, "pos": k % len(ids)}))
         requests.append(("/api/heads", {"model": MODEL, "ids": ids}))
-        requests.append(("/api/cache", {"model": MODEL, "ids": ids, "layer": k % 4}))
-        cell = {"name": f"blocks.{k % 4}.attn.weights", "index": [k % 4, len(ids) - 1, 0]}
+        requests.append(("/api/cache", {"model": MODEL, "ids": ids, "layer": k % layers}))
+        cell = {"name": f"blocks.{k % layers}.attn.weights", "index": [k % heads, len(ids) - 1, 0]}
         requests.append(("/api/cell", {"model": MODEL, "ids": ids, **cell}))
         requests.append(("/api/vocab", {"model": MODEL, "query": prompt[k % 5 : k % 5 + 2]}))
     random.Random(2).shuffle(requests)

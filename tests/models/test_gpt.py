@@ -87,15 +87,35 @@ def test_config_json_round_trip():
         GPTConfig.from_dict({k: v for k, v in config.to_dict().items() if k != "vocab_size"})
 
 
-def test_a_config_json_from_before_the_new_settings_still_loads():
-    from attento.models.folder import BUNDLED, load_model
+# config.json's "model" as attento wrote it before n_kv_head, head_size, the per-part biases
+# and rope_scaling existed (the keys of the first bundled dante, at a test's size)
+OLD_MODEL_KEYS = {
+    "vocab_size": 50,
+    "block_size": 16,
+    "n_layer": 2,
+    "n_head": 4,
+    "n_embd": 32,
+    "ffn_hidden": None,
+    "dropout": 0.1,
+    "bias": True,
+    "pos_encoding": "learned",
+    "norm": "layernorm",
+    "activation": "gelu",
+    "tie_weights": True,
+    "norm_eps": 1e-05,
+    "rope_base": 10000.0,
+}
 
-    saved = json.loads((BUNDLED / "dante" / "config.json").read_text())["model"]
-    assert "n_kv_head" not in saved and "rope_scaling" not in saved
-    config = GPTConfig.from_dict(saved)
+
+def test_a_config_json_from_before_the_new_settings_still_loads(tmp_path):
+    from attento.models.folder import load_model, save_model
+
+    config = GPTConfig.from_dict(OLD_MODEL_KEYS)
     assert config.kv_heads == config.n_head and config.head_dim == config.n_embd // config.n_head
     assert all(config.has_bias(part) for part in ("qkv", "attn_out", "mlp"))
-    model, _ = load_model("dante")
+    folder = save_model(GPT(config), None, tmp_path / "old")
+    (folder / "config.json").write_text(json.dumps({"arch": "gpt", "model": OLD_MODEL_KEYS}))
+    model, _ = load_model(folder)
     assert model.blocks[0].attn.qkv.out_features == 3 * config.n_embd
 
 

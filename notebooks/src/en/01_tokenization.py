@@ -5,7 +5,7 @@
 # vocabulary. This notebook compares three tokenizers that attento ships:
 #
 # - `cl100k_base`, GPT-4's table (100,256 tokens, byte-level BPE);
-# - `dante`, the BPE of the bundled Italian model (1,024 tokens, trained on the *Commedia*);
+# - `dante`, the BPE of the bundled Italian model (trained by attento on the *Commedia*);
 # - `shakespeare`, one token per character (65 tokens).
 #
 # Everything runs offline in a few seconds.

@@ -5,7 +5,7 @@
 # vocabolario. Questo notebook confronta tre tokenizzatori che attento include:
 #
 # - `cl100k_base`, la tabella di GPT-4 (100.256 token, BPE sui byte);
-# - `dante`, il BPE del modello italiano incluso (1.024 token, addestrato sulla *Commedia*);
+# - `dante`, il BPE del modello italiano incluso (addestrato da attento sulla *Commedia*);
 # - `shakespeare`, un token per carattere (65 token).
 #
 # Tutto gira offline in pochi secondi.
