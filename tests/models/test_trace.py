@@ -13,8 +13,10 @@ from attento.models.trace import Trace
 
 
 def documented_names(n_layer: int) -> set[str]:
-    """The names listed in trace.py's docstring, with {i} expanded."""
+    """The decoder-only names listed in trace.py's docstring, with {i} expanded (the
+    encoder–decoder's `encoder.*` / `decoder.*` records belong to Seq2Seq)."""
     names = re.findall(r"^- `([^`]+)`", trace.__doc__, flags=re.M)
+    names = [n for n in names if not n.startswith(("encoder.", "decoder."))]
     assert len(names) > 15
     return {n.replace("{i}", str(i)) for n in names for i in range(n_layer)}
 
