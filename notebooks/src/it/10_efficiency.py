@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import attento
+from attento.models.kv_memory import PUBLIC, human_bytes
 
 model, tok = attento.load_model("dante")
 n_params = sum(p.numel() for p in model.parameters())
@@ -68,8 +69,6 @@ plt.show()
 # il config.json pubblicato.
 
 # %%
-from attento.models.kv_memory import PUBLIC, human_bytes
-
 for shape in PUBLIC.values():
     m = shape.memory(dtype_bytes=2)  # bfloat16
     print(
