@@ -154,3 +154,17 @@ def test_every_flag_of_compare_reaches_its_config() -> None:
     cfg = config_from_args(CompareConfig, args, FLAGS)
     assert (cfg.archs, cfg.budget_s, cfg.equal_steps) == (("gpt", "mlp"), 7.0, 3)
     assert (cfg.probe_distances, cfg.lengths) == ((2, 4), (8,))
+
+
+def test_plain_constants_are_the_library_defaults() -> None:
+    """Flags that are one number each take it from the function the command calls."""
+    import inspect
+
+    from attento.align.talk import MAX_NEW_TOKENS, chat_loop, stream_reply
+    from attento.generate.report import ROWS, next_token_report
+
+    rows = vars(build_parser().parse_args(["next-token", "--prompt", "a"]))["rows"]
+    assert rows == ROWS == inspect.signature(next_token_report).parameters["n"].default
+    chat = vars(build_parser().parse_args(["chat"]))["max_new_tokens"]
+    for fn in (chat_loop, stream_reply):
+        assert inspect.signature(fn).parameters["max_new_tokens"].default == chat == MAX_NEW_TOKENS

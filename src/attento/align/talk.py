@@ -26,12 +26,15 @@ from attento.generate.sampling import SamplingConfig, make_generators, pick
 CHAT_SAMPLING_DEFAULTS = SamplingConfig(temperature=0.8)
 
 
+MAX_NEW_TOKENS = 200  # the longest answer a chat turn writes
+
+
 @torch.inference_mode()  # on the generator itself: active while it runs, not while it waits
 def stream_reply(
     model: nn.Module,
     chat: ChatFormat,
     messages: Sequence[Message],
-    max_new_tokens: int = 200,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     sampling: SamplingConfig | None = None,
 ) -> Iterator[str]:
     """Yield the assistant's answer piece by piece, until a chat marker or the token limit."""
@@ -66,7 +69,7 @@ def chat_loop(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     system: str | None = None,
-    max_new_tokens: int = 200,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     sampling: SamplingConfig | None = None,
 ) -> list[Message]:
     """Read a line, stream the answer, repeat; returns the conversation."""

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from attento.align.ppo import PPOSettings
     from attento.align.reward import RewardSettings
     from attento.align.sft import SFTSettings
-    from attento.align.talk import CHAT_SAMPLING_DEFAULTS
+    from attento.align.talk import CHAT_SAMPLING_DEFAULTS, MAX_NEW_TOKENS
     from attento.generate.sampling import SamplingConfig
 
     s = sub.add_parser(
@@ -83,7 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_flags(c, default=None)
     c.add_argument("--system", default=None, help="a system message to start with")
-    c.add_argument("--max-new-tokens", type=int, default=200, help="default: %(default)s")
+    c.add_argument(
+        "--max-new-tokens", type=int, default=MAX_NEW_TOKENS, help="default: %(default)s"
+    )
     add_config_flags(c, SamplingConfig, CHAT_SAMPLING, defaults=CHAT_SAMPLING_DEFAULTS)
     c.set_defaults(func=run_chat)
 

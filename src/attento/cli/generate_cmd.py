@@ -30,6 +30,9 @@ MAX_DEFAULT_NEW_TOKENS = 256
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from attento.generate.report import ROWS
+    from attento.generate.speculative import DEFAULT_K
+
     g = sub.add_parser(
         "generate",
         help="continue a prompt with a language model, token by token",
@@ -72,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="tokens the draft proposes per check (default: 4)",
+        help=f"tokens the draft proposes per check (default: {DEFAULT_K})",
     )
     add_lang_flag(g)
     add_json_flag(g)
@@ -86,7 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "renormalised probability, and the token the seeded die picks.",
     )
     _common(n)
-    n.add_argument("-n", "--rows", type=int, default=10, help="candidates to show (default: 10)")
+    n.add_argument(
+        "-n", "--rows", type=int, default=ROWS, help="candidates to show (default: %(default)s)"
+    )
     n.add_argument(
         "--lens",
         action="store_true",

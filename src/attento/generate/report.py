@@ -72,6 +72,9 @@ class NextTokenReport:
         return asdict(self)
 
 
+ROWS = 10  # candidates a next-token table shows
+
+
 @torch.inference_mode()
 def next_token_report(
     model: nn.Module,
@@ -81,7 +84,7 @@ def next_token_report(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
-    n: int = 10,
+    n: int = ROWS,
 ) -> NextTokenReport:
     """The `n` most likely next tokens after `prompt`, every step shown (plus the picked one)."""
     config = SamplingConfig(temperature, top_k, top_p, greedy=False, seed=seed)
