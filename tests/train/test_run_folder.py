@@ -63,6 +63,15 @@ def test_a_fresh_run_after_a_crash_between_the_renames_keeps_the_checkpoint(
     assert json.loads(capsys.readouterr().out)["steps"] == 6
 
 
+def has_state(folder: Path) -> bool:
+    """Whether `folder` holds a checkpoint now: while a checkpoint is renamed in, the folder
+    is missing for a moment (two renames), so a look in that moment sees nothing yet."""
+    try:
+        return checkpoint.STATE_JSON in os.listdir(folder)
+    except FileNotFoundError:
+        return False
+
+
 def wait_for(condition, what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -86,10 +95,7 @@ def test_two_runs_on_one_folder_at_once(
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(
-            lambda: checkpoint.STATE_JSON in os.listdir(out) if out.is_dir() else False,
-            "the first run's first checkpoint",
-        )
+        wait_for(lambda: has_state(out), "the first run's first checkpoint")
         for extra in (["--resume"], ["--preset", "tiny", "--corpus", str(corpus_file)]):
             assert main(["train", "--out", str(out), *extra]) == 2
             one_line_error(
