@@ -5,7 +5,7 @@
 import { probBars, samplingControls, DEFAULT_SETTINGS } from "./bars.js";
 import { el, heatmap, html, pct, showToken } from "./draw.js";
 import { addFigureButtons } from "./export.js";
-import { chooseLanguage, getLanguage, setLanguage } from "./i18n.js";
+import { chooseLanguage, getLanguage, pageStrings, setLanguage } from "./i18n.js";
 import "./strings-teach.js";
 import { decodeAll } from "./tensor.js";
 
@@ -64,10 +64,7 @@ const STR = {
   },
 };
 
-function s(key, vars = {}) {
-  const text = STR[getLanguage()][key] ?? STR.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(vars, k) ? String(vars[k]) : m));
-}
+const s = pageStrings(STR);
 
 const $ = (q) => document.querySelector(q);
 const state = { model: null, history: null, index: 0, view: null, pick: { layer: 0, head: 0 }, settings: { ...DEFAULT_SETTINGS }, generation: 0, views: new Map() };

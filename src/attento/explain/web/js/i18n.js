@@ -468,6 +468,11 @@ function fill(s, vars, wrap) {
   return s.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(vars, k) ? wrap(String(vars[k])) : m));
 }
 
+// a page's own table {en: {...}, it: {...}}: its plain-text lookup, falling back to English
+export function pageStrings(table) {
+  return (key, vars = {}) => fill(table[getLanguage()][key] ?? table.en[key] ?? key, vars, (v) => v);
+}
+
 // plain text: for textContent
 export function t(key, vars = {}) {
   return fill(lookup(key), vars, (v) => v);

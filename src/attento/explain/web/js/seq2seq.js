@@ -7,7 +7,7 @@
 import { probBars, samplingControls, samplingOf, DEFAULT_SETTINGS } from "./bars.js";
 import { colour, el, hideTip, html, pct, showTip, showToken, tokenChip } from "./draw.js";
 import { addFigureButtons } from "./export.js";
-import { chooseLanguage, getLanguage, setLanguage } from "./i18n.js";
+import { chooseLanguage, getLanguage, pageStrings, setLanguage } from "./i18n.js";
 import "./strings-teach.js";
 import { decodeAll } from "./tensor.js";
 
@@ -106,10 +106,7 @@ const STR = {
   },
 };
 
-function s(key, vars = {}) {
-  const text = STR[getLanguage()][key] ?? STR.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(vars, k) ? String(vars[k]) : m));
-}
+const s = pageStrings(STR);
 
 const $ = (q) => document.querySelector(q);
 const SVG = "http://www.w3.org/2000/svg";
