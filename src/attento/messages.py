@@ -52,6 +52,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.bad_temperature": "temperature must be > 0, got {temperature}: for always the most "
         "likely token use greedy decoding (--greedy)",
         "error.bad_top_k": "top_k must be an integer >= 1, got {top_k}",
+        "error.words_no_corpus": "give --corpus (e.g. divina_commedia) or --preset dante-words",
+        "error.out_not_empty": "--out {out} is not empty: give a new folder",
+        "error.fill_bad_k": "k must be at least 1, got {k}",
+        "error.fill_no_mask": "the text has no [MASK] for the model to fill",
+        "error.fill_not_bert": "{model} is not a BERT with a tokenizer",
         "error.bad_top_p": "top_p must be in (0, 1], got {top_p}",
         "error.bad_seed": "{name} must be an integer from 0 to 2^32 - 1, got {seed!r}",
         "error.neuron_no_inputs": "a neuron needs at least one input",
@@ -239,6 +244,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.bad_temperature": "la temperatura deve essere > 0, trovato {temperature}: per "
         "scegliere sempre il token più probabile usa la selezione greedy (--greedy)",
         "error.bad_top_k": "top_k deve essere un intero >= 1, trovato {top_k}",
+        "error.words_no_corpus": "indica --corpus (es. divina_commedia) o --preset dante-words",
+        "error.out_not_empty": "--out {out} non è vuota: indica una cartella nuova",
+        "error.fill_bad_k": "k deve essere almeno 1, trovato {k}",
+        "error.fill_no_mask": "il testo non ha un [MASK] da far riempire al modello",
+        "error.fill_not_bert": "{model} non è un BERT con un tokenizer",
         "error.bad_top_p": "top_p deve stare in (0, 1], trovato {top_p}",
         "error.bad_seed": "{name} deve essere un intero da 0 a 2^32 - 1, trovato {seed!r}",
         "error.neuron_no_inputs": "un neurone ha bisogno di almeno un ingresso",

@@ -14,8 +14,7 @@ from attento.cli.common import (
     print_json,
 )
 from attento.config import with_settings
-from attento.errors import UserError
-from attento.messages import add_lang_flag, language, message
+from attento.messages import add_lang_flag, language, message, user_error
 
 # the flags of train-words, by field of Word2VecSettings; each given one changes the recipe
 WORD2VEC_FLAGS = {
@@ -94,7 +93,7 @@ def word2vec_recipe(args: argparse.Namespace):
     corpus, settings = PRESETS[args.preset] if args.preset else (None, Word2VecSettings())
     corpus = args.corpus or corpus
     if corpus is None:
-        raise UserError("give --corpus (e.g. divina_commedia) or --preset dante-words")
+        raise user_error("words_no_corpus")
     changes = {k: getattr(args, k) for k in WORD2VEC_FLAGS if getattr(args, k) is not None}
     return corpus, with_settings(settings.replace(**changes), args.settings)
 
@@ -105,7 +104,7 @@ def run_train_words(args: argparse.Namespace) -> int:
 
     out = check_out_folder(args.out)
     if out.exists() and any(out.iterdir()):
-        raise UserError(f"--out {args.out} is not empty: give a new folder")
+        raise user_error("out_not_empty", out=args.out)
     corpus, settings = word2vec_recipe(args)
     text = verses(load_corpus(corpus))
     say = (lambda m: print(m, file=sys.stderr)) if args.json else print

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from attento.data.masking import encode_with_masks, mask_token_id
-from attento.errors import UserError
+from attento.messages import user_error
 from attento.models.bert import Bert
 from attento.models.folder import load_model, read_json
 from attento.tokenize import load_tokenizer
@@ -28,14 +28,14 @@ def fill_mask(
     """The model's top-k guesses for each [MASK] of `text`: one list per mask, each guess
     {"token", "id", "prob"}. WordPiece models get BERT's [CLS] ... [SEP] around the text."""
     if k < 1:
-        raise UserError(f"k must be at least 1, got {k}")
+        raise user_error("fill_bad_k", k=k)
     mask_id = mask_token_id(tokenizer)
     ids = encode_with_masks(tokenizer, text)
     if hasattr(tokenizer, "cls_id"):
         ids = [tokenizer.cls_id, *ids, tokenizer.sep_id]
     where = [i for i, t in enumerate(ids) if t == mask_id]
     if not where:
-        raise UserError("the text has no [MASK] for the model to fill")
+        raise user_error("fill_no_mask")
     model.eval()
     device = next(model.parameters()).device
     logits = model(torch.tensor([ids], device=device))
@@ -60,5 +60,5 @@ def load_bert(path_or_name: str | Path) -> tuple[Bert, Any]:
             return Bert.from_hf(path).eval(), load_tokenizer(path)
     model, tokenizer = load_model(path_or_name)
     if not isinstance(model, Bert) or tokenizer is None:
-        raise UserError(f"{path_or_name} is not a BERT with a tokenizer")
+        raise user_error("fill_not_bert", model=path_or_name)
     return model, tokenizer
