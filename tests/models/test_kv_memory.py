@@ -112,6 +112,9 @@ def test_kv_cache_command(capsys, tmp_path):
     assert main(["kv-cache", "--dtype", "bfloat16"]) == 0
     table = capsys.readouterr().out
     assert "Llama-3.2-1B" in table and "GQA 4:1" in table
+    assert "| dante |" in table and "dante-bert" not in table  # an encoder has no KV cache
+    assert main(["kv-cache", "--model", "dante-bert"]) == 2
+    assert "encoder" in capsys.readouterr().err
     assert main(["kv-cache", "--context", "0"]) == 2
     assert "context must be a positive integer, got 0" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(json.dumps({"arch": "cnn", "model": {"n_embd": 8}}))

@@ -33,13 +33,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_kv_cache(args: argparse.Namespace) -> int:
     from attento.models.folder import BUNDLED
-    from attento.models.kv_memory import DTYPE_BYTES, PUBLIC, CacheQuery, human_bytes, shape_of
+    from attento.models.kv_memory import (
+        DTYPE_BYTES,
+        PUBLIC,
+        CacheQuery,
+        human_bytes,
+        is_encoder,
+        shape_of,
+    )
 
     q = config_from_args(CacheQuery, args, QUERY_FLAGS)
     if args.model:
         shapes = [shape_of(args.model)]
     else:
         bundled = sorted(p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file())
+        bundled = [name for name in bundled if not is_encoder(name)]
         shapes = [shape_of(name) for name in bundled] + list(PUBLIC.values())
     size = DTYPE_BYTES[q.dtype]
     rows = [{"model": s.name} | s.memory(q.context, size, q.batch) for s in shapes]

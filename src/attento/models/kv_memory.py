@@ -198,6 +198,8 @@ PUBLIC = {
     "mistralai/Mistral-7B-v0.1": CacheShape("Mistral-7B-v0.1", 32, 32, 8, 128, 32768, 4096),
 }
 ALIASES = {"gpt2": "openai-community/gpt2"}
+# Encoders read the whole text at once and never generate, so they keep no KV cache.
+ENCODERS = {"bert"}
 
 
 def shape_of(model: str) -> CacheShape:
@@ -213,6 +215,10 @@ def shape_of(model: str) -> CacheShape:
         if "arch" not in config or "model" not in config:
             return CacheShape.from_hf_config(config, model)
         settings = config["model"]
+        if config["arch"] in ENCODERS:
+            raise UserError(
+                f"{model} is an encoder ({config['arch']}): it does not generate, so it has no KV cache"
+            )
         if not all(k in settings for k in ("n_layer", "n_head", "n_embd", "block_size")):
             raise UserError(f"{model} is a {config['arch']!r} model: it has no KV cache")
         return CacheShape.from_config(_Settings(settings), model)
@@ -223,6 +229,13 @@ def shape_of(model: str) -> CacheShape:
         return CacheShape.from_hf_config(read_json(snapshot(model) / CONFIG), model)
     resolve(model)  # raises the one-line error that names the bundled models
     raise UserError(f"{model} is not a model folder")
+
+
+def is_encoder(model: str) -> bool:
+    """Whether a bundled model is an encoder, so the kv-cache table skips it."""
+    from attento.models.folder import CONFIG, read_json, resolve
+
+    return read_json(resolve(model) / CONFIG).get("arch") in ENCODERS
 
 
 def _is_bundled(name: str) -> bool:
