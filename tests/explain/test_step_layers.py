@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from attento.explain.server import create_app
 
+from .conftest import CHROMIUM
 from .test_browser import server  # noqa: F401  (the live server fixture)
 
 
@@ -48,12 +49,10 @@ def test_a_layer_the_model_lacks_is_bad_block(client, path, body):
 
 
 @pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
 def test_the_page_asks_for_another_layers_keys_and_values_when_it_is_picked(browser, request):
-    from .conftest import CHROMIUM
     from .test_browser import wait_idle
 
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium")
     url, _ = request.getfixturevalue("server")
     context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
     pg = context.new_page()
