@@ -1,18 +1,34 @@
-import sys, numpy as np
+"""Issue 19: PPMI (context smoothing alpha) + truncated SVD (weighting S^p) neighbours on Dante."""
+
+import sys
+
+import numpy as np
 
 sys.path.insert(0, "src")
-from attento.embeddings.word2vec import words, verses, Vocabulary
+from attento.embeddings.word2vec import Vocabulary, verses, words
 
-text = open("/work/shared/data/divina_commedia.txt", encoding="utf-8").read()
+with open("/work/shared/data/divina_commedia.txt", encoding="utf-8") as f:
+    text = f.read()
 toks = words(verses(text))
 voc = Vocabulary.build(toks, 5, 8000)
 idx = {w: i for i, w in enumerate(voc.words)}
 ids = np.array([idx.get(t, -1) for t in toks])
 V = len(voc.words)
 exp = {
-    "virgilio": "duca maestro poeta guida segnor dottor scorta padre savio stazio".split(),
-    "beatrice": "donna bella occhi riso dolce viso".split(),
-    "occhi": "belli raggi splendori fissi viso".split(),
+    "virgilio": [
+        "duca",
+        "maestro",
+        "poeta",
+        "guida",
+        "segnor",
+        "dottor",
+        "scorta",
+        "padre",
+        "savio",
+        "stazio",
+    ],
+    "beatrice": ["donna", "bella", "occhi", "riso", "dolce", "viso"],
+    "occhi": ["belli", "raggi", "splendori", "fissi", "viso"],
 }
 for window in (10, 5):
     C = np.zeros((V, V))
